@@ -1,0 +1,108 @@
+//! Train/test splits **within each task**.
+//!
+//! Every task keeps samples on both sides, so a per-task score exists for every task. In the
+//! shared layout all tasks share their rows, so one row split serves every task; in the per-task
+//! layout each task's rows are split on their own.
+
+use rand::SeedableRng;
+use rand::rngs::StdRng;
+use rand::seq::SliceRandom;
+
+use crate::{Error, Layout, MultiTaskDataset, Result, param};
+
+/// Split `data` into `(train, test)` with a fraction `test_size` of each task's samples in the
+/// test part (rounded up, as scikit-learn's `train_test_split`), shuffled with `seed`.
+///
+/// The same `seed` gives the same split.
+///
+/// # Errors
+/// [`Error::InvalidParameter`] when `test_size` is not in `(0, 1)`; [`Error::TooFewSamples`]
+/// naming a task with fewer than 2 samples.
+pub fn train_test_split(
+    data: &MultiTaskDataset,
+    test_size: f64,
+    seed: u64,
+) -> Result<(MultiTaskDataset, MultiTaskDataset)> {
+    param::open_unit_interval("test_size", test_size)?;
+    let mut rng = StdRng::seed_from_u64(seed);
+    let sizes: Vec<(String, usize)> = match data.layout() {
+        Layout::Shared { x, .. } => vec![("all tasks".to_string(), x.nrows())],
+        Layout::PerTask(t) => data
+            .task_names()
+            .iter()
+            .cloned()
+            .zip(t.iter().map(|t| t.x().nrows()))
+            .collect(),
+    };
+    let mut train = Vec::with_capacity(sizes.len());
+    let mut test = Vec::with_capacity(sizes.len());
+    for (task, n) in sizes {
+        if n < 2 {
+            return Err(Error::TooFewSamples {
+                task,
+                operation: "a train/test split",
+                needed: 2,
+                found: n,
+            });
+        }
+        let n_test = ((test_size * n as f64).ceil() as usize).clamp(1, n - 1);
+        let mut idx: Vec<usize> = (0..n).collect();
+        idx.shuffle(&mut rng);
+        let mut te = idx[..n_test].to_vec();
+        let mut tr = idx[n_test..].to_vec();
+        te.sort_unstable();
+        tr.sort_unstable();
+        train.push(tr);
+        test.push(te);
+    }
+    Ok((data.take_rows(&train), data.take_rows(&test)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::TaskId;
+    use ndarray::{Array1, Array2};
+
+    fn per_task(sizes: &[usize]) -> MultiTaskDataset {
+        MultiTaskDataset::per_task(
+            sizes
+                .iter()
+                .map(|&n| {
+                    let x = Array2::from_shape_fn((n, 2), |(i, j)| (i * 2 + j) as f64);
+                    let y = Array1::from_shape_fn(n, |i| i as f64);
+                    (x, y)
+                })
+                .collect(),
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn splits_within_each_task_and_is_seeded() {
+        let d = per_task(&[10, 3, 101]);
+        let (tr, te) = train_test_split(&d, 0.25, 7).unwrap();
+        for (t, n) in [(0, 10), (1, 3), (2, 101)] {
+            let (ntr, nte) = (tr.n_samples(TaskId(t)), te.n_samples(TaskId(t)));
+            assert_eq!(ntr + nte, n);
+            assert_eq!(nte, ((0.25 * n as f64).ceil() as usize).clamp(1, n - 1));
+            // train and test rows are disjoint and cover the task: y holds the row index
+            let mut all: Vec<f64> = tr.task(TaskId(t)).1.iter().chain(te.task(TaskId(t)).1.iter()).copied().collect();
+            all.sort_by(f64::total_cmp);
+            assert_eq!(all, (0..n).map(|i| i as f64).collect::<Vec<_>>());
+        }
+        let (tr2, _) = train_test_split(&d, 0.25, 7).unwrap();
+        assert_eq!(tr, tr2);
+        let (tr3, _) = train_test_split(&d, 0.25, 8).unwrap();
+        assert_ne!(tr, tr3);
+    }
+
+    #[test]
+    fn rejects_bad_input() {
+        let d = per_task(&[10, 1]);
+        assert!(matches!(train_test_split(&d, 0.2, 0), Err(Error::TooFewSamples { task, .. }) if task == "task1"));
+        let d = per_task(&[10]);
+        assert!(train_test_split(&d, 0.0, 0).is_err());
+        assert!(train_test_split(&d, f64::NAN, 0).is_err());
+    }
+}

@@ -1,0 +1,85 @@
+//! How solvers see `X`: the [`Design`] trait (column norms, column dot, column axpy, `Xᵀ R`).
+//!
+//! Dense and (later) sparse designs share one solver code path through this trait. The trait lives
+//! here rather than in `mtlkit-core` because its dense implementation calls faer, which the brief
+//! keeps behind one internal module of the linear crate.
+
+use ndarray::ArrayView2;
+
+use crate::linalg;
+
+/// A design matrix `X` (`n_samples × n_features`) as column operations.
+pub trait Design {
+    /// `n`.
+    fn n_samples(&self) -> usize;
+    /// `d`.
+    fn n_features(&self) -> usize;
+    /// `‖X_j‖²`.
+    fn col_norm2(&self, j: usize) -> f64;
+    /// `X_jᵀ v` (`v` of length `n`).
+    fn col_dot(&self, j: usize, v: &[f64]) -> f64;
+    /// `v += a X_j`.
+    fn col_axpy(&self, j: usize, a: f64, v: &mut [f64]);
+    /// `out = Xᵀ R` with `R` `n × t` column-major and `out` `d × t` row-major.
+    fn xt_r(&self, r: &[f64], t: usize, out: &mut [f64]);
+    /// `R -= X W` with `W` `d × t` row-major and `R` `n × t` column-major.
+    fn sub_x_w(&self, w: &[f64], t: usize, r: &mut [f64]);
+}
+
+/// A dense design stored column-major (each feature contiguous), optionally centred.
+#[derive(Debug, Clone)]
+pub struct DenseDesign {
+    data: Vec<f64>,
+    n: usize,
+    d: usize,
+}
+
+impl DenseDesign {
+    /// Copy `x` into column-major storage, subtracting `offset[j]` from column `j` when given
+    /// (centring for `fit_intercept`).
+    ///
+    /// # Panics
+    /// If `offset` is given with a length other than `x.ncols()` (a programming error).
+    pub fn new(x: ArrayView2<'_, f64>, offset: Option<&[f64]>) -> Self {
+        let (n, d) = x.dim();
+        let mut data = Vec::with_capacity(n * d);
+        for (j, col) in x.columns().into_iter().enumerate() {
+            let o = offset.map_or(0.0, |o| o[j]);
+            data.extend(col.iter().map(|v| v - o));
+        }
+        Self { data, n, d }
+    }
+
+    /// Column `j` as a slice.
+    #[inline]
+    pub fn col(&self, j: usize) -> &[f64] {
+        &self.data[j * self.n..(j + 1) * self.n]
+    }
+}
+
+impl Design for DenseDesign {
+    fn n_samples(&self) -> usize {
+        self.n
+    }
+    fn n_features(&self) -> usize {
+        self.d
+    }
+    fn col_norm2(&self, j: usize) -> f64 {
+        let c = self.col(j);
+        linalg::dot(c, c)
+    }
+    #[inline]
+    fn col_dot(&self, j: usize, v: &[f64]) -> f64 {
+        linalg::dot(self.col(j), v)
+    }
+    #[inline]
+    fn col_axpy(&self, j: usize, a: f64, v: &mut [f64]) {
+        linalg::axpy(a, self.col(j), v);
+    }
+    fn xt_r(&self, r: &[f64], t: usize, out: &mut [f64]) {
+        linalg::xt_r(&self.data, self.n, self.d, r, t, out);
+    }
+    fn sub_x_w(&self, w: &[f64], t: usize, r: &mut [f64]) {
+        linalg::sub_x_w(&self.data, self.n, self.d, w, t, r);
+    }
+}

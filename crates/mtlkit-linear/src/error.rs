@@ -1,0 +1,51 @@
+//! Errors of the linear crate.
+
+use std::path::PathBuf;
+
+/// Result alias for [`LinearError`].
+pub type Result<T, E = LinearError> = std::result::Result<T, E>;
+
+/// Errors from fitting, predicting and persisting linear models.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum LinearError {
+    /// Invalid data or hyperparameters (see [`mtlkit_core::Error`]).
+    #[error(transparent)]
+    Core(#[from] mtlkit_core::Error),
+    /// The warm-start coefficients do not match the data.
+    #[error("warm start: previous coef has shape {found:?}, but the data needs {expected:?} (n_features, n_tasks)")]
+    WarmStartShape {
+        /// `(n_features, n_tasks)` of the data.
+        expected: (usize, usize),
+        /// Shape of the previous coefficients.
+        found: (usize, usize),
+    },
+    /// A model file that is corrupt, truncated or inconsistent.
+    #[error("invalid model file{}: {reason}", path_suffix(.path))]
+    InvalidModel {
+        /// The file, when read from disk.
+        path: Option<PathBuf>,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// A valid safetensors file that was not written by mtlkit.
+    #[error("not an mtlkit model{}: {reason}", path_suffix(.path))]
+    ForeignModel {
+        /// The file, when read from disk.
+        path: Option<PathBuf>,
+        /// Why it is not recognised.
+        reason: String,
+    },
+    /// A model written by a newer format version.
+    #[error("model format version {found} is not supported (this build reads version {supported})")]
+    UnsupportedVersion {
+        /// Version in the file.
+        found: u32,
+        /// Version this build reads.
+        supported: u32,
+    },
+}
+
+fn path_suffix(p: &Option<PathBuf>) -> String {
+    p.as_ref().map(|p| format!(" '{}'", p.display())).unwrap_or_default()
+}

@@ -1,0 +1,490 @@
+//! Named estimators: presets of one generic estimator, [`MultiTaskParams`]`<P>`
+//! (quadratic datafit × penalty `P` × block coordinate descent).
+//!
+//! Hyperparameters follow scikit-learn's names and defaults; build them, [`check`] them into
+//! [`ValidMultiTaskParams`], and [`Fit`] returns a [`MultiTaskLinearModel`] (fitted state exists
+//! only there). Calling `fit` on unchecked parameters checks them first.
+//!
+//! | name | default | purpose | range |
+//! |---|---|---|---|
+//! | `alpha` | — | regularization strength | `>= 0` |
+//! | `l1_ratio` | 0.5 (elastic net only) | L2,1 vs ridge mix | `[0, 1]` |
+//! | `fit_intercept` | `true` | centre `X` and `Y`, fit an intercept per task | |
+//! | `tol` | `1e-4` | stop when the duality gap `<= tol · ‖Y_c‖²_F / n` | `>= 0` |
+//! | `max_iter` | 1000 | maximum passes over the features | `>= 1` |
+//! | `selection` | cyclic | feature order in a pass | cyclic / random |
+//! | `random_state` | 0 | seed of random selection | any `u64` |
+//! | `screening` | `true` | gap-safe screening (sound; same solution) | |
+//!
+//! [`check`]: MultiTaskParams::check
+
+use mtlkit_core::{Fit, MultiTaskDataset, Predict, param};
+use ndarray::{Array1, Array2, ArrayView2, Axis};
+use serde::{Deserialize, Serialize};
+
+use crate::datafit::{Datafit, Quadratic};
+use crate::design::DenseDesign;
+use crate::penalty::{DualNorm, L21, L21Ridge, ProxRow};
+use crate::solver::{BcdOptions, BlockCoordinateDescent, Solver};
+use crate::{LinearError, Result};
+
+/// Order in which block coordinate descent visits the features.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Selection {
+    /// In order, every pass.
+    #[default]
+    Cyclic,
+    /// A random feature at each step (seeded by `random_state`); often faster at loose `tol`.
+    Random,
+}
+
+/// Which named estimator produced a model.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum EstimatorKind {
+    /// [`MultiTaskLasso`].
+    MultitaskLasso,
+    /// [`MultiTaskElasticNet`].
+    MultitaskElasticnet,
+}
+
+impl EstimatorKind {
+    /// The name used by the CLI and in model files (`multitask-lasso`, `multitask-elasticnet`).
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::MultitaskLasso => "multitask-lasso",
+            Self::MultitaskElasticnet => "multitask-elasticnet",
+        }
+    }
+}
+
+/// Every hyperparameter of a linear multi-task estimator, as stored in model files.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct Hyperparameters {
+    /// The estimator.
+    pub estimator: EstimatorKind,
+    /// Regularization strength.
+    pub alpha: f64,
+    /// L2,1 / ridge mix (1 for the Lasso).
+    pub l1_ratio: f64,
+    /// Whether an intercept was fitted.
+    pub fit_intercept: bool,
+    /// Relative tolerance on the duality gap.
+    pub tol: f64,
+    /// Maximum number of passes.
+    pub max_iter: usize,
+    /// Feature order.
+    pub selection: Selection,
+    /// Seed of random selection.
+    pub random_state: u64,
+    /// Gap-safe screening on or off.
+    pub screening: bool,
+}
+
+/// A penalty that can be the `R` of a named estimator.
+pub trait EstimatorPenalty: ProxRow + DualNorm + Clone {
+    /// The estimator this penalty makes.
+    const KIND: EstimatorKind;
+    /// `alpha`.
+    fn alpha(&self) -> f64;
+    /// `l1_ratio` (1 for the Lasso).
+    fn l1_ratio(&self) -> f64;
+}
+
+impl EstimatorPenalty for L21 {
+    const KIND: EstimatorKind = EstimatorKind::MultitaskLasso;
+    fn alpha(&self) -> f64 {
+        self.alpha
+    }
+    fn l1_ratio(&self) -> f64 {
+        1.0
+    }
+}
+
+impl EstimatorPenalty for L21Ridge {
+    const KIND: EstimatorKind = EstimatorKind::MultitaskElasticnet;
+    fn alpha(&self) -> f64 {
+        self.alpha
+    }
+    fn l1_ratio(&self) -> f64 {
+        self.l1_ratio
+    }
+}
+
+/// Unchecked hyperparameters of a linear multi-task estimator with penalty `P`.
+///
+/// Objective (scikit-learn's, `n` = number of samples, `Y_c`, `X_c` centred when
+/// `fit_intercept`):
+///
+/// `min_W 1/(2n) ‖Y − X W − 1 bᵀ‖²_F + R(W)`
+#[derive(Debug, Clone, PartialEq)]
+pub struct MultiTaskParams<P> {
+    penalty: P,
+    fit_intercept: bool,
+    tol: f64,
+    max_iter: usize,
+    selection: Selection,
+    random_state: u64,
+    screening: bool,
+}
+
+/// Multi-task Lasso (joint feature selection), exactly scikit-learn 1.9's `MultiTaskLasso`:
+///
+/// `min_{W,b} 1/(2n) ‖Y − XW − 1bᵀ‖²_F + alpha · Σ_j ‖W_j‖₂`
+///
+/// where `W_j` is row `j` of `W` (feature `j` across tasks): a feature is used by all tasks or by
+/// none.
+///
+/// ```
+/// use mtlkit_core::{Fit, MultiTaskDataset, Predict};
+/// use mtlkit_linear::MultiTaskLasso;
+/// use ndarray::array;
+///
+/// let x = array![[1., 0., 3.], [2., 1., 0.], [0., 4., 1.], [3., 3., 3.]];
+/// let y = array![[1., 2.], [2., 4.], [0., 1.], [3., 6.]];
+/// let data = MultiTaskDataset::shared(x.clone(), y)?;
+/// let model = MultiTaskLasso::new(0.05).tol(1e-10).fit(&data)?;
+/// assert_eq!(model.coef().dim(), (3, 2)); // (n_features, n_tasks)
+/// let pred = model.predict(&x.view())?;
+/// assert_eq!(pred.dim(), (4, 2));
+/// # Ok::<(), mtlkit_linear::LinearError>(())
+/// ```
+///
+/// # Errors
+/// Fitting fails with a typed error on invalid hyperparameters (`alpha < 0`, NaN, `tol < 0`,
+/// `max_iter = 0`) or a dataset without a shared design. Non-convergence is not an error: the
+/// model's [`FitInfo::converged`] is `false` and a warning is logged.
+pub type MultiTaskLasso = MultiTaskParams<L21>;
+
+/// Multi-task elastic net, exactly scikit-learn 1.9's `MultiTaskElasticNet`:
+///
+/// `min_{W,b} 1/(2n) ‖Y − XW − 1bᵀ‖²_F + alpha·l1_ratio · Σ_j ‖W_j‖₂ + alpha·(1 − l1_ratio)/2 · ‖W‖²_F`
+///
+/// ```
+/// use mtlkit_core::{Fit, MultiTaskDataset};
+/// use mtlkit_linear::MultiTaskElasticNet;
+/// use ndarray::array;
+///
+/// let x = array![[1., 0., 3.], [2., 1., 0.], [0., 4., 1.], [3., 3., 3.]];
+/// let y = array![[1., 2.], [2., 4.], [0., 1.], [3., 6.]];
+/// let data = MultiTaskDataset::shared(x, y)?;
+/// let model = MultiTaskElasticNet::new(0.1, 0.5).fit(&data)?;
+/// assert!(model.info().dual_gap >= 0.0);
+/// # Ok::<(), mtlkit_linear::LinearError>(())
+/// ```
+///
+/// # Errors
+/// As [`MultiTaskLasso`], plus `l1_ratio` outside `[0, 1]`.
+pub type MultiTaskElasticNet = MultiTaskParams<L21Ridge>;
+
+impl MultiTaskParams<L21> {
+    /// Multi-task Lasso with regularization `alpha` and scikit-learn's defaults otherwise.
+    pub fn new(alpha: f64) -> Self {
+        Self::with_penalty(L21 { alpha })
+    }
+}
+
+impl MultiTaskParams<L21Ridge> {
+    /// Multi-task elastic net with `alpha` and `l1_ratio`, scikit-learn's defaults otherwise.
+    pub fn new(alpha: f64, l1_ratio: f64) -> Self {
+        Self::with_penalty(L21Ridge { alpha, l1_ratio })
+    }
+}
+
+impl<P: EstimatorPenalty> MultiTaskParams<P> {
+    /// Parameters with penalty `penalty` and scikit-learn's defaults.
+    pub fn with_penalty(penalty: P) -> Self {
+        Self {
+            penalty,
+            fit_intercept: true,
+            tol: 1e-4,
+            max_iter: 1000,
+            selection: Selection::Cyclic,
+            random_state: 0,
+            screening: true,
+        }
+    }
+
+    /// Fit an intercept per task (centre `X` and `Y`). Default `true`.
+    pub fn fit_intercept(mut self, v: bool) -> Self {
+        self.fit_intercept = v;
+        self
+    }
+    /// Tolerance on the duality gap relative to `‖Y_c‖²_F / n`. Default `1e-4`.
+    pub fn tol(mut self, v: f64) -> Self {
+        self.tol = v;
+        self
+    }
+    /// Maximum number of passes over the features. Default 1000.
+    pub fn max_iter(mut self, v: usize) -> Self {
+        self.max_iter = v;
+        self
+    }
+    /// Feature order. Default cyclic.
+    pub fn selection(mut self, v: Selection) -> Self {
+        self.selection = v;
+        self
+    }
+    /// Seed of random selection. Default 0.
+    pub fn random_state(mut self, v: u64) -> Self {
+        self.random_state = v;
+        self
+    }
+    /// Gap-safe screening. Default `true`.
+    pub fn screening(mut self, v: bool) -> Self {
+        self.screening = v;
+        self
+    }
+
+    /// The penalty.
+    pub fn penalty(&self) -> &P {
+        &self.penalty
+    }
+
+    /// Validate the hyperparameters.
+    ///
+    /// # Errors
+    /// [`mtlkit_core::Error::InvalidParameter`] naming the first invalid one.
+    pub fn check(&self) -> Result<ValidMultiTaskParams<P>> {
+        self.penalty.check()?;
+        param::non_negative("tol", self.tol)?;
+        param::positive_count("max_iter", self.max_iter)?;
+        Ok(ValidMultiTaskParams(self.clone()))
+    }
+
+    /// The hyperparameters as stored in a model file.
+    pub fn hyperparameters(&self) -> Hyperparameters {
+        Hyperparameters {
+            estimator: P::KIND,
+            alpha: self.penalty.alpha(),
+            l1_ratio: self.penalty.l1_ratio(),
+            fit_intercept: self.fit_intercept,
+            tol: self.tol,
+            max_iter: self.max_iter,
+            selection: self.selection,
+            random_state: self.random_state,
+            screening: self.screening,
+        }
+    }
+}
+
+impl<P: EstimatorPenalty> Fit<MultiTaskDataset> for MultiTaskParams<P> {
+    type Fitted = MultiTaskLinearModel;
+    type Error = LinearError;
+    fn fit(&self, data: &MultiTaskDataset) -> Result<MultiTaskLinearModel> {
+        self.check()?.fit(data)
+    }
+}
+
+/// Checked hyperparameters (see [`MultiTaskParams::check`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct ValidMultiTaskParams<P>(MultiTaskParams<P>);
+
+impl<P: EstimatorPenalty> ValidMultiTaskParams<P> {
+    /// The hyperparameters.
+    pub fn params(&self) -> &MultiTaskParams<P> {
+        &self.0
+    }
+
+    /// Fit starting from a previous model's coefficients (scikit-learn's `warm_start=True`).
+    ///
+    /// # Errors
+    /// As [`Fit::fit`], plus [`LinearError::WarmStartShape`] when `previous` does not match the
+    /// data's `(n_features, n_tasks)`.
+    pub fn fit_warm(
+        &self,
+        data: &MultiTaskDataset,
+        previous: &MultiTaskLinearModel,
+    ) -> Result<MultiTaskLinearModel> {
+        self.fit_from(data, Some(previous.coef.view()))
+    }
+
+    fn fit_from(
+        &self,
+        data: &MultiTaskDataset,
+        init: Option<ArrayView2<'_, f64>>,
+    ) -> Result<MultiTaskLinearModel> {
+        let p = &self.0;
+        let name = P::KIND.name();
+        let (x, y) = data.require_shared(name)?;
+        let (d, t) = (x.ncols(), y.ncols());
+        if let Some(w0) = init {
+            if w0.dim() != (d, t) {
+                return Err(LinearError::WarmStartShape {
+                    expected: (d, t),
+                    found: w0.dim(),
+                });
+            }
+        }
+        let (x_offset, y_offset) = offsets(x, y, p.fit_intercept);
+        let design = DenseDesign::new(x, x_offset.as_slice());
+        let yc = &y - &y_offset.view().insert_axis(Axis(0));
+        let solver = BlockCoordinateDescent {
+            options: BcdOptions {
+                max_iter: p.max_iter,
+                tol: p.tol,
+                random: p.selection == Selection::Random,
+                random_state: p.random_state,
+                screening: p.screening,
+            },
+        };
+        let res = solver.solve(&design, yc.view(), &Quadratic, &p.penalty, init);
+        if !res.converged {
+            log::warn!(
+                "{name} did not converge after {} iterations: duality gap {:.3e} > tolerance {:.3e} \
+                 (increase max_iter, rescale the features or increase alpha)",
+                res.n_iter,
+                res.gap_n,
+                res.tol_n
+            );
+        }
+        let intercept = &y_offset - &x_offset.dot(&res.coef);
+        Ok(MultiTaskLinearModel {
+            coef: res.coef,
+            intercept,
+            task_names: data.task_names().to_vec(),
+            feature_names: data.feature_names().to_vec(),
+            hyperparameters: p.hyperparameters(),
+            info: FitInfo {
+                n_iter: res.n_iter,
+                dual_gap: res.dual_gap,
+                converged: res.converged,
+            },
+        })
+    }
+
+    /// The objective `1/(2n)‖Y − XW − 1bᵀ‖²_F + R(W)` of `model` on `data` (shared layout).
+    ///
+    /// # Errors
+    /// [`mtlkit_core::Error::WrongLayout`] or a shape mismatch between model and data.
+    pub fn objective(&self, data: &MultiTaskDataset, model: &MultiTaskLinearModel) -> Result<f64> {
+        let (x, y) = data.require_shared("objective")?;
+        let pred = model.predict(&x)?;
+        if pred.dim() != y.dim() {
+            return Err(mtlkit_core::Error::ShapeMismatch {
+                what: "tasks of the model vs columns of Y",
+                task: None,
+                expected: y.ncols(),
+                found: pred.ncols(),
+            }
+            .into());
+        }
+        Ok(Quadratic.value(y, pred.view()) + self.0.penalty.value(model.coef.view()))
+    }
+}
+
+impl<P: EstimatorPenalty> Fit<MultiTaskDataset> for ValidMultiTaskParams<P> {
+    type Fitted = MultiTaskLinearModel;
+    type Error = LinearError;
+    fn fit(&self, data: &MultiTaskDataset) -> Result<MultiTaskLinearModel> {
+        self.fit_from(data, None)
+    }
+}
+
+fn offsets(x: ArrayView2<'_, f64>, y: ArrayView2<'_, f64>, fit_intercept: bool) -> (Array1<f64>, Array1<f64>) {
+    if fit_intercept {
+        let n = x.nrows() as f64;
+        (x.sum_axis(Axis(0)) / n, y.sum_axis(Axis(0)) / n)
+    } else {
+        (Array1::zeros(x.ncols()), Array1::zeros(y.ncols()))
+    }
+}
+
+/// The smallest `alpha` at which every coefficient is zero:
+/// `alpha_max = max_j ‖X_jᵀ Y‖₂ / (n · l1_ratio)` on the centred data when `fit_intercept`
+/// (infinite when `l1_ratio = 0`).
+///
+/// # Errors
+/// [`mtlkit_core::Error::WrongLayout`] for per-task data, [`mtlkit_core::Error::InvalidParameter`]
+/// for `l1_ratio` outside `[0, 1]`.
+pub fn alpha_max(data: &MultiTaskDataset, l1_ratio: f64, fit_intercept: bool) -> Result<f64> {
+    param::unit_interval("l1_ratio", l1_ratio)?;
+    let (x, y) = data.require_shared("alpha_max")?;
+    let (xo, yo) = offsets(x, y, fit_intercept);
+    let xc = &x - &xo.view().insert_axis(Axis(0));
+    let yc = &y - &yo.view().insert_axis(Axis(0));
+    let g = xc.t().dot(&yc);
+    let m = g
+        .rows()
+        .into_iter()
+        .map(|r| r.dot(&r).sqrt())
+        .fold(0.0f64, f64::max);
+    Ok(m / (x.nrows() as f64 * l1_ratio))
+}
+
+/// How a fit ended.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct FitInfo {
+    /// Passes over the features (0 if the start point met the tolerance).
+    pub n_iter: usize,
+    /// Duality gap at the solution, in the objective's scale (scikit-learn's `dual_gap_`).
+    pub dual_gap: f64,
+    /// Whether the tolerance was reached within `max_iter`.
+    pub converged: bool,
+}
+
+/// A fitted linear multi-task model: `Ŷ = X W + 1 bᵀ`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct MultiTaskLinearModel {
+    pub(crate) coef: Array2<f64>,
+    pub(crate) intercept: Array1<f64>,
+    pub(crate) task_names: Vec<String>,
+    pub(crate) feature_names: Vec<String>,
+    pub(crate) hyperparameters: Hyperparameters,
+    pub(crate) info: FitInfo,
+}
+
+impl MultiTaskLinearModel {
+    /// `W`, `n_features × n_tasks` (Python's `coef_` is its transpose).
+    pub fn coef(&self) -> ArrayView2<'_, f64> {
+        self.coef.view()
+    }
+    /// `b`, one per task.
+    pub fn intercept(&self) -> &Array1<f64> {
+        &self.intercept
+    }
+    /// Task names.
+    pub fn task_names(&self) -> &[String] {
+        &self.task_names
+    }
+    /// Feature names.
+    pub fn feature_names(&self) -> &[String] {
+        &self.feature_names
+    }
+    /// The hyperparameters it was fitted with.
+    pub fn hyperparameters(&self) -> &Hyperparameters {
+        &self.hyperparameters
+    }
+    /// How the fit ended.
+    pub fn info(&self) -> &FitInfo {
+        &self.info
+    }
+    /// Number of features.
+    pub fn n_features(&self) -> usize {
+        self.coef.nrows()
+    }
+    /// Number of tasks.
+    pub fn n_tasks(&self) -> usize {
+        self.coef.ncols()
+    }
+}
+
+impl Predict<ArrayView2<'_, f64>> for MultiTaskLinearModel {
+    type Output = Array2<f64>;
+    type Error = LinearError;
+    /// `X W + 1 bᵀ` for `x` of shape `n × n_features`.
+    fn predict(&self, x: &ArrayView2<'_, f64>) -> Result<Array2<f64>> {
+        if x.ncols() != self.n_features() {
+            return Err(mtlkit_core::Error::ShapeMismatch {
+                what: "columns of X vs n_features of the model",
+                task: None,
+                expected: self.n_features(),
+                found: x.ncols(),
+            }
+            .into());
+        }
+        mtlkit_core::dataset_checks::check_finite("X", x.view(), None)?;
+        Ok(x.dot(&self.coef) + &self.intercept.view().insert_axis(Axis(0)))
+    }
+}

@@ -1,0 +1,88 @@
+//! The one place that calls faer (dense kernels behind plain slices).
+//!
+//! Matrices cross this boundary as column-major (`n × d`, leading dimension `n`) or row-major
+//! slices, so the rest of the crate speaks `ndarray` and `&[f64]` only.
+
+use faer::linalg::matmul::matmul;
+use faer::{Accum, MatMut, MatRef, Par};
+
+/// `out = Xᵀ R` where `x` is `n × d` column-major, `r` is `n × t` column-major and `out` is
+/// `d × t` row-major.
+pub(crate) fn xt_r(x: &[f64], n: usize, d: usize, r: &[f64], t: usize, out: &mut [f64]) {
+    debug_assert_eq!(x.len(), n * d);
+    debug_assert_eq!(r.len(), n * t);
+    debug_assert_eq!(out.len(), d * t);
+    let xt = MatRef::from_column_major_slice(x, n, d).transpose();
+    let rm = MatRef::from_column_major_slice(r, n, t);
+    let dst = MatMut::from_row_major_slice_mut(out, d, t);
+    matmul(dst, Accum::Replace, xt, rm, 1.0, Par::Seq);
+}
+
+/// `r -= X W` where `x` is `n × d` column-major, `w` is `d × t` row-major and `r` is `n × t`
+/// column-major.
+pub(crate) fn sub_x_w(x: &[f64], n: usize, d: usize, w: &[f64], t: usize, r: &mut [f64]) {
+    let xm = MatRef::from_column_major_slice(x, n, d);
+    let wm = MatRef::from_row_major_slice(w, d, t);
+    let dst = MatMut::from_column_major_slice_mut(r, n, t);
+    matmul(dst, Accum::Add, xm, wm, -1.0, Par::Seq);
+}
+
+/// `Σ a_i b_i` with four accumulators (vectorises).
+#[inline]
+pub(crate) fn dot(a: &[f64], b: &[f64]) -> f64 {
+    let n = a.len().min(b.len());
+    let (a, b) = (&a[..n], &b[..n]);
+    let mut acc = [0.0f64; 4];
+    let ca = a.chunks_exact(4);
+    let cb = b.chunks_exact(4);
+    let (ra, rb) = (ca.remainder(), cb.remainder());
+    for (x, y) in ca.zip(cb) {
+        acc[0] += x[0] * y[0];
+        acc[1] += x[1] * y[1];
+        acc[2] += x[2] * y[2];
+        acc[3] += x[3] * y[3];
+    }
+    let mut s = (acc[0] + acc[1]) + (acc[2] + acc[3]);
+    for (x, y) in ra.iter().zip(rb) {
+        s += x * y;
+    }
+    s
+}
+
+/// `y += alpha * x`.
+#[inline]
+pub(crate) fn axpy(alpha: f64, x: &[f64], y: &mut [f64]) {
+    for (yi, xi) in y.iter_mut().zip(x) {
+        *yi += alpha * xi;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn products_match_naive_loops() {
+        let (n, d, t) = (7, 5, 3);
+        let x: Vec<f64> = (0..n * d).map(|i| ((i * 37) % 11) as f64 - 5.0).collect();
+        let r: Vec<f64> = (0..n * t).map(|i| ((i * 13) % 7) as f64 - 3.0).collect();
+        let mut out = vec![0.0; d * t];
+        xt_r(&x, n, d, &r, t, &mut out);
+        for j in 0..d {
+            for k in 0..t {
+                let want: f64 = (0..n).map(|i| x[j * n + i] * r[k * n + i]).sum();
+                assert_eq!(out[j * t + k], want);
+            }
+        }
+        let w: Vec<f64> = (0..d * t).map(|i| i as f64 * 0.5).collect();
+        let mut r2 = r.clone();
+        sub_x_w(&x, n, d, &w, t, &mut r2);
+        for i in 0..n {
+            for k in 0..t {
+                let xw: f64 = (0..d).map(|j| x[j * n + i] * w[j * t + k]).sum();
+                assert!((r2[k * n + i] - (r[k * n + i] - xw)).abs() < 1e-12);
+            }
+        }
+        assert_eq!(dot(&x[..9], &r[..9]), (0..9).map(|i| x[i] * r[i]).sum::<f64>());
+    }
+}

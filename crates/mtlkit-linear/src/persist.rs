@@ -1,0 +1,182 @@
+//! Model files: safetensors with JSON metadata, written atomically, validated on load.
+//!
+//! Layout: tensors `coef` (`F64`, `[n_features, n_tasks]`) and `intercept` (`F64`, `[n_tasks]`);
+//! the safetensors header's metadata map holds one key, `mtlkit`, whose value is a JSON object:
+//!
+//! ```json
+//! {"format": "mtlkit-model", "format_version": 1, "kind": "linear-multitask",
+//!  "hyperparameters": {...}, "task_names": [...], "feature_names": [...],
+//!  "fit_info": {"n_iter": 12, "dual_gap": 1e-9, "converged": true}}
+//! ```
+//!
+//! Loading checks that the file parses, carries that metadata, has a supported version, and that
+//! tensor shapes, dtypes and name counts agree and all values are finite; anything else is a
+//! typed [`LinearError`], never a panic.
+
+use std::collections::HashMap;
+use std::path::Path;
+
+use ndarray::{Array1, Array2};
+use safetensors::tensor::{Dtype, SafeTensors, TensorView};
+use serde::{Deserialize, Serialize};
+
+use crate::estimator::{FitInfo, Hyperparameters, MultiTaskLinearModel};
+use crate::{LinearError, Result};
+
+/// The model file format version this build writes and reads.
+pub const FORMAT_VERSION: u32 = 1;
+const FORMAT: &str = "mtlkit-model";
+const KIND: &str = "linear-multitask";
+const META_KEY: &str = "mtlkit";
+
+#[derive(Serialize, Deserialize)]
+struct Metadata {
+    format: String,
+    format_version: u32,
+    kind: String,
+    hyperparameters: Hyperparameters,
+    task_names: Vec<String>,
+    feature_names: Vec<String>,
+    fit_info: FitInfo,
+}
+
+fn f64_bytes(v: impl Iterator<Item = f64>) -> Vec<u8> {
+    v.flat_map(f64::to_le_bytes).collect()
+}
+
+impl MultiTaskLinearModel {
+    /// Serialize to safetensors bytes.
+    ///
+    /// # Errors
+    /// [`LinearError::InvalidModel`] if serialization fails (not expected for a fitted model).
+    pub fn to_bytes(&self) -> Result<Vec<u8>> {
+        let meta = Metadata {
+            format: FORMAT.into(),
+            format_version: FORMAT_VERSION,
+            kind: KIND.into(),
+            hyperparameters: self.hyperparameters,
+            task_names: self.task_names.clone(),
+            feature_names: self.feature_names.clone(),
+            fit_info: self.info,
+        };
+        let bad = |reason: String| LinearError::InvalidModel { path: None, reason };
+        let meta = serde_json::to_string(&meta).map_err(|e| bad(e.to_string()))?;
+        let (d, t) = self.coef.dim();
+        let coef = f64_bytes(self.coef.iter().copied());
+        let intercept = f64_bytes(self.intercept.iter().copied());
+        let tensors = [
+            ("coef", TensorView::new(Dtype::F64, vec![d, t], &coef).map_err(|e| bad(e.to_string()))?),
+            ("intercept", TensorView::new(Dtype::F64, vec![t], &intercept).map_err(|e| bad(e.to_string()))?),
+        ];
+        let info = Some(HashMap::from([(META_KEY.to_string(), meta)]));
+        safetensors::serialize(tensors, info).map_err(|e| bad(e.to_string()))
+    }
+
+    /// Save to `path` atomically (temporary file + rename): a failed write leaves no partial file.
+    ///
+    /// # Errors
+    /// [`mtlkit_core::Error::Io`] naming the path.
+    pub fn save(&self, path: &Path) -> Result<()> {
+        let bytes = self.to_bytes()?;
+        mtlkit_core::io::atomic_write(path, &bytes)?;
+        Ok(())
+    }
+
+    /// Load a model written by [`save`](Self::save).
+    ///
+    /// # Errors
+    /// [`mtlkit_core::Error::Io`] if unreadable; [`LinearError::InvalidModel`] if corrupt;
+    /// [`LinearError::ForeignModel`] if not an mtlkit model; [`LinearError::UnsupportedVersion`].
+    pub fn load(path: &Path) -> Result<Self> {
+        let bytes = std::fs::read(path).map_err(|source| mtlkit_core::Error::Io {
+            operation: "reading",
+            path: path.to_path_buf(),
+            source,
+        })?;
+        Self::from_bytes(&bytes).map_err(|e| match e {
+            LinearError::InvalidModel { reason, .. } => LinearError::InvalidModel {
+                path: Some(path.to_path_buf()),
+                reason,
+            },
+            LinearError::ForeignModel { reason, .. } => LinearError::ForeignModel {
+                path: Some(path.to_path_buf()),
+                reason,
+            },
+            other => other,
+        })
+    }
+
+    /// Parse and validate safetensors bytes.
+    ///
+    /// # Errors
+    /// As [`load`](Self::load), without the IO error.
+    pub fn from_bytes(bytes: &[u8]) -> Result<Self> {
+        let invalid = |reason: String| LinearError::InvalidModel { path: None, reason };
+        let foreign = |reason: &str| LinearError::ForeignModel {
+            path: None,
+            reason: reason.to_string(),
+        };
+        let (_, header) = SafeTensors::read_metadata(bytes)
+            .map_err(|e| invalid(format!("not a readable safetensors file ({e})")))?;
+        let st = SafeTensors::deserialize(bytes)
+            .map_err(|e| invalid(format!("not a readable safetensors file ({e})")))?;
+        let raw = header
+            .metadata()
+            .as_ref()
+            .and_then(|m| m.get(META_KEY))
+            .ok_or_else(|| foreign("no 'mtlkit' metadata in the header"))?;
+        let value: serde_json::Value =
+            serde_json::from_str(raw).map_err(|e| invalid(format!("metadata is not JSON ({e})")))?;
+        if value.get("format").and_then(|f| f.as_str()) != Some(FORMAT) {
+            return Err(foreign("metadata 'format' is not 'mtlkit-model'"));
+        }
+        let version = value.get("format_version").and_then(|v| v.as_u64()).unwrap_or(0);
+        if version != u64::from(FORMAT_VERSION) {
+            return Err(LinearError::UnsupportedVersion {
+                found: u32::try_from(version).unwrap_or(u32::MAX),
+                supported: FORMAT_VERSION,
+            });
+        }
+        let meta: Metadata =
+            serde_json::from_value(value).map_err(|e| invalid(format!("metadata fields: {e}")))?;
+        if meta.kind != KIND {
+            return Err(foreign("metadata 'kind' is not a linear multi-task model"));
+        }
+        let (d, t) = (meta.feature_names.len(), meta.task_names.len());
+        if d == 0 || t == 0 {
+            return Err(invalid("no features or no tasks".into()));
+        }
+        let coef = read_f64(&st, "coef", &[d, t]).map_err(invalid)?;
+        let intercept = read_f64(&st, "intercept", &[t]).map_err(invalid)?;
+        Ok(Self {
+            coef: Array2::from_shape_vec((d, t), coef).map_err(|e| invalid(e.to_string()))?,
+            intercept: Array1::from(intercept),
+            task_names: meta.task_names,
+            feature_names: meta.feature_names,
+            hyperparameters: meta.hyperparameters,
+            info: meta.fit_info,
+        })
+    }
+}
+
+fn read_f64(st: &SafeTensors<'_>, name: &str, shape: &[usize]) -> std::result::Result<Vec<f64>, String> {
+    let tv = st.tensor(name).map_err(|_| format!("tensor '{name}' is missing"))?;
+    if tv.dtype() != Dtype::F64 {
+        return Err(format!("tensor '{name}' has dtype {:?}, expected F64", tv.dtype()));
+    }
+    if tv.shape() != shape {
+        return Err(format!(
+            "tensor '{name}' has shape {:?}, but the metadata implies {shape:?}",
+            tv.shape()
+        ));
+    }
+    let v: Vec<f64> = tv
+        .data()
+        .chunks_exact(8)
+        .map(|c| f64::from_le_bytes([c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7]]))
+        .collect();
+    if let Some(i) = v.iter().position(|x| !x.is_finite()) {
+        return Err(format!("tensor '{name}' has a non-finite value at flat index {i}"));
+    }
+    Ok(v)
+}
