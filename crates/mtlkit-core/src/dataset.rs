@@ -318,7 +318,11 @@ pub fn check_design(x: ArrayView2<'_, f64>, task: Option<&String>) -> Result<()>
 ///
 /// # Errors
 /// [`Error::NonFinite`] with the first offending position.
-pub fn check_finite(array: &'static str, a: ArrayView2<'_, f64>, task: Option<&String>) -> Result<()> {
+pub fn check_finite(
+    array: &'static str,
+    a: ArrayView2<'_, f64>,
+    task: Option<&String>,
+) -> Result<()> {
     for ((row, col), &value) in a.indexed_iter() {
         if !value.is_finite() {
             return Err(Error::NonFinite {
@@ -372,7 +376,11 @@ mod tests {
         let x = Array2::<f64>::zeros((3, 2));
         assert!(matches!(
             MultiTaskDataset::shared(x.clone(), Array2::zeros((4, 2))),
-            Err(Error::ShapeMismatch { expected: 3, found: 4, .. })
+            Err(Error::ShapeMismatch {
+                expected: 3,
+                found: 4,
+                ..
+            })
         ));
         assert!(matches!(
             MultiTaskDataset::shared(x.clone(), Array2::zeros((3, 0))),
@@ -390,33 +398,58 @@ mod tests {
         xn[[2, 1]] = f64::NAN;
         assert!(matches!(
             MultiTaskDataset::shared(xn, Array2::zeros((3, 1))),
-            Err(Error::NonFinite { array: "X", row: 2, col: 1, .. })
+            Err(Error::NonFinite {
+                array: "X",
+                row: 2,
+                col: 1,
+                ..
+            })
         ));
         let mut yi = Array2::zeros((3, 2));
         yi[[0, 1]] = f64::INFINITY;
         assert!(matches!(
             MultiTaskDataset::shared(x, yi),
-            Err(Error::NonFinite { array: "Y", row: 0, col: 1, .. })
+            Err(Error::NonFinite {
+                array: "Y",
+                row: 0,
+                col: 1,
+                ..
+            })
         ));
     }
 
     #[test]
     fn per_task_names_the_task() {
         let ok = (Array2::<f64>::zeros((3, 2)), Array1::<f64>::zeros(3));
-        let err = MultiTaskDataset::per_task(vec![ok.clone(), (Array2::zeros((2, 3)), Array1::zeros(2))])
-            .unwrap_err();
-        assert!(matches!(&err, Error::FeatureCountMismatch { task, expected: 2, found: 3 } if task == "task1"));
-        let err = MultiTaskDataset::per_task(vec![ok.clone(), (Array2::zeros((2, 2)), Array1::zeros(5))])
-            .unwrap_err();
+        let err =
+            MultiTaskDataset::per_task(vec![ok.clone(), (Array2::zeros((2, 3)), Array1::zeros(2))])
+                .unwrap_err();
+        assert!(
+            matches!(&err, Error::FeatureCountMismatch { task, expected: 2, found: 3 } if task == "task1")
+        );
+        let err =
+            MultiTaskDataset::per_task(vec![ok.clone(), (Array2::zeros((2, 2)), Array1::zeros(5))])
+                .unwrap_err();
         assert!(err.to_string().contains("task 'task1'"), "{err}");
-        let err = MultiTaskDataset::per_task(vec![ok.clone(), (Array2::zeros((0, 2)), Array1::zeros(0))])
-            .unwrap_err();
+        let err =
+            MultiTaskDataset::per_task(vec![ok.clone(), (Array2::zeros((0, 2)), Array1::zeros(0))])
+                .unwrap_err();
         assert!(matches!(&err, Error::NoSamples { task: Some(t) } if t == "task1"));
-        assert!(matches!(MultiTaskDataset::per_task(vec![]), Err(Error::NoTasks)));
+        assert!(matches!(
+            MultiTaskDataset::per_task(vec![]),
+            Err(Error::NoTasks)
+        ));
         let mut y = Array1::zeros(3);
         y[1] = f64::NAN;
         let err = MultiTaskDataset::per_task(vec![ok, (Array2::zeros((3, 2)), y)]).unwrap_err();
-        assert!(matches!(err, Error::NonFinite { array: "y", row: 1, .. }));
+        assert!(matches!(
+            err,
+            Error::NonFinite {
+                array: "y",
+                row: 1,
+                ..
+            }
+        ));
     }
 
     #[test]
@@ -433,10 +466,13 @@ mod tests {
 
     #[test]
     fn select_tasks_keeps_names() {
-        let d = MultiTaskDataset::shared(array![[1.0], [2.0]], array![[1.0, 2.0, 3.0], [4.0, 5.0, 6.0]])
-            .unwrap()
-            .with_task_names(["a", "b", "c"])
-            .unwrap();
+        let d = MultiTaskDataset::shared(
+            array![[1.0], [2.0]],
+            array![[1.0, 2.0, 3.0], [4.0, 5.0, 6.0]],
+        )
+        .unwrap()
+        .with_task_names(["a", "b", "c"])
+        .unwrap();
         let s = d.select_tasks(&[TaskId(2), TaskId(0)]).unwrap();
         assert_eq!(s.task_names(), ["c", "a"]);
         assert_eq!(s.as_shared().unwrap().1, array![[3.0, 1.0], [6.0, 4.0]]);

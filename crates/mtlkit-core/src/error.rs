@@ -13,7 +13,7 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 #[non_exhaustive]
 pub enum Error {
     /// Two arrays that must agree in one dimension do not.
-    #[error("shape mismatch{}: {what} expected {expected}, found {found}", task_suffix(.task))]
+    #[error("shape mismatch{}: {what}: expected {expected}, found {found}", task_suffix(.task))]
     ShapeMismatch {
         /// What was compared, e.g. "rows of y vs rows of X".
         what: &'static str,

@@ -51,7 +51,10 @@ mod tests {
         atomic_write(&p, b"two")?;
         assert_eq!(std::fs::read(&p).ok().as_deref(), Some(&b"two"[..]));
         // only the target remains: no temporary files left behind
-        assert_eq!(std::fs::read_dir(dir.path()).map(|d| d.count()).ok(), Some(1));
+        assert_eq!(
+            std::fs::read_dir(dir.path()).map(|d| d.count()).ok(),
+            Some(1)
+        );
         Ok(())
     }
 

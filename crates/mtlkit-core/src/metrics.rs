@@ -25,7 +25,11 @@ pub fn mean_squared_error(y_true: ArrayView1<'_, f64>, y_pred: ArrayView1<'_, f6
 pub fn r2_score(y_true: ArrayView1<'_, f64>, y_pred: ArrayView1<'_, f64>) -> f64 {
     assert_eq!(y_true.len(), y_pred.len(), "length mismatch");
     let mean = y_true.mean().unwrap_or(f64::NAN);
-    let ss_res: f64 = y_true.iter().zip(y_pred).map(|(a, b)| (a - b) * (a - b)).sum();
+    let ss_res: f64 = y_true
+        .iter()
+        .zip(y_pred)
+        .map(|(a, b)| (a - b) * (a - b))
+        .sum();
     let ss_tot: f64 = y_true.iter().map(|a| (a - mean) * (a - mean)).sum();
     if ss_tot == 0.0 {
         if ss_res == 0.0 { 1.0 } else { 0.0 }

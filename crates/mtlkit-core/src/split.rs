@@ -87,7 +87,13 @@ mod tests {
             assert_eq!(ntr + nte, n);
             assert_eq!(nte, ((0.25 * n as f64).ceil() as usize).clamp(1, n - 1));
             // train and test rows are disjoint and cover the task: y holds the row index
-            let mut all: Vec<f64> = tr.task(TaskId(t)).1.iter().chain(te.task(TaskId(t)).1.iter()).copied().collect();
+            let mut all: Vec<f64> = tr
+                .task(TaskId(t))
+                .1
+                .iter()
+                .chain(te.task(TaskId(t)).1.iter())
+                .copied()
+                .collect();
             all.sort_by(f64::total_cmp);
             assert_eq!(all, (0..n).map(|i| i as f64).collect::<Vec<_>>());
         }
@@ -100,7 +106,9 @@ mod tests {
     #[test]
     fn rejects_bad_input() {
         let d = per_task(&[10, 1]);
-        assert!(matches!(train_test_split(&d, 0.2, 0), Err(Error::TooFewSamples { task, .. }) if task == "task1"));
+        assert!(
+            matches!(train_test_split(&d, 0.2, 0), Err(Error::TooFewSamples { task, .. }) if task == "task1")
+        );
         let d = per_task(&[10]);
         assert!(train_test_split(&d, 0.0, 0).is_err());
         assert!(train_test_split(&d, f64::NAN, 0).is_err());

@@ -72,9 +72,11 @@ impl Parkinsons {
     /// # Errors
     /// Never for the bundled data; the data model's checks otherwise.
     pub fn to_shared_dataset(&self) -> Result<MultiTaskDataset, DatasetError> {
-        Ok(MultiTaskDataset::shared(self.features.clone(), self.targets.clone())?
-            .with_task_names(self.target_names.clone())?
-            .with_feature_names(self.feature_names.clone())?)
+        Ok(
+            MultiTaskDataset::shared(self.features.clone(), self.targets.clone())?
+                .with_task_names(self.target_names.clone())?
+                .with_feature_names(self.feature_names.clone())?,
+        )
     }
 }
 
@@ -110,11 +112,13 @@ pub fn parkinsons() -> Result<Parkinsons, DatasetError> {
         let rec = rec.map_err(|source| DatasetError::Csv { line, source })?;
         let num = |c: usize| -> Result<f64, DatasetError> {
             let s = rec.get(c).unwrap_or("");
-            s.trim().parse::<f64>().map_err(|_| DatasetError::NotANumber {
-                line,
-                column: headers[c].clone(),
-                value: s.to_string(),
-            })
+            s.trim()
+                .parse::<f64>()
+                .map_err(|_| DatasetError::NotANumber {
+                    line,
+                    column: headers[c].clone(),
+                    value: s.to_string(),
+                })
         };
         subject.push(num(subject_col)? as u32);
         for &c in &feature_cols {

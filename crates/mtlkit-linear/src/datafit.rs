@@ -21,7 +21,11 @@ pub struct Quadratic;
 impl Datafit for Quadratic {
     fn value(&self, y: ArrayView2<'_, f64>, xw: ArrayView2<'_, f64>) -> f64 {
         let n = y.nrows() as f64;
-        let ss: f64 = y.iter().zip(xw.iter()).map(|(a, b)| (a - b) * (a - b)).sum();
+        let ss: f64 = y
+            .iter()
+            .zip(xw.iter())
+            .map(|(a, b)| (a - b) * (a - b))
+            .sum();
         ss / (2.0 * n)
     }
 }

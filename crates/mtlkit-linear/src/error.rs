@@ -13,7 +13,9 @@ pub enum LinearError {
     #[error(transparent)]
     Core(#[from] mtlkit_core::Error),
     /// The warm-start coefficients do not match the data.
-    #[error("warm start: previous coef has shape {found:?}, but the data needs {expected:?} (n_features, n_tasks)")]
+    #[error(
+        "warm start: previous coef has shape {found:?}, but the data needs {expected:?} (n_features, n_tasks)"
+    )]
     WarmStartShape {
         /// `(n_features, n_tasks)` of the data.
         expected: (usize, usize),
@@ -47,5 +49,7 @@ pub enum LinearError {
 }
 
 fn path_suffix(p: &Option<PathBuf>) -> String {
-    p.as_ref().map(|p| format!(" '{}'", p.display())).unwrap_or_default()
+    p.as_ref()
+        .map(|p| format!(" '{}'", p.display()))
+        .unwrap_or_default()
 }

@@ -382,7 +382,11 @@ impl<P: EstimatorPenalty> Fit<MultiTaskDataset> for ValidMultiTaskParams<P> {
     }
 }
 
-fn offsets(x: ArrayView2<'_, f64>, y: ArrayView2<'_, f64>, fit_intercept: bool) -> (Array1<f64>, Array1<f64>) {
+fn offsets(
+    x: ArrayView2<'_, f64>,
+    y: ArrayView2<'_, f64>,
+    fit_intercept: bool,
+) -> (Array1<f64>, Array1<f64>) {
     if fit_intercept {
         let n = x.nrows() as f64;
         (x.sum_axis(Axis(0)) / n, y.sum_axis(Axis(0)) / n)
@@ -485,6 +489,6 @@ impl Predict<ArrayView2<'_, f64>> for MultiTaskLinearModel {
             .into());
         }
         mtlkit_core::dataset_checks::check_finite("X", x.view(), None)?;
-        Ok(x.dot(&self.coef) + &self.intercept.view().insert_axis(Axis(0)))
+        Ok(x.dot(&self.coef) + self.intercept.view().insert_axis(Axis(0)))
     }
 }

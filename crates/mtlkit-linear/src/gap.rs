@@ -45,15 +45,30 @@ pub fn duality_gap<X: Design, P: DualNorm>(
     let d = x.n_features();
     let a = n * penalty.l21_weight();
     let b = n * penalty.ridge_weight();
-    let w2: f64 = if b > 0.0 { w.iter().map(|v| v * v).sum() } else { 0.0 };
+    let w2: f64 = if b > 0.0 {
+        w.iter().map(|v| v * v).sum()
+    } else {
+        0.0
+    };
     let r2: f64 = r.iter().map(|v| v * v).sum();
     let ry: f64 = r.iter().zip(y).map(|(r, y)| r * y).sum();
     x.xt_r(r, t, xta);
     if a == 0.0 {
         let g2: f64 = xta.iter().map(|v| v * v).sum();
-        let row_norms = xta.chunks_exact(t.max(1)).map(|c| c.iter().map(|v| v * v).sum::<f64>().sqrt()).collect();
-        let gap_n = if b == 0.0 { g2 } else { r2 + 0.5 * b * w2 - ry + g2 / (2.0 * b) };
-        return GapState { gap_n, dual_norm: g2, row_norms };
+        let row_norms = xta
+            .chunks_exact(t.max(1))
+            .map(|c| c.iter().map(|v| v * v).sum::<f64>().sqrt())
+            .collect();
+        let gap_n = if b == 0.0 {
+            g2
+        } else {
+            r2 + 0.5 * b * w2 - ry + g2 / (2.0 * b)
+        };
+        return GapState {
+            gap_n,
+            dual_norm: g2,
+            row_norms,
+        };
     }
     let mut row_norms = Vec::with_capacity(d);
     let mut dual_norm = 0.0f64;
@@ -74,5 +89,9 @@ pub fn duality_gap<X: Design, P: DualNorm>(
     let primal = 0.5 * (r2 + b * w2) + a * l21;
     let scale = if dual_norm > a { a / dual_norm } else { 1.0 };
     let dual = -0.5 * scale * scale * (r2 + b * w2) + scale * ry;
-    GapState { gap_n: primal - dual, dual_norm, row_norms }
+    GapState {
+        gap_n: primal - dual,
+        dual_norm,
+        row_norms,
+    }
 }

@@ -22,7 +22,7 @@
 //! let x = array![[0., 0., 0., 1.], [1., 1., 1., 1.], [8., 4., 2., 1.], [27., 9., 3., 1.], [64., 16., 4., 1.]];
 //! let y = array![[0., 1., 2.], [3., 4., 5.], [6., 7., 8.], [9., 10., 11.], [12., 13., 14.]];
 //! let data = MultiTaskDataset::shared(x, y)?;
-//! let model = MultiTaskLasso::new(0.1).fit(&data)?;
+//! let model = MultiTaskLasso::new(0.1).tol(1e-12).max_iter(100_000).fit(&data)?;
 //! assert!(model.info().converged);
 //! assert!((model.intercept()[0] - 0.219942959407).abs() < 1e-8);
 //! # Ok::<(), mtlkit_linear::LinearError>(())
@@ -41,8 +41,8 @@ pub mod solver;
 pub use datafit::{Datafit, Quadratic};
 pub use error::{LinearError, Result};
 pub use estimator::{
-    EstimatorKind, FitInfo, Hyperparameters, MultiTaskElasticNet, MultiTaskLasso, MultiTaskLinearModel,
-    MultiTaskParams, Selection, ValidMultiTaskParams, alpha_max,
+    EstimatorKind, FitInfo, Hyperparameters, MultiTaskElasticNet, MultiTaskLasso,
+    MultiTaskLinearModel, MultiTaskParams, Selection, ValidMultiTaskParams, alpha_max,
 };
 pub use penalty::{DualNorm, L21, L21Ridge, Penalty, ProxRow};
 pub use solver::{BcdOptions, BlockCoordinateDescent, Solver, SolverResult};

@@ -83,6 +83,9 @@ mod tests {
                 assert!((r2[k * n + i] - (r[k * n + i] - xw)).abs() < 1e-12);
             }
         }
-        assert_eq!(dot(&x[..9], &r[..9]), (0..9).map(|i| x[i] * r[i]).sum::<f64>());
+        assert_eq!(
+            dot(&x[..9], &r[..9]),
+            (0..9).map(|i| x[i] * r[i]).sum::<f64>()
+        );
     }
 }

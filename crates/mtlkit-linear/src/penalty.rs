@@ -91,7 +91,11 @@ fn subdiff_enet_row(w: ArrayView1<'_, f64>, g: ArrayView1<'_, f64>, a: f64, b: f
 }
 
 fn enet_value(w: ArrayView2<'_, f64>, a: f64, b: f64) -> f64 {
-    let l21: f64 = w.rows().into_iter().map(|r| row_norm(r.iter().copied())).sum();
+    let l21: f64 = w
+        .rows()
+        .into_iter()
+        .map(|r| row_norm(r.iter().copied()))
+        .sum();
     let fro2: f64 = w.iter().map(|x| x * x).sum();
     a * l21 + 0.5 * b * fro2
 }
@@ -159,14 +163,41 @@ mod tests {
     /// The prox is the minimiser: no perturbation lowers `½‖u − v‖² + s·R(u)`.
     #[test]
     fn prox_minimises_its_objective() {
-        let cases = [(L21Ridge { alpha: 0.7, l1_ratio: 1.0 }, 0.3), (L21Ridge { alpha: 0.7, l1_ratio: 0.4 }, 2.0), (L21Ridge { alpha: 5.0, l1_ratio: 0.5 }, 1.0)];
+        let cases = [
+            (
+                L21Ridge {
+                    alpha: 0.7,
+                    l1_ratio: 1.0,
+                },
+                0.3,
+            ),
+            (
+                L21Ridge {
+                    alpha: 0.7,
+                    l1_ratio: 0.4,
+                },
+                2.0,
+            ),
+            (
+                L21Ridge {
+                    alpha: 5.0,
+                    l1_ratio: 0.5,
+                },
+                1.0,
+            ),
+        ];
         for (p, s) in cases {
             let v = array![1.0, -2.0, 0.5];
             let mut u = v.to_vec();
             p.prox_row(&mut u, s);
             let f = |u: &[f64]| {
                 let d: f64 = u.iter().zip(&v).map(|(a, b)| (a - b) * (a - b)).sum();
-                0.5 * d + s * p.value(Array1::from(u.to_vec()).insert_axis(ndarray::Axis(0)).view())
+                0.5 * d
+                    + s * p.value(
+                        Array1::from(u.to_vec())
+                            .insert_axis(ndarray::Axis(0))
+                            .view(),
+                    )
             };
             let f0 = f(&u);
             for k in 0..3 {
@@ -186,7 +217,20 @@ mod tests {
     #[test]
     fn subdiff_distance_is_zero_at_optimum_of_a_row_problem() {
         // min_w ½‖w − v‖² + R(w): gradient of the smooth part is w − v; at w = prox(v) distance 0.
-        for p in [L21Ridge { alpha: 0.7, l1_ratio: 1.0 }, L21Ridge { alpha: 0.7, l1_ratio: 0.3 }, L21Ridge { alpha: 9.0, l1_ratio: 0.5 }] {
+        for p in [
+            L21Ridge {
+                alpha: 0.7,
+                l1_ratio: 1.0,
+            },
+            L21Ridge {
+                alpha: 0.7,
+                l1_ratio: 0.3,
+            },
+            L21Ridge {
+                alpha: 9.0,
+                l1_ratio: 0.5,
+            },
+        ] {
             let v = array![1.0, -2.0, 0.5];
             let mut w = v.to_vec();
             p.prox_row(&mut w, 1.0);
@@ -195,7 +239,11 @@ mod tests {
             assert!(p.subdiff_distance(w.view(), g.view()) < 1e-12);
             // away from the optimum the distance is positive (at a zero row only once the
             // gradient leaves the ball of radius alpha·l1_ratio)
-            let g_bad = if w.iter().any(|&v| v != 0.0) { &g + 0.1 } else { &g * 10.0 };
+            let g_bad = if w.iter().any(|&v| v != 0.0) {
+                &g + 0.1
+            } else {
+                &g * 10.0
+            };
             assert!(p.subdiff_distance(w.view(), g_bad.view()) > 1e-3, "{p:?}");
         }
     }
@@ -204,10 +252,18 @@ mod tests {
     fn lasso_is_the_l1_ratio_one_elastic_net() {
         let w = array![[1.0, -2.0], [0.0, 0.0], [3.0, 4.0]];
         let a = L21 { alpha: 0.3 }.value(w.view());
-        let b = L21Ridge { alpha: 0.3, l1_ratio: 1.0 }.value(w.view());
+        let b = L21Ridge {
+            alpha: 0.3,
+            l1_ratio: 1.0,
+        }
+        .value(w.view());
         assert_eq!(a, b);
         assert!((a - 0.3 * (5f64.sqrt() + 5.0)).abs() < 1e-15);
-        let e = L21Ridge { alpha: 2.0, l1_ratio: 0.25 }.value(w.view());
+        let e = L21Ridge {
+            alpha: 2.0,
+            l1_ratio: 0.25,
+        }
+        .value(w.view());
         assert!((e - (0.5 * (5f64.sqrt() + 5.0) + 0.5 * 1.5 * 30.0)).abs() < 1e-12);
     }
 
@@ -215,7 +271,21 @@ mod tests {
     fn checks_hyperparameters() {
         assert!(L21 { alpha: -1.0 }.check().is_err());
         assert!(L21 { alpha: f64::NAN }.check().is_err());
-        assert!(L21Ridge { alpha: 1.0, l1_ratio: 1.5 }.check().is_err());
-        assert!(L21Ridge { alpha: 1.0, l1_ratio: 0.0 }.check().is_ok());
+        assert!(
+            L21Ridge {
+                alpha: 1.0,
+                l1_ratio: 1.5
+            }
+            .check()
+            .is_err()
+        );
+        assert!(
+            L21Ridge {
+                alpha: 1.0,
+                l1_ratio: 0.0
+            }
+            .check()
+            .is_ok()
+        );
     }
 }

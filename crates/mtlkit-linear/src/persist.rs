@@ -65,8 +65,14 @@ impl MultiTaskLinearModel {
         let coef = f64_bytes(self.coef.iter().copied());
         let intercept = f64_bytes(self.intercept.iter().copied());
         let tensors = [
-            ("coef", TensorView::new(Dtype::F64, vec![d, t], &coef).map_err(|e| bad(e.to_string()))?),
-            ("intercept", TensorView::new(Dtype::F64, vec![t], &intercept).map_err(|e| bad(e.to_string()))?),
+            (
+                "coef",
+                TensorView::new(Dtype::F64, vec![d, t], &coef).map_err(|e| bad(e.to_string()))?,
+            ),
+            (
+                "intercept",
+                TensorView::new(Dtype::F64, vec![t], &intercept).map_err(|e| bad(e.to_string()))?,
+            ),
         ];
         let info = Some(HashMap::from([(META_KEY.to_string(), meta)]));
         safetensors::serialize(tensors, info).map_err(|e| bad(e.to_string()))
@@ -125,12 +131,15 @@ impl MultiTaskLinearModel {
             .as_ref()
             .and_then(|m| m.get(META_KEY))
             .ok_or_else(|| foreign("no 'mtlkit' metadata in the header"))?;
-        let value: serde_json::Value =
-            serde_json::from_str(raw).map_err(|e| invalid(format!("metadata is not JSON ({e})")))?;
+        let value: serde_json::Value = serde_json::from_str(raw)
+            .map_err(|e| invalid(format!("metadata is not JSON ({e})")))?;
         if value.get("format").and_then(|f| f.as_str()) != Some(FORMAT) {
             return Err(foreign("metadata 'format' is not 'mtlkit-model'"));
         }
-        let version = value.get("format_version").and_then(|v| v.as_u64()).unwrap_or(0);
+        let version = value
+            .get("format_version")
+            .and_then(|v| v.as_u64())
+            .unwrap_or(0);
         if version != u64::from(FORMAT_VERSION) {
             return Err(LinearError::UnsupportedVersion {
                 found: u32::try_from(version).unwrap_or(u32::MAX),
@@ -159,10 +168,19 @@ impl MultiTaskLinearModel {
     }
 }
 
-fn read_f64(st: &SafeTensors<'_>, name: &str, shape: &[usize]) -> std::result::Result<Vec<f64>, String> {
-    let tv = st.tensor(name).map_err(|_| format!("tensor '{name}' is missing"))?;
+fn read_f64(
+    st: &SafeTensors<'_>,
+    name: &str,
+    shape: &[usize],
+) -> std::result::Result<Vec<f64>, String> {
+    let tv = st
+        .tensor(name)
+        .map_err(|_| format!("tensor '{name}' is missing"))?;
     if tv.dtype() != Dtype::F64 {
-        return Err(format!("tensor '{name}' has dtype {:?}, expected F64", tv.dtype()));
+        return Err(format!(
+            "tensor '{name}' has dtype {:?}, expected F64",
+            tv.dtype()
+        ));
     }
     if tv.shape() != shape {
         return Err(format!(
@@ -176,7 +194,9 @@ fn read_f64(st: &SafeTensors<'_>, name: &str, shape: &[usize]) -> std::result::R
         .map(|c| f64::from_le_bytes([c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7]]))
         .collect();
     if let Some(i) = v.iter().position(|x| !x.is_finite()) {
-        return Err(format!("tensor '{name}' has a non-finite value at flat index {i}"));
+        return Err(format!(
+            "tensor '{name}' has a non-finite value at flat index {i}"
+        ));
     }
     Ok(v)
 }

@@ -119,7 +119,11 @@ impl<P: ProxRow + DualNorm> Solver<Quadratic, P> for BlockCoordinateDescent {
             let mut d_w_max = 0.0f64;
             let n_active = active.len();
             for f in 0..n_active {
-                let j = if opts.random { active[rng.random_range(0..n_active)] } else { active[f] };
+                let j = if opts.random {
+                    active[rng.random_range(0..n_active)]
+                } else {
+                    active[f]
+                };
                 let nj = norm2[j];
                 if nj == 0.0 {
                     continue;
@@ -178,7 +182,8 @@ fn screen<X: Design>(
     let radius = (2.0 * g.gap_n.max(0.0)).sqrt() / a_n;
     let denom = a_n.max(g.dual_norm);
     active.retain(|&j| {
-        let keep = norm2[j] > 0.0 && (1.0 - g.row_norms[j] / denom) / (norm2[j] + b_n).sqrt() <= radius;
+        let keep =
+            norm2[j] > 0.0 && (1.0 - g.row_norms[j] / denom) / (norm2[j] + b_n).sqrt() <= radius;
         if !keep {
             for k in 0..t {
                 let wjk = w[j * t + k];

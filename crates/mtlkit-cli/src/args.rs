@@ -1,0 +1,132 @@
+//! Raw command-line flags, as typed by the user (validated in `config`).
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+/// mtlkit: multi-task learning from the command line.
+#[derive(Debug, Parser)]
+#[command(name = "mtlkit", version, about, long_about = None)]
+pub struct Cli {
+    /// The command to run.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Commands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Fit a linear multi-task model and save it (safetensors + JSON metadata).
+    Fit(FitArgs),
+    /// Predict with a saved model.
+    Predict(PredictArgs),
+    /// Export a saved model's parameters to an .npz file.
+    Export(ExportArgs),
+    /// Multi-task vs independent single-task models on the bundled Parkinson's data.
+    Demo(DemoArgs),
+}
+
+/// Estimators the CLI can fit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum EstimatorArg {
+    /// scikit-learn's MultiTaskLasso (L2,1 penalty).
+    MultitaskLasso,
+    /// scikit-learn's MultiTaskElasticNet (L2,1 + ridge).
+    MultitaskElasticnet,
+}
+
+/// Feature order of coordinate descent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum SelectionArg {
+    /// In order.
+    Cyclic,
+    /// Random (seeded by --random-state).
+    Random,
+}
+
+/// `mtlkit fit`.
+#[derive(Debug, Args)]
+pub struct FitArgs {
+    /// The estimator.
+    #[arg(long, value_enum)]
+    pub estimator: EstimatorArg,
+    /// Regularization strength (>= 0).
+    #[arg(long, allow_negative_numbers = true)]
+    pub alpha: f64,
+    /// L2,1 vs ridge mix in [0, 1] (elastic net only; default 0.5).
+    #[arg(long, allow_negative_numbers = true)]
+    pub l1_ratio: Option<f64>,
+    /// Fit an intercept per task.
+    #[arg(long, default_value_t = true, action = clap::ArgAction::Set)]
+    pub fit_intercept: bool,
+    /// Tolerance on the duality gap, relative to ||Y||^2 / n.
+    #[arg(long, default_value_t = 1e-4, allow_negative_numbers = true)]
+    pub tol: f64,
+    /// Maximum passes over the features.
+    #[arg(long, default_value_t = 1000)]
+    pub max_iter: usize,
+    /// Feature order.
+    #[arg(long, value_enum, default_value_t = SelectionArg::Cyclic)]
+    pub selection: SelectionArg,
+    /// Seed of random selection.
+    #[arg(long, default_value_t = 0)]
+    pub random_state: u64,
+    /// Design matrix X (n_samples x n_features), .npy or .csv with a header.
+    #[arg(long)]
+    pub x: Option<PathBuf>,
+    /// Targets Y (n_samples x n_tasks; a 1-D .npy is one task), .npy or .csv with a header.
+    #[arg(long)]
+    pub y: Option<PathBuf>,
+    /// One CSV with features and targets (use with --targets).
+    #[arg(long)]
+    pub data: Option<PathBuf>,
+    /// Comma-separated target columns of --data; the other columns are the features.
+    #[arg(long, value_delimiter = ',')]
+    pub targets: Option<Vec<String>>,
+    /// Where to write the model (.safetensors).
+    #[arg(long)]
+    pub out: PathBuf,
+    /// Print a JSON summary instead of text.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// `mtlkit predict`.
+#[derive(Debug, Args)]
+pub struct PredictArgs {
+    /// A model written by `mtlkit fit`.
+    pub model: PathBuf,
+    /// Inputs, .npy (n x n_features) or .csv whose header names the model's features.
+    #[arg(long)]
+    pub x: PathBuf,
+    /// Where to write predictions (.npy, or .csv with task names as header).
+    #[arg(long)]
+    pub out: PathBuf,
+}
+
+/// `mtlkit export`.
+#[derive(Debug, Args)]
+pub struct ExportArgs {
+    /// A model written by `mtlkit fit`.
+    pub model: PathBuf,
+    /// Where to write the .npz (coef, intercept, dual_gap, n_iter).
+    #[arg(long)]
+    pub out: PathBuf,
+}
+
+/// `mtlkit demo`.
+#[derive(Debug, Args)]
+pub struct DemoArgs {
+    /// Regularization as a fraction of alpha_max of the multi-task problem (0, 1].
+    #[arg(long, default_value_t = 0.05, allow_negative_numbers = true)]
+    pub alpha_ratio: f64,
+    /// Fraction of each task's samples held out for testing (0, 1).
+    #[arg(long, default_value_t = 0.25, allow_negative_numbers = true)]
+    pub test_size: f64,
+    /// Seed of the train/test split.
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// Print JSON instead of a table.
+    #[arg(long)]
+    pub json: bool,
+}

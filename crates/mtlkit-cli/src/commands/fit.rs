@@ -1,0 +1,137 @@
+//! `mtlkit fit`.
+
+use anyhow::{Context, Result, bail};
+use mtlkit_core::{Fit, MultiTaskDataset};
+use mtlkit_linear::estimator::EstimatorPenalty;
+use mtlkit_linear::{
+    L21, L21Ridge, MultiTaskElasticNet, MultiTaskLasso, MultiTaskParams, ValidMultiTaskParams,
+};
+use ndarray::Axis;
+
+use crate::config::{DataSource, FitConfig, PenaltyConfig};
+use crate::io;
+
+/// Hyperparameters checked before any data is read.
+enum Checked {
+    Lasso(ValidMultiTaskParams<L21>),
+    ElasticNet(ValidMultiTaskParams<L21Ridge>),
+}
+
+pub fn run(cfg: FitConfig) -> Result<()> {
+    let checked = match cfg.penalty {
+        PenaltyConfig::Lasso { alpha } => {
+            Checked::Lasso(configure(MultiTaskLasso::new(alpha), &cfg).check()?)
+        }
+        PenaltyConfig::ElasticNet { alpha, l1_ratio } => {
+            Checked::ElasticNet(configure(MultiTaskElasticNet::new(alpha, l1_ratio), &cfg).check()?)
+        }
+    };
+    let data = load(&cfg.source)?;
+    let model = match checked {
+        Checked::Lasso(p) => p.fit(&data)?,
+        Checked::ElasticNet(p) => p.fit(&data)?,
+    };
+    model.save(&cfg.out)?;
+    let info = model.info();
+    let n_active = model
+        .coef()
+        .rows()
+        .into_iter()
+        .filter(|r| r.iter().any(|&v| v != 0.0))
+        .count();
+    if cfg.json {
+        let summary = serde_json::json!({
+            "model": cfg.out.display().to_string(),
+            "estimator": model.hyperparameters().estimator.name(),
+            "n_features": model.n_features(),
+            "n_tasks": model.n_tasks(),
+            "n_active_features": n_active,
+            "n_iter": info.n_iter,
+            "dual_gap": info.dual_gap,
+            "converged": info.converged,
+        });
+        println!("{summary}");
+    } else {
+        println!(
+            "{}: {} tasks, {}/{} features active, {} iterations, dual gap {:.3e}{}; saved to {}",
+            model.hyperparameters().estimator.name(),
+            model.n_tasks(),
+            n_active,
+            model.n_features(),
+            info.n_iter,
+            info.dual_gap,
+            if info.converged {
+                ""
+            } else {
+                " (NOT converged)"
+            },
+            cfg.out.display()
+        );
+    }
+    Ok(())
+}
+
+fn configure<P: EstimatorPenalty>(p: MultiTaskParams<P>, cfg: &FitConfig) -> MultiTaskParams<P> {
+    p.fit_intercept(cfg.fit_intercept)
+        .tol(cfg.tol)
+        .max_iter(cfg.max_iter)
+        .selection(cfg.selection)
+        .random_state(cfg.random_state)
+}
+
+fn load(source: &DataSource) -> Result<MultiTaskDataset> {
+    match source {
+        DataSource::Files { x, y } => {
+            let xt = io::read_table(x)?;
+            let yt = io::read_table(y)?;
+            if xt.values.nrows() != yt.values.nrows() {
+                bail!(
+                    "X ('{}') has {} rows but Y ('{}') has {}",
+                    x.display(),
+                    xt.values.nrows(),
+                    y.display(),
+                    yt.values.nrows()
+                );
+            }
+            let mut data = MultiTaskDataset::shared(xt.values, yt.values)?;
+            if let Some(c) = xt.columns {
+                data = data
+                    .with_feature_names(c)
+                    .context("feature names from the X header")?;
+            }
+            if let Some(c) = yt.columns {
+                data = data
+                    .with_task_names(c)
+                    .context("task names from the Y header")?;
+            }
+            Ok(data)
+        }
+        DataSource::Csv { path, targets } => {
+            let (header, values) = io::read_csv(path)?;
+            let mut tcols = Vec::with_capacity(targets.len());
+            for t in targets {
+                match header.iter().position(|h| h == t) {
+                    Some(c) if !tcols.contains(&c) => tcols.push(c),
+                    Some(_) => bail!("target column '{t}' is listed twice"),
+                    None => bail!(
+                        "unknown target column '{t}' in '{}' (columns: {})",
+                        path.display(),
+                        header.join(", ")
+                    ),
+                }
+            }
+            let fcols: Vec<usize> = (0..header.len()).filter(|c| !tcols.contains(c)).collect();
+            if fcols.is_empty() {
+                bail!(
+                    "'{}' has no feature columns left after the targets",
+                    path.display()
+                );
+            }
+            let x = values.select(Axis(1), &fcols);
+            let y = values.select(Axis(1), &tcols);
+            Ok(MultiTaskDataset::shared(x, y)?
+                .with_feature_names(fcols.iter().map(|&c| header[c].clone()))?
+                .with_task_names(targets.clone())?)
+        }
+    }
+}

@@ -1,0 +1,472 @@
+//! End-to-end tests of the `mtlkit` binary (issue 2: fit / predict / export / demo and bad input).
+
+#![allow(clippy::unwrap_used)]
+
+use std::fs::File;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use ndarray::{Array0, Array1, Array2, Ix0, OwnedRepr};
+use ndarray_npy::{NpzReader, ReadNpyExt, WriteNpyExt};
+
+fn mtlkit(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_mtlkit"))
+        .args(args)
+        .output()
+        .expect("run mtlkit")
+}
+
+fn s(p: &Path) -> &str {
+    p.to_str().expect("utf-8 path")
+}
+
+/// A failing command: non-zero exit, one `error:` line, no panic.
+fn assert_user_error(out: &Output, needle: &str) {
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !out.status.success(),
+        "expected failure, got success: {err}"
+    );
+    assert!(!err.contains("panicked"), "panic: {err}");
+    let lines: Vec<&str> = err.lines().filter(|l| !l.starts_with("[WARN")).collect();
+    assert_eq!(lines.len(), 1, "expected one line, got: {err}");
+    assert!(lines[0].starts_with("error: "), "{err}");
+    assert!(lines[0].contains(needle), "'{needle}' not in: {err}");
+}
+
+fn write_npy<T: WriteNpyExt>(path: &Path, a: &T) {
+    a.write_npy(File::create(path).expect("create"))
+        .expect("write npy");
+}
+
+fn fixture(name: &str) -> (Array2<f64>, Array2<f64>, f64, Array2<f64>, Array1<f64>) {
+    let p = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join(format!("../mtlkit-linear/tests/fixtures/{name}.npz"));
+    let mut z = NpzReader::new(File::open(p).expect("fixture")).expect("npz");
+    let alpha: Array0<f64> = z.by_name::<OwnedRepr<f64>, Ix0>("alpha").expect("alpha");
+    (
+        z.by_name("X").expect("X"),
+        z.by_name("Y").expect("Y"),
+        alpha.into_scalar(),
+        z.by_name("coef").expect("coef"),
+        z.by_name("intercept").expect("intercept"),
+    )
+}
+
+#[test]
+fn fit_predict_export_roundtrip_matches_sklearn() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (x, y, alpha, coef, intercept) = fixture("tall_lasso_01");
+    let (xp, yp, mp) = (
+        dir.path().join("x.npy"),
+        dir.path().join("y.npy"),
+        dir.path().join("m.safetensors"),
+    );
+    write_npy(&xp, &x);
+    write_npy(&yp, &y);
+    let a = format!("{alpha:e}");
+    let out = mtlkit(&[
+        "fit",
+        "--estimator",
+        "multitask-lasso",
+        "--alpha",
+        &a,
+        "--tol",
+        "1e-12",
+        "--max-iter",
+        "100000",
+        "--x",
+        s(&xp),
+        "--y",
+        s(&yp),
+        "--out",
+        s(&mp),
+        "--json",
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let summary: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json summary");
+    assert_eq!(summary["converged"], true);
+    assert_eq!(summary["n_tasks"], 3);
+
+    let npz = dir.path().join("params.npz");
+    let out = mtlkit(&["export", s(&mp), "--out", s(&npz)]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let mut z = NpzReader::new(File::open(&npz).expect("npz")).expect("npz");
+    let c: Array2<f64> = z.by_name("coef").expect("coef");
+    let b: Array1<f64> = z.by_name("intercept").expect("intercept");
+    let gap: Array0<f64> = z.by_name("dual_gap").expect("dual_gap");
+    let n_iter: Array0<i64> = z.by_name("n_iter").expect("n_iter");
+    assert_eq!(c.dim(), (x.ncols(), 3));
+    let err = (&c - &coef).mapv(|v| v * v).sum().sqrt() / coef.mapv(|v| v * v).sum().sqrt();
+    assert!(err < 1e-6, "coef vs sklearn: {err:e}");
+    assert!((&b - &intercept).iter().all(|v| v.abs() < 1e-6));
+    assert!(gap.into_scalar() >= -1e-12);
+    assert!(n_iter.into_scalar() > 0);
+
+    let pp = dir.path().join("pred.npy");
+    let out = mtlkit(&["predict", s(&mp), "--x", s(&xp), "--out", s(&pp)]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let pred = Array2::<f64>::read_npy(File::open(&pp).expect("pred")).expect("npy");
+    let want = x.dot(&c) + b.view().insert_axis(ndarray::Axis(0));
+    assert!((&pred - &want).iter().all(|v| v.abs() < 1e-9));
+}
+
+#[test]
+fn csv_fit_and_predict_by_column_name() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let csv = dir.path().join("d.csv");
+    let mut text = String::from("a,b,t1,c,t2\n");
+    for i in 0..40 {
+        let (a, b, c) = (i as f64 * 0.1, ((i * 7) % 11) as f64, ((i * 3) % 5) as f64);
+        text += &format!("{a},{b},{},{c},{}\n", 2.0 * a - b + 0.5, a + 3.0 * c);
+    }
+    std::fs::write(&csv, text).expect("write");
+    let m = dir.path().join("m.safetensors");
+    let out = mtlkit(&[
+        "fit",
+        "--estimator",
+        "multitask-elasticnet",
+        "--alpha",
+        "0.01",
+        "--l1-ratio",
+        "0.7",
+        "--data",
+        s(&csv),
+        "--targets",
+        "t1,t2",
+        "--out",
+        s(&m),
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // columns in another order are matched by name
+    let xcsv = dir.path().join("x.csv");
+    std::fs::write(&xcsv, "c,a,b\n1,0.5,3\n0,0,0\n").expect("write");
+    let pred = dir.path().join("p.csv");
+    let out = mtlkit(&["predict", s(&m), "--x", s(&xcsv), "--out", s(&pred)]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let p = std::fs::read_to_string(&pred).expect("pred");
+    let mut lines = p.lines();
+    assert_eq!(lines.next(), Some("t1,t2"));
+    let first: Vec<f64> = lines
+        .next()
+        .expect("row")
+        .split(',')
+        .map(|v| v.parse().expect("num"))
+        .collect();
+    // near the noiseless truth t1 = 2a - b + 0.5 = -1.5, t2 = a + 3c = 3.5
+    assert!(
+        (first[0] + 1.5).abs() < 0.2 && (first[1] - 3.5).abs() < 0.2,
+        "{first:?}"
+    );
+
+    // an unknown column is refused
+    std::fs::write(&xcsv, "c,a,b,zzz\n1,0.5,3,1\n").expect("write");
+    assert_user_error(
+        &mtlkit(&["predict", s(&m), "--x", s(&xcsv), "--out", s(&pred)]),
+        "unknown column 'zzz'",
+    );
+    std::fs::write(&xcsv, "c,a\n1,0.5\n").expect("write");
+    assert_user_error(
+        &mtlkit(&["predict", s(&m), "--x", s(&xcsv), "--out", s(&pred)]),
+        "'b'",
+    );
+    // unknown target column
+    assert_user_error(
+        &mtlkit(&[
+            "fit",
+            "--estimator",
+            "multitask-lasso",
+            "--alpha",
+            "0.1",
+            "--data",
+            s(&csv),
+            "--targets",
+            "t1,nope",
+            "--out",
+            s(&m),
+        ]),
+        "unknown target column 'nope'",
+    );
+    // a non-number in the CSV
+    let bad = dir.path().join("bad.csv");
+    std::fs::write(&bad, "a,t\n1,2\nx,3\n").expect("write");
+    assert_user_error(
+        &mtlkit(&[
+            "fit",
+            "--estimator",
+            "multitask-lasso",
+            "--alpha",
+            "0.1",
+            "--data",
+            s(&bad),
+            "--targets",
+            "t",
+            "--out",
+            s(&m),
+        ]),
+        "line 3, column 'a'",
+    );
+}
+
+#[test]
+fn bad_input_gives_one_line_errors() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let x = Array2::from_shape_fn((6, 3), |(i, j)| (i * 3 + j) as f64 % 5.0);
+    let y = Array2::from_shape_fn((6, 2), |(i, j)| (i + j) as f64);
+    let (xp, yp) = (dir.path().join("x.npy"), dir.path().join("y.npy"));
+    write_npy(&xp, &x);
+    write_npy(&yp, &y);
+    let m = dir.path().join("m.safetensors");
+    let fit = |extra: &[&str]| {
+        let mut a = vec!["fit", "--x", s(&xp), "--y", s(&yp), "--out", s(&m)];
+        a.extend_from_slice(extra);
+        mtlkit(&a)
+    };
+    assert_user_error(
+        &fit(&["--estimator", "multitask-lasso", "--alpha", "-1"]),
+        "alpha",
+    );
+    assert_user_error(
+        &fit(&["--estimator", "multitask-lasso", "--alpha", "NaN"]),
+        "alpha",
+    );
+    assert_user_error(
+        &fit(&[
+            "--estimator",
+            "multitask-lasso",
+            "--alpha",
+            "1",
+            "--l1-ratio",
+            "0.5",
+        ]),
+        "--l1-ratio",
+    );
+    assert_user_error(
+        &fit(&[
+            "--estimator",
+            "multitask-elasticnet",
+            "--alpha",
+            "1",
+            "--l1-ratio",
+            "2",
+        ]),
+        "l1_ratio",
+    );
+    assert_user_error(
+        &fit(&[
+            "--estimator",
+            "multitask-lasso",
+            "--alpha",
+            "1",
+            "--tol",
+            "-1",
+        ]),
+        "tol",
+    );
+    assert_user_error(
+        &fit(&[
+            "--estimator",
+            "multitask-lasso",
+            "--alpha",
+            "1",
+            "--max-iter",
+            "0",
+        ]),
+        "max_iter",
+    );
+    assert!(!m.exists());
+
+    // NaN in X, rows mismatch, missing file, unsupported extension
+    let mut xn = x.clone();
+    xn[[2, 1]] = f64::NAN;
+    let xnp = dir.path().join("xn.npy");
+    write_npy(&xnp, &xn);
+    assert_user_error(
+        &mtlkit(&[
+            "fit",
+            "--estimator",
+            "multitask-lasso",
+            "--alpha",
+            "1",
+            "--x",
+            s(&xnp),
+            "--y",
+            s(&yp),
+            "--out",
+            s(&m),
+        ]),
+        "non-finite",
+    );
+    let y5 = dir.path().join("y5.npy");
+    write_npy(&y5, &Array2::<f64>::zeros((5, 2)));
+    assert_user_error(
+        &mtlkit(&[
+            "fit",
+            "--estimator",
+            "multitask-lasso",
+            "--alpha",
+            "1",
+            "--x",
+            s(&xp),
+            "--y",
+            s(&y5),
+            "--out",
+            s(&m),
+        ]),
+        "rows",
+    );
+    assert_user_error(
+        &mtlkit(&[
+            "fit",
+            "--estimator",
+            "multitask-lasso",
+            "--alpha",
+            "1",
+            "--x",
+            "/nonexistent/x.npy",
+            "--y",
+            s(&yp),
+            "--out",
+            s(&m),
+        ]),
+        "/nonexistent/x.npy",
+    );
+    assert_user_error(
+        &mtlkit(&[
+            "fit",
+            "--estimator",
+            "multitask-lasso",
+            "--alpha",
+            "1",
+            "--x",
+            "x.txt",
+            "--y",
+            s(&yp),
+            "--out",
+            s(&m),
+        ]),
+        "unsupported file type",
+    );
+    // a write into a missing folder fails cleanly and leaves nothing
+    let nowhere = dir.path().join("no/such/dir/m.safetensors");
+    assert_user_error(
+        &mtlkit(&[
+            "fit",
+            "--estimator",
+            "multitask-lasso",
+            "--alpha",
+            "0.1",
+            "--x",
+            s(&xp),
+            "--y",
+            s(&yp),
+            "--out",
+            s(&nowhere),
+        ]),
+        "writing",
+    );
+    assert!(!nowhere.exists());
+
+    // a good model, then corrupt and foreign model files
+    let out = fit(&["--estimator", "multitask-lasso", "--alpha", "0.1"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let pred = dir.path().join("p.npy");
+    let x4 = dir.path().join("x4.npy");
+    write_npy(&x4, &Array2::<f64>::zeros((2, 4)));
+    assert_user_error(
+        &mtlkit(&["predict", s(&m), "--x", s(&x4), "--out", s(&pred)]),
+        "n_features",
+    );
+    let bytes = std::fs::read(&m).expect("model");
+    let trunc = dir.path().join("trunc.safetensors");
+    std::fs::write(&trunc, &bytes[..bytes.len() / 2]).expect("write");
+    assert_user_error(
+        &mtlkit(&["predict", s(&trunc), "--x", s(&xp), "--out", s(&pred)]),
+        "invalid model file",
+    );
+    let garbage = dir.path().join("garbage.safetensors");
+    std::fs::write(&garbage, b"\xff\xff\xff\xff\xff\xff\xff\xffnot a model").expect("write");
+    assert_user_error(
+        &mtlkit(&["predict", s(&garbage), "--x", s(&xp), "--out", s(&pred)]),
+        "invalid model file",
+    );
+    let foreign = dir.path().join("foreign.safetensors");
+    let data = vec![0u8; 16];
+    let tv = safetensors_view(&data);
+    std::fs::write(&foreign, tv).expect("write");
+    assert_user_error(
+        &mtlkit(&["export", s(&foreign), "--out", s(&dir.path().join("e.npz"))]),
+        "not an mtlkit model",
+    );
+    assert!(!pred.exists());
+}
+
+/// A valid safetensors file without mtlkit metadata (written by hand: header JSON + data).
+fn safetensors_view(data: &[u8]) -> Vec<u8> {
+    let header = format!(
+        r#"{{"w":{{"dtype":"F64","shape":[2],"data_offsets":[0,{}]}}}}"#,
+        data.len()
+    );
+    let mut h = header.into_bytes();
+    while h.len() % 8 != 0 {
+        h.push(b' ');
+    }
+    let mut out = (h.len() as u64).to_le_bytes().to_vec();
+    out.extend_from_slice(&h);
+    out.extend_from_slice(data);
+    out
+}
+
+#[test]
+fn demo_prints_a_per_task_table() {
+    let out = mtlkit(&["demo"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8_lossy(&out.stdout);
+    for needle in [
+        "motor_UPDRS",
+        "total_UPDRS",
+        "average",
+        "R2 multi",
+        "MSE single",
+    ] {
+        assert!(text.contains(needle), "missing {needle}: {text}");
+    }
+    let out = mtlkit(&["demo", "--json"]);
+    assert!(out.status.success());
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+    let tasks = v["tasks"].as_array().expect("tasks");
+    assert_eq!(tasks.len(), 2);
+    for t in tasks {
+        let r2 = t["multitask"]["r2"].as_f64().expect("r2");
+        assert!(r2 > 0.0 && r2 < 1.0, "{r2}");
+    }
+    assert_user_error(&mtlkit(&["demo", "--test-size", "1.5"]), "test_size");
+}
