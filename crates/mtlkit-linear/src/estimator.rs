@@ -329,6 +329,12 @@ impl<P: EstimatorPenalty> ValidMultiTaskParams<P> {
                 screening: p.screening,
             },
         };
+        if p.penalty.l21_weight() == 0.0 {
+            log::warn!(
+                "{name} with a zero L2,1 weight (alpha * l1_ratio = 0) is a ridge or least-squares \
+                 problem: coordinate descent converges slowly there"
+            );
+        }
         let res = solver.solve(&design, yc.view(), &Quadratic, &p.penalty, init);
         if !res.converged {
             log::warn!(

@@ -200,3 +200,82 @@ fn read_f64(
     }
     Ok(v)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::MultiTaskLasso;
+    use mtlkit_core::{Fit, MultiTaskDataset};
+    use ndarray::array;
+
+    fn model() -> MultiTaskLinearModel {
+        let x = array![
+            [1.0, 0.0, 2.0],
+            [0.0, 1.0, 1.0],
+            [2.0, 2.0, 0.0],
+            [1.0, 3.0, 1.0]
+        ];
+        let y = array![[1.0, 0.5], [0.0, 1.0], [2.0, 2.5], [1.5, 3.0]];
+        let data = MultiTaskDataset::shared(x, y)
+            .unwrap()
+            .with_task_names(["a", "b"])
+            .unwrap()
+            .with_feature_names(["f0", "f1", "f2"])
+            .unwrap();
+        MultiTaskLasso::new(0.05).fit(&data).unwrap()
+    }
+
+    #[test]
+    fn roundtrip_is_exact() {
+        let m = model();
+        let back = MultiTaskLinearModel::from_bytes(&m.to_bytes().unwrap()).unwrap();
+        assert_eq!(back, m);
+    }
+
+    #[test]
+    fn every_truncation_and_byte_flip_is_an_error_not_a_panic() {
+        let bytes = model().to_bytes().unwrap();
+        for len in 0..bytes.len() {
+            assert!(
+                MultiTaskLinearModel::from_bytes(&bytes[..len]).is_err(),
+                "prefix {len}"
+            );
+        }
+        // flipping a byte either still parses (a changed value) or is a typed error
+        for i in 0..bytes.len() {
+            let mut b = bytes.clone();
+            b[i] ^= 0x5a;
+            let _ = MultiTaskLinearModel::from_bytes(&b);
+        }
+    }
+
+    #[test]
+    fn foreign_and_newer_files_are_recognised() {
+        let data = 1.0f64.to_le_bytes().to_vec();
+        let tv = TensorView::new(Dtype::F64, vec![1], &data).unwrap();
+        let plain = safetensors::serialize([("w", tv.clone())], None).unwrap();
+        assert!(matches!(
+            MultiTaskLinearModel::from_bytes(&plain),
+            Err(LinearError::ForeignModel { .. })
+        ));
+        let meta = serde_json::json!({"format": "mtlkit-model", "format_version": 99}).to_string();
+        let newer = safetensors::serialize(
+            [("w", tv)],
+            Some(HashMap::from([(META_KEY.to_string(), meta)])),
+        )
+        .unwrap();
+        assert!(matches!(
+            MultiTaskLinearModel::from_bytes(&newer),
+            Err(LinearError::UnsupportedVersion { found: 99, .. })
+        ));
+    }
+
+    #[test]
+    fn names_and_shapes_must_agree() {
+        let mut m = model();
+        m.feature_names.push("extra".into());
+        let bytes = m.to_bytes().unwrap();
+        let e = MultiTaskLinearModel::from_bytes(&bytes).unwrap_err();
+        assert!(e.to_string().contains("shape"), "{e}");
+    }
+}
