@@ -24,6 +24,8 @@ pub trait Design {
     fn xt_r(&self, r: &[f64], t: usize, out: &mut [f64]);
     /// `R -= X W` with `W` `d × t` row-major and `R` `n × t` column-major.
     fn sub_x_w(&self, w: &[f64], t: usize, r: &mut [f64]);
+    /// `out = XᵀX` (`d × d`).
+    fn gram(&self, out: &mut [f64]);
 }
 
 /// A dense design stored column-major (each feature contiguous), optionally centred.
@@ -81,5 +83,8 @@ impl Design for DenseDesign {
     }
     fn sub_x_w(&self, w: &[f64], t: usize, r: &mut [f64]) {
         linalg::sub_x_w(&self.data, self.n, self.d, w, t, r);
+    }
+    fn gram(&self, out: &mut [f64]) {
+        linalg::gram(&self.data, self.n, self.d, out);
     }
 }

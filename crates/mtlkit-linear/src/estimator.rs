@@ -15,6 +15,11 @@
 //! | `selection` | cyclic | feature order in a pass | cyclic / random |
 //! | `random_state` | 0 | seed of random selection | any `u64` |
 //! | `screening` | `true` | gap-safe screening (sound; same solution) | |
+//! | `working_set` | `true` | working sets + the accelerations below; `false` = scikit-learn's plain passes | |
+//! | `anderson` | `true` | Anderson extrapolation, kept only when the objective decreases | |
+//! | `gram` | auto | precompute `XᵀX` (auto: when `5·n_features <= n_samples`) | auto / on / off |
+//!
+//! With working sets, `n_iter` counts passes over the working set rather than over all features.
 //!
 //! [`check`]: MultiTaskParams::check
 
@@ -25,7 +30,7 @@ use serde::{Deserialize, Serialize};
 use crate::datafit::{Datafit, Quadratic};
 use crate::design::DenseDesign;
 use crate::penalty::{DualNorm, L21, L21Ridge, ProxRow};
-use crate::solver::{BcdOptions, BlockCoordinateDescent, Solver};
+use crate::solver::{BcdOptions, BlockCoordinateDescent, GramMode, Solver};
 use crate::{LinearError, Result};
 
 /// Order in which block coordinate descent visits the features.
@@ -80,6 +85,12 @@ pub struct Hyperparameters {
     pub random_state: u64,
     /// Gap-safe screening on or off.
     pub screening: bool,
+    /// Working sets on or off.
+    pub working_set: bool,
+    /// Anderson extrapolation on or off.
+    pub anderson: bool,
+    /// Gram mode.
+    pub gram: GramMode,
 }
 
 /// A penalty that can be the `R` of a named estimator.
@@ -127,6 +138,9 @@ pub struct MultiTaskParams<P> {
     selection: Selection,
     random_state: u64,
     screening: bool,
+    working_set: bool,
+    anderson: bool,
+    gram: GramMode,
 }
 
 /// Multi-task Lasso (joint feature selection), exactly scikit-learn 1.9's `MultiTaskLasso`:
@@ -203,6 +217,9 @@ impl<P: EstimatorPenalty> MultiTaskParams<P> {
             selection: Selection::Cyclic,
             random_state: 0,
             screening: true,
+            working_set: true,
+            anderson: true,
+            gram: GramMode::Auto,
         }
     }
 
@@ -237,6 +254,22 @@ impl<P: EstimatorPenalty> MultiTaskParams<P> {
         self
     }
 
+    /// Working sets (default `true`); `false` runs scikit-learn's plain passes (same `n_iter`).
+    pub fn working_set(mut self, v: bool) -> Self {
+        self.working_set = v;
+        self
+    }
+    /// Anderson extrapolation on the working set. Default `true`.
+    pub fn anderson(mut self, v: bool) -> Self {
+        self.anderson = v;
+        self
+    }
+    /// Gram mode (`XᵀX` precomputed). Default [`GramMode::Auto`].
+    pub fn gram(mut self, v: GramMode) -> Self {
+        self.gram = v;
+        self
+    }
+
     /// The penalty.
     pub fn penalty(&self) -> &P {
         &self.penalty
@@ -265,6 +298,9 @@ impl<P: EstimatorPenalty> MultiTaskParams<P> {
             selection: self.selection,
             random_state: self.random_state,
             screening: self.screening,
+            working_set: self.working_set,
+            anderson: self.anderson,
+            gram: self.gram,
         }
     }
 }
@@ -327,6 +363,9 @@ impl<P: EstimatorPenalty> ValidMultiTaskParams<P> {
                 random: p.selection == Selection::Random,
                 random_state: p.random_state,
                 screening: p.screening,
+                working_set: p.working_set,
+                anderson: p.anderson,
+                gram: p.gram,
             },
         };
         if p.penalty.l21_weight() == 0.0 {

@@ -41,18 +41,32 @@ pub fn duality_gap<X: Design, P: DualNorm>(
     penalty: &P,
     xta: &mut [f64],
 ) -> GapState {
-    let n = x.n_samples() as f64;
-    let d = x.n_features();
-    let a = n * penalty.l21_weight();
-    let b = n * penalty.ridge_weight();
+    let r2: f64 = r.iter().map(|v| v * v).sum();
+    let ry: f64 = r.iter().zip(y).map(|(r, y)| r * y).sum();
+    x.xt_r(r, t, xta);
+    gap_from_parts(x.n_samples(), xta, r2, ry, w, t, penalty)
+}
+
+/// The duality gap from its parts: `xtr` holds `XᵀR` on entry (`d × t` row-major) and
+/// `XᵀR − B W` on exit; `r2 = ‖R‖²_F`, `ry = ⟨R, Y⟩`; `n` samples.
+pub fn gap_from_parts<P: DualNorm>(
+    n: usize,
+    xtr: &mut [f64],
+    r2: f64,
+    ry: f64,
+    w: &[f64],
+    t: usize,
+    penalty: &P,
+) -> GapState {
+    let nf = n as f64;
+    let a = nf * penalty.l21_weight();
+    let b = nf * penalty.ridge_weight();
     let w2: f64 = if b > 0.0 {
         w.iter().map(|v| v * v).sum()
     } else {
         0.0
     };
-    let r2: f64 = r.iter().map(|v| v * v).sum();
-    let ry: f64 = r.iter().zip(y).map(|(r, y)| r * y).sum();
-    x.xt_r(r, t, xta);
+    let xta = xtr;
     if a == 0.0 {
         let g2: f64 = xta.iter().map(|v| v * v).sum();
         let row_norms = xta
@@ -70,6 +84,7 @@ pub fn duality_gap<X: Design, P: DualNorm>(
             row_norms,
         };
     }
+    let d = w.len() / t.max(1);
     let mut row_norms = Vec::with_capacity(d);
     let mut dual_norm = 0.0f64;
     let mut l21 = 0.0;

@@ -45,4 +45,4 @@ pub use estimator::{
     MultiTaskLinearModel, MultiTaskParams, Selection, ValidMultiTaskParams, alpha_max,
 };
 pub use penalty::{DualNorm, L21, L21Ridge, Penalty, ProxRow};
-pub use solver::{BcdOptions, BlockCoordinateDescent, Solver, SolverResult};
+pub use solver::{BcdOptions, BlockCoordinateDescent, GramMode, Solver, SolverResult};

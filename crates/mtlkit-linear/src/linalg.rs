@@ -18,6 +18,13 @@ pub(crate) fn xt_r(x: &[f64], n: usize, d: usize, r: &[f64], t: usize, out: &mut
     matmul(dst, Accum::Replace, xt, rm, 1.0, Par::Seq);
 }
 
+/// `out = XᵀX` (`d × d`, symmetric) for `x` `n × d` column-major.
+pub(crate) fn gram(x: &[f64], n: usize, d: usize, out: &mut [f64]) {
+    let xm = MatRef::from_column_major_slice(x, n, d);
+    let dst = MatMut::from_column_major_slice_mut(out, d, d);
+    matmul(dst, Accum::Replace, xm.transpose(), xm, 1.0, Par::Seq);
+}
+
 /// `r -= X W` where `x` is `n × d` column-major, `w` is `d × t` row-major and `r` is `n × t`
 /// column-major.
 pub(crate) fn sub_x_w(x: &[f64], n: usize, d: usize, w: &[f64], t: usize, r: &mut [f64]) {

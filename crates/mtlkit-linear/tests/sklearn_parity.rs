@@ -9,7 +9,7 @@ use std::path::PathBuf;
 
 use mtlkit_core::{Fit, MultiTaskDataset, Predict};
 use mtlkit_linear::{
-    MultiTaskElasticNet, MultiTaskLasso, MultiTaskLinearModel, Selection, alpha_max,
+    GramMode, MultiTaskElasticNet, MultiTaskLasso, MultiTaskLinearModel, Selection, alpha_max,
 };
 use ndarray::{Array0, Array1, Array2, array};
 use ndarray_npy::NpzReader;
@@ -58,18 +58,32 @@ fn cases() -> Vec<Case> {
         .collect()
 }
 
+/// Solver variants: (working_set, anderson, gram, screening).
+const VARIANTS: [(bool, bool, GramMode, bool); 6] = [
+    (false, false, GramMode::Off, true),
+    (false, false, GramMode::Off, false),
+    (true, true, GramMode::Auto, true),
+    (true, true, GramMode::On, true),
+    (true, false, GramMode::Off, false),
+    (true, true, GramMode::Off, true),
+];
+
 fn fit_case(
     c: &Case,
     tol: f64,
-    screening: bool,
+    variant: (bool, bool, GramMode, bool),
     selection: Selection,
 ) -> (MultiTaskLinearModel, f64) {
+    let (working_set, anderson, gram, screening) = variant;
     let data = MultiTaskDataset::shared(c.x.clone(), c.y.clone()).unwrap();
     let p = MultiTaskElasticNet::new(c.alpha, c.l1_ratio)
         .fit_intercept(c.fit_intercept)
         .tol(tol)
         .max_iter(1_000_000)
         .screening(screening)
+        .working_set(working_set)
+        .anderson(anderson)
+        .gram(gram)
         .selection(selection)
         .random_state(3)
         .check()
@@ -106,16 +120,28 @@ fn fixtures_cover_the_required_variety() {
 fn matches_sklearn_on_reference_problems() {
     let mut worst = (0.0f64, 0.0f64);
     for c in cases() {
-        for screening in [true, false] {
-            let (m, obj) = fit_case(&c, 1e-12, screening, Selection::Cyclic);
-            assert!(m.info().converged, "{} did not converge", c.name);
+        for variant in VARIANTS {
+            let (m, obj) = fit_case(&c, 1e-12, variant, Selection::Cyclic);
+            assert!(
+                m.info().converged,
+                "{} did not converge ({variant:?})",
+                c.name
+            );
             let e_coef = rel_fro(m.coef(), c.coef.view());
             let e_obj = (obj - c.objective).abs() / c.objective.abs();
             let e_int = (m.intercept() - &c.intercept)
                 .mapv(f64::abs)
                 .fold(0.0f64, |a, &b| a.max(b));
-            assert!(e_coef <= 1e-6, "{}: coef rel error {e_coef:e}", c.name);
-            assert!(e_obj <= 1e-9, "{}: objective rel error {e_obj:e}", c.name);
+            assert!(
+                e_coef <= 1e-6,
+                "{} {variant:?}: coef rel error {e_coef:e}",
+                c.name
+            );
+            assert!(
+                e_obj <= 1e-9,
+                "{} {variant:?}: objective rel error {e_obj:e}",
+                c.name
+            );
             assert!(
                 e_int <= 1e-6 * (1.0 + c.intercept.mapv(f64::abs).sum()),
                 "{}: intercept error {e_int:e}",
@@ -133,17 +159,19 @@ fn matches_sklearn_on_reference_problems() {
 #[test]
 fn random_selection_reaches_the_same_solution() {
     for c in cases() {
-        let (m, obj) = fit_case(&c, 1e-12, true, Selection::Random);
-        assert!(m.info().converged, "{}", c.name);
-        assert!(
-            (obj - c.objective).abs() / c.objective <= 1e-9,
-            "{}",
-            c.name
-        );
-        // with two identical columns the L2,1 solution is not unique (any split of the row
-        // between the twins is optimal): only the objective is determined there
-        if !c.name.starts_with("dupcol_lasso") {
-            assert!(rel_fro(m.coef(), c.coef.view()) <= 1e-6, "{}", c.name);
+        for variant in [VARIANTS[0], VARIANTS[2]] {
+            let (m, obj) = fit_case(&c, 1e-12, variant, Selection::Random);
+            assert!(m.info().converged, "{}", c.name);
+            assert!(
+                (obj - c.objective).abs() / c.objective <= 1e-9,
+                "{}",
+                c.name
+            );
+            // with two identical columns the L2,1 solution is not unique (any split of the row
+            // between the twins is optimal): only the objective is determined there
+            if !c.name.starts_with("dupcol_lasso") {
+                assert!(rel_fro(m.coef(), c.coef.view()) <= 1e-6, "{}", c.name);
+            }
         }
     }
 }
@@ -198,7 +226,7 @@ fn sklearn_fixed_example() {
     assert!(m.info().converged);
     let obj = p.objective(&data, &m).unwrap();
     // with scikit-learn's defaults (tol=1e-4, max_iter=1000) both stop at the same iterate
-    let d = MultiTaskLasso::new(0.1).check().unwrap();
+    let d = MultiTaskLasso::new(0.1).working_set(false).check().unwrap();
     let md = d.fit(&data).unwrap();
     assert!((d.objective(&data, &md).unwrap() - 0.49696838929898507).abs() < 1e-12);
     assert_eq!(md.info().n_iter, 89);
@@ -250,8 +278,10 @@ fn warm_start_two_times_five_equals_ten_cold_iterations() {
     for c in cases() {
         for screening in [false, true] {
             let data = MultiTaskDataset::shared(c.x.clone(), c.y.clone()).unwrap();
+            // the plain passes (working_set(false)) count iterations as scikit-learn does
             let base = MultiTaskElasticNet::new(c.alpha * 0.5, c.l1_ratio)
                 .fit_intercept(c.fit_intercept)
+                .working_set(false)
                 .tol(0.0)
                 .screening(screening);
             let cold = base.clone().max_iter(10).fit(&data).unwrap();

@@ -2,8 +2,9 @@
 //! its `Solver<D, P>` implementations, so an unsupported pairing does not compile.
 
 mod bcd;
+mod ws;
 
-pub use bcd::{BcdOptions, BlockCoordinateDescent};
+pub use bcd::{BcdOptions, BlockCoordinateDescent, GramMode};
 
 use ndarray::{Array2, ArrayView2};
 
