@@ -4,6 +4,8 @@
 //! here rather than in `mtlkit-core` because its dense implementation calls faer, which the brief
 //! keeps behind one internal module of the linear crate.
 
+use std::borrow::Cow;
+
 use ndarray::ArrayView2;
 
 use crate::linalg;
@@ -29,27 +31,48 @@ pub trait Design {
 }
 
 /// A dense design stored column-major (each feature contiguous), optionally centred.
+///
+/// A column-major (Fortran-order) `X` with no centring is borrowed, not copied.
 #[derive(Debug, Clone)]
-pub struct DenseDesign {
-    data: Vec<f64>,
+pub struct DenseDesign<'a> {
+    data: Cow<'a, [f64]>,
     n: usize,
     d: usize,
 }
 
-impl DenseDesign {
-    /// Copy `x` into column-major storage, subtracting `offset[j]` from column `j` when given
-    /// (centring for `fit_intercept`).
+impl<'a> DenseDesign<'a> {
+    /// A design over `x` (`n × d`). With `offset`, column `j` is centred by `offset[j]` (for
+    /// `fit_intercept`); a non-zero offset or a row-major `x` means one column-major copy.
     ///
     /// # Panics
     /// If `offset` is given with a length other than `x.ncols()` (a programming error).
-    pub fn new(x: ArrayView2<'_, f64>, offset: Option<&[f64]>) -> Self {
+    pub fn new(x: ArrayView2<'a, f64>, offset: Option<&[f64]>) -> Self {
         let (n, d) = x.dim();
+        let centred = offset.is_some_and(|o| o.iter().any(|&v| v != 0.0));
+        if !centred && x.t().is_standard_layout() {
+            if let Some(s) = x.to_slice_memory_order() {
+                return Self {
+                    data: Cow::Borrowed(s),
+                    n,
+                    d,
+                };
+            }
+        }
         let mut data = Vec::with_capacity(n * d);
         for (j, col) in x.columns().into_iter().enumerate() {
             let o = offset.map_or(0.0, |o| o[j]);
             data.extend(col.iter().map(|v| v - o));
         }
-        Self { data, n, d }
+        Self {
+            data: Cow::Owned(data),
+            n,
+            d,
+        }
+    }
+
+    /// Whether `X` is used in place (no copy was made).
+    pub fn is_borrowed(&self) -> bool {
+        matches!(self.data, Cow::Borrowed(_))
     }
 
     /// Column `j` as a slice.
@@ -59,7 +82,7 @@ impl DenseDesign {
     }
 }
 
-impl Design for DenseDesign {
+impl Design for DenseDesign<'_> {
     fn n_samples(&self) -> usize {
         self.n
     }
@@ -86,5 +109,28 @@ impl Design for DenseDesign {
     }
     fn gram(&self, out: &mut [f64]) {
         linalg::gram(&self.data, self.n, self.d, out);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ndarray::{Array2, ShapeBuilder};
+
+    #[test]
+    fn fortran_order_is_borrowed_and_columns_agree() {
+        let c = Array2::from_shape_fn((3, 2), |(i, j)| (i * 2 + j) as f64);
+        let mut f = Array2::zeros((3, 2).f());
+        f.assign(&c);
+        let dc = DenseDesign::new(c.view(), None);
+        let df = DenseDesign::new(f.view(), Some(&[0.0, 0.0]));
+        assert!(!dc.is_borrowed());
+        assert!(df.is_borrowed());
+        for j in 0..2 {
+            assert_eq!(dc.col(j), df.col(j));
+        }
+        let centred = DenseDesign::new(f.view(), Some(&[1.0, 0.0]));
+        assert!(!centred.is_borrowed());
+        assert_eq!(centred.col(0), &[-1.0, 1.0, 3.0]);
     }
 }

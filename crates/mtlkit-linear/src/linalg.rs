@@ -20,9 +20,28 @@ pub(crate) fn xt_r(x: &[f64], n: usize, d: usize, r: &[f64], t: usize, out: &mut
 
 /// `out = XᵀX` (`d × d`, symmetric) for `x` `n × d` column-major.
 pub(crate) fn gram(x: &[f64], n: usize, d: usize, out: &mut [f64]) {
+    use faer::linalg::matmul::triangular::{BlockStructure, matmul as tri_matmul};
     let xm = MatRef::from_column_major_slice(x, n, d);
-    let dst = MatMut::from_column_major_slice_mut(out, d, d);
-    matmul(dst, Accum::Replace, xm.transpose(), xm, 1.0, Par::Seq);
+    {
+        // lower triangle only (half the flops of a full product), then mirror
+        let dst = MatMut::from_column_major_slice_mut(out, d, d);
+        tri_matmul(
+            dst,
+            BlockStructure::TriangularLower,
+            Accum::Replace,
+            xm.transpose(),
+            BlockStructure::Rectangular,
+            xm,
+            BlockStructure::Rectangular,
+            1.0,
+            Par::Seq,
+        );
+    }
+    for j in 0..d {
+        for i in j + 1..d {
+            out[i * d + j] = out[j * d + i];
+        }
+    }
 }
 
 /// `r -= X W` where `x` is `n × d` column-major, `w` is `d × t` row-major and `r` is `n × t`
@@ -34,33 +53,81 @@ pub(crate) fn sub_x_w(x: &[f64], n: usize, d: usize, w: &[f64], t: usize, r: &mu
     matmul(dst, Accum::Add, xm, wm, -1.0, Par::Seq);
 }
 
-/// `Σ a_i b_i` with four accumulators (vectorises).
+/// `Σ a_i b_i` (over the shorter length), vectorised: AVX2 + FMA when the CPU has them
+/// (detected at run time), portable code otherwise.
 #[inline]
 pub(crate) fn dot(a: &[f64], b: &[f64]) -> f64 {
-    let n = a.len().min(b.len());
-    let (a, b) = (&a[..n], &b[..n]);
-    let mut acc = [0.0f64; 4];
-    let ca = a.chunks_exact(4);
-    let cb = b.chunks_exact(4);
-    let (ra, rb) = (ca.remainder(), cb.remainder());
-    for (x, y) in ca.zip(cb) {
-        acc[0] += x[0] * y[0];
-        acc[1] += x[1] * y[1];
-        acc[2] += x[2] * y[2];
-        acc[3] += x[3] * y[3];
+    #[cfg(target_arch = "x86_64")]
+    if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma") {
+        // SAFETY: the CPU supports AVX2 and FMA (checked just above).
+        return unsafe { dot_avx2(a, b) };
     }
-    let mut s = (acc[0] + acc[1]) + (acc[2] + acc[3]);
-    for (x, y) in ra.iter().zip(rb) {
-        s += x * y;
-    }
-    s
+    dot_impl::<false>(a, b)
 }
 
-/// `y += alpha * x`.
+/// `y += alpha * x` (over the shorter length), vectorised as [`dot`].
 #[inline]
 pub(crate) fn axpy(alpha: f64, x: &[f64], y: &mut [f64]) {
+    #[cfg(target_arch = "x86_64")]
+    if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma") {
+        // SAFETY: the CPU supports AVX2 and FMA (checked just above).
+        return unsafe { axpy_avx2(alpha, x, y) };
+    }
+    axpy_impl::<false>(alpha, x, y);
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+fn dot_avx2(a: &[f64], b: &[f64]) -> f64 {
+    dot_impl::<true>(a, b)
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+fn axpy_avx2(alpha: f64, x: &[f64], y: &mut [f64]) {
+    axpy_impl::<true>(alpha, x, y);
+}
+
+const LANES: usize = 16;
+
+#[inline(always)]
+fn fmadd<const FMA: bool>(a: f64, b: f64, c: f64) -> f64 {
+    if FMA { a.mul_add(b, c) } else { a * b + c }
+}
+
+#[inline(always)]
+fn dot_impl<const FMA: bool>(a: &[f64], b: &[f64]) -> f64 {
+    let n = a.len().min(b.len());
+    let (a, b) = (&a[..n], &b[..n]);
+    let mut acc = [0.0f64; LANES];
+    let ca = a.chunks_exact(LANES);
+    let cb = b.chunks_exact(LANES);
+    let (ra, rb) = (ca.remainder(), cb.remainder());
+    for (x, y) in ca.zip(cb) {
+        for k in 0..LANES {
+            acc[k] = fmadd::<FMA>(x[k], y[k], acc[k]);
+        }
+    }
+    let mut tail = 0.0;
+    for (x, y) in ra.iter().zip(rb) {
+        tail = fmadd::<FMA>(*x, *y, tail);
+    }
+    let mut w = LANES;
+    while w > 1 {
+        w /= 2;
+        for k in 0..w {
+            acc[k] += acc[k + w];
+        }
+    }
+    acc[0] + tail
+}
+
+#[inline(always)]
+fn axpy_impl<const FMA: bool>(alpha: f64, x: &[f64], y: &mut [f64]) {
+    let n = x.len().min(y.len());
+    let (x, y) = (&x[..n], &mut y[..n]);
     for (yi, xi) in y.iter_mut().zip(x) {
-        *yi += alpha * xi;
+        *yi = fmadd::<FMA>(alpha, *xi, *yi);
     }
 }
 
@@ -79,6 +146,14 @@ mod tests {
             for k in 0..t {
                 let want: f64 = (0..n).map(|i| x[j * n + i] * r[k * n + i]).sum();
                 assert_eq!(out[j * t + k], want);
+            }
+        }
+        let mut g = vec![0.0; d * d];
+        gram(&x, n, d, &mut g);
+        for a in 0..d {
+            for b in 0..d {
+                let want: f64 = (0..n).map(|i| x[a * n + i] * x[b * n + i]).sum();
+                assert_eq!(g[a * d + b], want, "gram[{a},{b}]");
             }
         }
         let w: Vec<f64> = (0..d * t).map(|i| i as f64 * 0.5).collect();

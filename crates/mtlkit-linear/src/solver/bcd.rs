@@ -55,8 +55,9 @@ pub struct BcdOptions {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum GramMode {
-    /// Gram mode when `5·n_features <= n_samples` (then `XᵀX` costs at most 0.2× the memory of
-    /// `X`, and a row update costs `d·T` instead of `n·T`).
+    /// Gram mode allowed when `5·n_features <= n_samples` (then `XᵀX` costs at most 0.2× the
+    /// memory of `X`); the solver starts on residuals and switches once its epochs have cost
+    /// about as much as building `XᵀX` (a row update then costs `d·T` instead of `n·T`).
     #[default]
     Auto,
     /// Always precompute `XᵀX`.
@@ -132,16 +133,26 @@ impl<P: ProxRow + DualNorm> Solver<Quadratic, P> for BlockCoordinateDescent {
                 anderson: opts.anderson,
                 random: opts.random,
             };
-            let out = if opts.gram.resolve(n, d) {
-                let mut state = ws::Gram::new(x, &yc, t, &w);
-                ws::solve(&mut state, &mut w, &norm2, n, t, penalty, &wopts, &mut rng)
-            } else {
+            let residual = |w: &[f64]| {
                 let mut r = yc.clone();
                 if w.iter().any(|&v| v != 0.0) {
-                    x.sub_x_w(&w, t, &mut r);
+                    x.sub_x_w(w, t, &mut r);
                 }
-                let mut state = ws::Residual { x, y: &yc, r, t };
-                ws::solve(&mut state, &mut w, &norm2, n, t, penalty, &wopts, &mut rng)
+                ws::Residual { x, y: &yc, r, t }
+            };
+            let out = match opts.gram {
+                GramMode::On => {
+                    let mut state = ws::Gram::new(x, &yc, t, &w);
+                    ws::solve(&mut state, &mut w, &norm2, n, t, penalty, &wopts, &mut rng)
+                }
+                GramMode::Auto if opts.gram.resolve(n, d) => {
+                    let mut state = ws::AutoState::new(residual(&w));
+                    ws::solve(&mut state, &mut w, &norm2, n, t, penalty, &wopts, &mut rng)
+                }
+                _ => {
+                    let mut state = residual(&w);
+                    ws::solve(&mut state, &mut w, &norm2, n, t, penalty, &wopts, &mut rng)
+                }
             };
             return SolverResult {
                 coef: Array2::from_shape_vec((d, t), w).unwrap_or_else(|_| Array2::zeros((d, t))),

@@ -36,6 +36,75 @@ pub(super) trait CdState {
     fn full_grad(&mut self, w: &[f64], out: &mut [f64]);
     /// `(‖R‖², ⟨R, Y⟩)`.
     fn r2_ry(&self, w: &[f64]) -> (f64, f64);
+    /// Called after each epoch with the number of rows it updated.
+    fn account(&mut self, _rows: usize) {}
+    /// Called before each inner loop, with the working-set size (a point where the state may
+    /// change form).
+    fn before_inner(&mut self, _w: &[f64], _ws_len: usize) {}
+}
+
+/// Residual state that switches to Gram mode once the epochs run so far have cost about as
+/// much as building `XᵀX` (automatic Gram mode: cheap fits never pay for the Gram matrix,
+/// long ones stop paying `n·T` per row update).
+pub(super) enum AutoState<'a, X> {
+    /// Residual mode, with the accumulated cost `Σ |ws|·T` and the switch threshold.
+    Residual(Residual<'a, X>, usize, usize),
+    /// Gram mode.
+    Gram(Gram),
+}
+
+impl<'a, X: Design> AutoState<'a, X> {
+    /// Start in residual mode; switch when `Σ |ws|·T` (spent, plus the next `K` epochs) exceeds
+    /// `0.15·d²` (a row update costs `4·n·T` flops, the Gram matrix about `0.6·n·d²`
+    /// flop-equivalents at GEMM speed).
+    pub fn new(res: Residual<'a, X>) -> Self {
+        let d = res.x.n_features();
+        Self::Residual(res, 0, d.saturating_mul(d) * 3 / 20)
+    }
+}
+
+impl<X: Design> CdState for AutoState<'_, X> {
+    #[inline]
+    fn grad_row(&self, j: usize, out: &mut [f64]) {
+        match self {
+            Self::Residual(r, ..) => r.grad_row(j, out),
+            Self::Gram(g) => g.grad_row(j, out),
+        }
+    }
+    #[inline]
+    fn update_row(&mut self, j: usize, delta: &[f64]) {
+        match self {
+            Self::Residual(r, ..) => r.update_row(j, delta),
+            Self::Gram(g) => g.update_row(j, delta),
+        }
+    }
+    fn full_grad(&mut self, w: &[f64], out: &mut [f64]) {
+        match self {
+            Self::Residual(r, ..) => r.full_grad(w, out),
+            Self::Gram(g) => g.full_grad(w, out),
+        }
+    }
+    fn r2_ry(&self, w: &[f64]) -> (f64, f64) {
+        match self {
+            Self::Residual(r, ..) => r.r2_ry(w),
+            Self::Gram(g) => g.r2_ry(w),
+        }
+    }
+    fn account(&mut self, rows: usize) {
+        if let Self::Residual(r, cost, _) = self {
+            *cost = cost.saturating_add(rows.saturating_mul(r.t));
+        }
+    }
+    fn before_inner(&mut self, w: &[f64], ws_len: usize) {
+        if let Self::Residual(r, cost, threshold) = self {
+            // switch if the epochs so far plus the shortest inner loop ahead (K epochs) reach it
+            let ahead = K.saturating_mul(ws_len).saturating_mul(r.t);
+            if cost.saturating_add(ahead) > *threshold {
+                log::debug!("switching to Gram mode after cost {cost} > {threshold}");
+                *self = Self::Gram(Gram::new(r.x, r.y, r.t, w));
+            }
+        }
+    }
 }
 
 /// Residual state over a design.
@@ -73,7 +142,8 @@ impl<X: Design> CdState for Residual<'_, X> {
     }
 }
 
-/// Gram state: `G = XᵀX`, `XᵀY`, `H = XᵀY − G W`.
+/// Gram state: `G = XᵀX`, `XᵀY`, `H = XᵀY − G W` (`xty` and `h` stored column-major `d × t`,
+/// so an update is `t` vectorised axpys of length `d`).
 pub(super) struct Gram {
     pub g: Vec<f64>,
     pub xty: Vec<f64>,
@@ -89,8 +159,14 @@ impl Gram {
         let d = x.n_features();
         let mut g = vec![0.0; d * d];
         x.gram(&mut g);
+        let mut xty_rows = vec![0.0; d * t];
+        x.xt_r(y, t, &mut xty_rows);
         let mut xty = vec![0.0; d * t];
-        x.xt_r(y, t, &mut xty);
+        for j in 0..d {
+            for k in 0..t {
+                xty[k * d + j] = xty_rows[j * t + k];
+            }
+        }
         let mut s = Self {
             g,
             xty,
@@ -109,14 +185,11 @@ impl Gram {
         self.h.copy_from_slice(&self.xty);
         for j in 0..d {
             let wj = &w[j * t..(j + 1) * t];
-            if wj.iter().all(|&v| v == 0.0) {
-                continue;
-            }
-            let gj = &self.g[j * d..(j + 1) * d];
-            for (i, &gij) in gj.iter().enumerate() {
-                if gij != 0.0 {
-                    for (hk, wk) in self.h[i * t..(i + 1) * t].iter_mut().zip(wj) {
-                        *hk -= gij * wk;
+            if wj.iter().any(|&v| v != 0.0) {
+                let gj = &self.g[j * d..(j + 1) * d];
+                for (k, &wk) in wj.iter().enumerate() {
+                    if wk != 0.0 {
+                        crate::linalg::axpy(-wk, gj, &mut self.h[k * d..(k + 1) * d]);
                     }
                 }
             }
@@ -127,25 +200,43 @@ impl Gram {
 impl CdState for Gram {
     #[inline]
     fn grad_row(&self, j: usize, out: &mut [f64]) {
-        out.copy_from_slice(&self.h[j * self.t..(j + 1) * self.t]);
+        let d = self.d;
+        for (k, o) in out.iter_mut().enumerate() {
+            *o = self.h[k * d + j];
+        }
     }
     #[inline]
     fn update_row(&mut self, j: usize, delta: &[f64]) {
-        let (d, t) = (self.d, self.t);
+        let d = self.d;
         let gj = &self.g[j * d..(j + 1) * d];
-        for (hi, &gij) in self.h.chunks_exact_mut(t).zip(gj) {
-            for (hk, dk) in hi.iter_mut().zip(delta) {
-                *hk -= gij * dk;
+        for (k, &dk) in delta.iter().enumerate() {
+            if dk != 0.0 {
+                crate::linalg::axpy(-dk, gj, &mut self.h[k * d..(k + 1) * d]);
             }
         }
     }
     fn full_grad(&mut self, w: &[f64], out: &mut [f64]) {
         self.refresh(w);
-        out.copy_from_slice(&self.h);
+        let (d, t) = (self.d, self.t);
+        for j in 0..d {
+            for k in 0..t {
+                out[j * t + k] = self.h[k * d + j];
+            }
+        }
     }
     fn r2_ry(&self, w: &[f64]) -> (f64, f64) {
-        let wxty: f64 = w.iter().zip(&self.xty).map(|(a, b)| a * b).sum();
-        let wh: f64 = w.iter().zip(&self.h).map(|(a, b)| a * b).sum();
+        let (d, t) = (self.d, self.t);
+        let mut wxty = 0.0;
+        let mut wh = 0.0;
+        for j in 0..d {
+            for k in 0..t {
+                let wjk = w[j * t + k];
+                if wjk != 0.0 {
+                    wxty += wjk * self.xty[k * d + j];
+                    wh += wjk * self.h[k * d + j];
+                }
+            }
+        }
         ((self.y2 - wxty - wh).max(0.0), self.y2 - wxty)
     }
 }
@@ -196,6 +287,7 @@ pub(super) fn solve<S: CdState, P: ProxRow + DualNorm>(
     let mut tmp = vec![0.0; t];
     let mut epochs = 0usize;
     let mut anderson = Anderson::default();
+    let mut ws: Vec<usize> = Vec::new();
     loop {
         state.full_grad(w, &mut grad);
         let (r2, ry) = state.r2_ry(w);
@@ -240,12 +332,13 @@ pub(super) fn solve<S: CdState, P: ProxRow + DualNorm>(
             }
         }
         let stop_crit = scores.iter().copied().fold(0.0f64, f64::max);
-        // working set: support first, then the largest violations
-        let mut cand: Vec<usize> = (0..d).filter(|&j| !excluded[j]).collect();
-        let n_support = cand
-            .iter()
-            .filter(|&&j| w[j * t..(j + 1) * t].iter().any(|&v| v != 0.0))
-            .count();
+        // working set: support first, then the largest violations (features that already
+        // satisfy their optimality condition are left out)
+        let in_support = |j: usize| w[j * t..(j + 1) * t].iter().any(|&v| v != 0.0);
+        let n_support = (0..d).filter(|&j| !excluded[j] && in_support(j)).count();
+        let mut cand: Vec<usize> = (0..d)
+            .filter(|&j| !excluded[j] && (in_support(j) || scores[j] > 0.0))
+            .collect();
         let ws_size = P0.max(2 * n_support).min(cand.len());
         if ws_size < cand.len() {
             let key = |j: usize| {
@@ -259,8 +352,19 @@ pub(super) fn solve<S: CdState, P: ProxRow + DualNorm>(
             cand.truncate(ws_size);
         }
         cand.sort_unstable();
-        let ws = cand;
-        anderson.reset();
+        // Anderson's history stays valid while the working set does not change
+        if cand != ws {
+            anderson.reset();
+        }
+        ws = cand;
+        state.before_inner(w, ws.len());
+        log::debug!(
+            "outer: epochs {epochs} gap {:.3e} tol {:.3e} violation {:.3e} support {n_support} ws {}",
+            gap.gap_n,
+            opts.tol_n,
+            stop_crit,
+            ws.len()
+        );
         let mut inner = 0usize;
         while epochs < opts.max_iter {
             epochs += 1;
@@ -273,6 +377,7 @@ pub(super) fn solve<S: CdState, P: ProxRow + DualNorm>(
                 };
                 cd_row(state, w, j, t, norm2[j], nf, penalty, &mut tmp, &mut delta);
             }
+            state.account(ws.len());
             if opts.anderson {
                 anderson.step(state, w, &ws, t, penalty, nf, &mut delta);
             }
@@ -404,7 +509,9 @@ impl Anderson {
             .flat_map(|&j| w[j * t..(j + 1) * t].iter().copied())
             .collect();
         apply(state, w, &acc, delta);
-        if primal(state, w, t, penalty, nf) >= before {
+        let after = primal(state, w, t, penalty, nf);
+        log::trace!("anderson: objective {before:.10e} -> {after:.10e}");
+        if after >= before {
             apply(state, w, &current, delta);
         }
     }

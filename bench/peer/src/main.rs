@@ -1,0 +1,136 @@
+//! Benchmark peer for mtlkit, with the interface of the shared harness's `linfa_peer`
+//! (`../shared/bench/`), so `bench/mtl.py` can time mtlkit side by side with the peers.
+//!
+//! * `fit --data P.npz --alpha A [--l1-ratio R] [--tol T] [--max-iter N] [--working-set true|false]
+//!   [--out W.npy]`: one fit without intercept; reports fit wall and thread-CPU seconds (data
+//!   loading excluded), passes, mtlkit's duality gap and the primal objective.
+//! * `path --data P.npz --alphas A.npy ...`: fits every alpha in turn, each warm-started from the
+//!   previous solution; `--out` gets a `(n_alphas, d, T)` array.
+//!
+//! Output: one JSON object on stdout.
+
+use std::collections::HashMap;
+use std::fs::File;
+use std::time::Instant;
+
+use anyhow::{Context, Result, anyhow};
+use mtlkit_core::{Fit, MultiTaskDataset};
+use mtlkit_linear::{MultiTaskElasticNet, MultiTaskLinearModel};
+use ndarray::{Array1, Array2, Array3, Axis, ShapeBuilder};
+use ndarray_npy::{NpzReader, read_npy, write_npy};
+
+fn main() {
+    env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("warn")).init();
+    if let Err(e) = run() {
+        eprintln!("error: {e:#}");
+        std::process::exit(1);
+    }
+}
+
+fn run() -> Result<()> {
+    let mut it = std::env::args().skip(1);
+    let cmd = it
+        .next()
+        .ok_or_else(|| anyhow!("usage: mtlkit_peer fit|path --data P.npz ..."))?;
+    let mut a = HashMap::new();
+    while let Some(k) = it.next() {
+        let key = k
+            .strip_prefix("--")
+            .ok_or_else(|| anyhow!("bad flag {k}"))?
+            .to_string();
+        a.insert(
+            key,
+            it.next().ok_or_else(|| anyhow!("--{k} needs a value"))?,
+        );
+    }
+    let num = |k: &str, default: Option<f64>| -> Result<f64> {
+        match a.get(k) {
+            Some(v) => v.parse().with_context(|| format!("--{k}")),
+            None => default.ok_or_else(|| anyhow!("--{k} is required")),
+        }
+    };
+    let data = a.get("data").ok_or_else(|| anyhow!("--data is required"))?;
+    let l1_ratio = num("l1-ratio", Some(1.0))?;
+    let tol = num("tol", Some(1e-4))?;
+    let max_iter = num("max-iter", Some(100_000.0))? as usize;
+    let working_set = a.get("working-set").is_none_or(|v| v == "true");
+    let alphas: Array1<f64> = match cmd.as_str() {
+        "fit" => Array1::from(vec![num("alpha", None)?]),
+        "path" => read_npy(
+            a.get("alphas")
+                .ok_or_else(|| anyhow!("--alphas is required"))?,
+        )?,
+        other => return Err(anyhow!("unknown command {other}")),
+    };
+    let t_load = Instant::now();
+    let mut npz = NpzReader::new(File::open(data)?)?;
+    let x_c: Array2<f64> = npz.by_name("X")?;
+    // column-major, as the harness hands X to every Python peer (prepared outside the timing)
+    let mut x = Array2::<f64>::zeros(x_c.raw_dim().f());
+    x.assign(&x_c);
+    drop(x_c);
+    let y: Array2<f64> = npz.by_name("Y")?;
+    let ds = MultiTaskDataset::shared(x, y)?;
+    let load_s = t_load.elapsed().as_secs_f64();
+    let (d, t) = (ds.n_features(), ds.n_tasks());
+
+    let mut ws = Array3::<f64>::zeros((alphas.len(), d, t));
+    let (mut fit_s, mut cpu_s, mut steps, mut gaps, mut objs) =
+        (vec![], vec![], vec![], vec![], vec![]);
+    let mut prev: Option<MultiTaskLinearModel> = None;
+    let t_all = Instant::now();
+    for (k, &alpha) in alphas.iter().enumerate() {
+        let p = MultiTaskElasticNet::new(alpha, l1_ratio)
+            .fit_intercept(false)
+            .tol(tol)
+            .max_iter(max_iter)
+            .working_set(working_set)
+            .check()?;
+        let t0 = Instant::now();
+        let c0 = thread_cpu_s();
+        let m = match &prev {
+            Some(pm) => p.fit_warm(&ds, pm)?,
+            None => p.fit(&ds)?,
+        };
+        fit_s.push(t0.elapsed().as_secs_f64());
+        cpu_s.push(thread_cpu_s() - c0);
+        steps.push(m.info().n_iter);
+        gaps.push(m.info().dual_gap);
+        objs.push(p.objective(&ds, &m)?);
+        ws.index_axis_mut(Axis(0), k).assign(&m.coef());
+        prev = Some(m);
+    }
+    let total_s = t_all.elapsed().as_secs_f64();
+    if let Some(out) = a.get("out") {
+        if cmd == "path" {
+            write_npy(out, &ws)?;
+        } else {
+            write_npy(out, &ws.index_axis(Axis(0), 0).to_owned())?;
+        }
+    }
+    let list = |v: &[f64]| {
+        v.iter()
+            .map(|x| format!("{x:e}"))
+            .collect::<Vec<_>>()
+            .join(",")
+    };
+    println!(
+        "{{\"solver\":\"mtlkit\",\"working_set\":{working_set},\"load_s\":{load_s:.6},\"fit_s\":[{}],\"total_fit_s\":{total_s:.6},\"cpu_s\":[{}],\"n_steps\":{steps:?},\"dual_gap\":[{}],\"objective\":[{}]}}",
+        list(&fit_s),
+        list(&cpu_s),
+        list(&gaps),
+        list(&objs)
+    );
+    Ok(())
+}
+
+/// CPU time of the calling thread (the fit is single-threaded).
+fn thread_cpu_s() -> f64 {
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: `ts` is a valid, exclusively borrowed timespec for the duration of the call.
+    unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut ts) };
+    ts.tv_sec as f64 + ts.tv_nsec as f64 * 1e-9
+}
