@@ -368,3 +368,64 @@ fn predict_checks_its_input() {
     assert!(m.predict(&array![[1.0, 2.0, 3.0]].view()).is_err());
     assert!(m.predict(&array![[1.0, f64::NAN]].view()).is_err());
 }
+
+/// Gap-safe screening is sound: at any primal point (zero, the optimum, perturbed optima), every
+/// row it removes is zero in scikit-learn's solution (the support is known from the fixtures).
+#[test]
+fn screening_never_removes_a_row_of_the_support() {
+    use mtlkit_linear::design::{DenseDesign, Design};
+    use mtlkit_linear::gap::duality_gap;
+    use mtlkit_linear::{DualNorm, L21Ridge};
+    let mut total_screened = 0usize;
+    for c in cases() {
+        let (n, d, t) = (c.x.nrows(), c.x.ncols(), c.y.ncols());
+        let (xo, yo) = if c.fit_intercept {
+            (
+                c.x.mean_axis(ndarray::Axis(0)).unwrap(),
+                c.y.mean_axis(ndarray::Axis(0)).unwrap(),
+            )
+        } else {
+            (Array1::zeros(d), Array1::zeros(t))
+        };
+        let x = DenseDesign::new(c.x.view(), xo.as_slice());
+        let yc = &c.y - &yo.view().insert_axis(ndarray::Axis(0));
+        let y: Vec<f64> = yc.t().iter().copied().collect();
+        let pen = L21Ridge {
+            alpha: c.alpha,
+            l1_ratio: c.l1_ratio,
+        };
+        let (a_n, b_n) = (n as f64 * pen.l21_weight(), n as f64 * pen.ridge_weight());
+        let support: Vec<bool> = c
+            .coef
+            .rows()
+            .into_iter()
+            .map(|r| r.iter().any(|&v| v != 0.0))
+            .collect();
+        for (k, scale) in [0.0, 0.5, 0.9, 0.99, 1.0, 1.01].into_iter().enumerate() {
+            let mut w = &c.coef * scale;
+            if k % 2 == 1 {
+                // perturb every row, support or not
+                w.indexed_iter_mut()
+                    .for_each(|((i, j), v)| *v += 1e-3 * (((i * 7 + j * 3) % 5) as f64 - 2.0));
+            }
+            let wv: Vec<f64> = w.iter().copied().collect();
+            let mut r = y.clone();
+            x.sub_x_w(&wv, t, &mut r);
+            let mut xta = vec![0.0; d * t];
+            let g = duality_gap(&x, &y, &r, &wv, t, &pen, &mut xta);
+            for (j, &in_support) in support.iter().enumerate() {
+                let norm2 = x.col_norm2(j);
+                if norm2 > 0.0 && g.screens(j, norm2, a_n, b_n) {
+                    total_screened += 1;
+                    assert!(
+                        !in_support,
+                        "{}: row {j} of the support screened at scale {scale}",
+                        c.name
+                    );
+                }
+            }
+        }
+    }
+    // the test must exercise the rule: near the optimum most inactive rows are screened
+    assert!(total_screened > 100, "only {total_screened} rows screened");
+}

@@ -258,11 +258,8 @@ fn screen<X: Design>(
     active: &mut Vec<usize>,
 ) {
     let n = x.n_samples();
-    let radius = (2.0 * g.gap_n.max(0.0)).sqrt() / a_n;
-    let denom = a_n.max(g.dual_norm);
     active.retain(|&j| {
-        let keep =
-            norm2[j] > 0.0 && (1.0 - g.row_norms[j] / denom) / (norm2[j] + b_n).sqrt() <= radius;
+        let keep = norm2[j] > 0.0 && !g.screens(j, norm2[j], a_n, b_n);
         if !keep {
             for k in 0..t {
                 let wjk = w[j * t + k];

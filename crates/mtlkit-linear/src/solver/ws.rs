@@ -319,12 +319,8 @@ pub(super) fn solve<S: CdState, P: ProxRow + DualNorm>(
             };
         }
         if screening {
-            let radius = (2.0 * gap.gap_n.max(0.0)).sqrt() / a_n;
-            let denom = a_n.max(gap.dual_norm);
             for j in 0..d {
-                if !excluded[j]
-                    && (1.0 - gap.row_norms[j] / denom) / (norm2[j] + b_n).sqrt() > radius
-                {
+                if !excluded[j] && gap.screens(j, norm2[j], a_n, b_n) {
                     excluded[j] = true;
                     scores[j] = f64::NEG_INFINITY;
                     zero_row(state, w, j, t, &mut delta);
