@@ -23,20 +23,25 @@ from sklearn.linear_model import MultiTaskElasticNet, MultiTaskLasso
 OUT = os.path.join(os.path.dirname(__file__), "..", "crates", "mtlkit-linear", "tests", "fixtures")
 
 
-def objective(X, Y, W, b, alpha, l1_ratio):
+def objective(X, Y, W, b, alpha, l1_ratio, sw=None):
     n = X.shape[0]
     R = Y - X @ W - b[None, :]
+    w = np.ones(n) if sw is None else sw * (n / np.sum(sw))
     return (
-        0.5 / n * np.sum(R**2)
+        0.5 / n * np.sum(w[:, None] * R**2)
         + alpha * l1_ratio * np.sum(np.sqrt(np.sum(W**2, axis=1)))
         + 0.5 * alpha * (1 - l1_ratio) * np.sum(W**2)
     )
 
 
-def alpha_max(X, Y, l1_ratio, fit_intercept):
+def alpha_max(X, Y, l1_ratio, fit_intercept, sw=None):
+    n = X.shape[0]
+    w = np.ones(n) if sw is None else sw * (n / np.sum(sw))
     if fit_intercept:
-        X = X - X.mean(axis=0)
-        Y = Y - Y.mean(axis=0)
+        X = X - np.average(X, axis=0, weights=w)
+        Y = Y - np.average(Y, axis=0, weights=w)
+    X = X * np.sqrt(w)[:, None]
+    Y = Y * np.sqrt(w)[:, None]
     return np.max(np.sqrt(np.sum((X.T @ Y) ** 2, axis=1))) / (X.shape[0] * l1_ratio)
 
 
@@ -86,7 +91,27 @@ CASES = [
     ("small_enet_l1low", 35, 12, 2, 0.0, {}, 0.05, 0.3, True),
     ("wide_lasso_003_noint", 20, 100, 3, 0.7, {}, 1.0, 0.03, False),
     ("tall_t10_enet", 200, 30, 10, 0.6, {}, 0.9, 0.01, True),
+    # sample_weight (scikit-learn 1.9 semantics: rescaled to sum to n_samples)
+    ("sw_uniform_lasso", 40, 30, 3, 0.3, {"sw": "uniform"}, 1.0, 0.1, True),
+    ("sw_random_lasso", 60, 20, 4, 0.3, {"sw": "random"}, 1.0, 0.05, True),
+    ("sw_random_enet_noint", 50, 70, 3, 0.5, {"sw": "random"}, 0.5, 0.02, False),
+    ("sw_zeros_enet", 80, 25, 5, 0.0, {"sw": "zeros"}, 0.7, 0.1, True),
+    ("sw_integer_wide", 30, 60, 2, 0.5, {"sw": "integer"}, 1.0, 0.05, True),
 ]
+
+
+def make_weights(rng, kind, n):
+    if kind == "uniform":
+        return np.full(n, 2.0)
+    if kind == "random":
+        return rng.uniform(0.1, 3.0, n)
+    if kind == "zeros":
+        w = rng.uniform(0.5, 2.0, n)
+        w[rng.choice(n, size=n // 4, replace=False)] = 0.0
+        return w
+    if kind == "integer":
+        return rng.integers(0, 4, n).astype(float) + (np.arange(n) == 0)
+    raise ValueError(kind)
 
 
 def main():
@@ -94,20 +119,24 @@ def main():
     os.makedirs(OUT, exist_ok=True)
     rng = np.random.default_rng(20261129)
     for name, n, d, T, rho, flags, l1_ratio, frac, fit_intercept in CASES:
+        flags = dict(flags)
+        sw_kind = flags.pop("sw", None)
         X, Y = make_problem(rng, n, d, T, rho, **flags)
-        amax = alpha_max(X, Y, l1_ratio, fit_intercept)
+        sw = None if sw_kind is None else make_weights(rng, sw_kind, n)
+        amax = alpha_max(X, Y, l1_ratio, fit_intercept, sw)
         alpha = frac * amax
         Est = MultiTaskLasso if l1_ratio == 1.0 else MultiTaskElasticNet
         kw = {} if l1_ratio == 1.0 else {"l1_ratio": l1_ratio}
         est = Est(alpha=alpha, fit_intercept=fit_intercept, tol=1e-12, max_iter=1_000_000, **kw)
         with warnings.catch_warnings():
             warnings.simplefilter("error", ConvergenceWarning)
-            est.fit(X, Y)
+            est.fit(X, Y, sample_weight=sw)
         W = est.coef_.T.copy()
         b = np.atleast_1d(est.intercept_).astype(float)
-        obj = objective(X, Y, W, b, alpha, l1_ratio)
+        obj = objective(X, Y, W, b, alpha, l1_ratio, sw)
+        extra = {} if sw is None else {"sample_weight": sw}
         np.savez(
-            os.path.join(OUT, f"{name}.npz"),
+            os.path.join(OUT, f"{name}.npz"), **extra,
             X=X, Y=Y, alpha=np.float64(alpha), l1_ratio=np.float64(l1_ratio),
             fit_intercept=np.float64(fit_intercept), coef=W, intercept=b,
             objective=np.float64(obj), dual_gap=np.float64(est.dual_gap_),

@@ -83,6 +83,10 @@ pub struct FitArgs {
     /// Comma-separated target columns of --data; the other columns are the features.
     #[arg(long, value_delimiter = ',')]
     pub targets: Option<Vec<String>>,
+    /// One weight per sample (.npy, or a one-column .csv); rescaled to sum to n_samples as in
+    /// scikit-learn, so integer weights equal repeated rows.
+    #[arg(long)]
+    pub sample_weight: Option<PathBuf>,
     /// Where to write the model (.safetensors).
     #[arg(long)]
     pub out: PathBuf,

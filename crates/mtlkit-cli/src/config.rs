@@ -60,6 +60,8 @@ pub struct FitConfig {
     pub random_state: u64,
     /// Data.
     pub source: DataSource,
+    /// Sample weights file.
+    pub sample_weight: Option<PathBuf>,
     /// Output model path.
     pub out: PathBuf,
     /// JSON output.
@@ -113,6 +115,7 @@ impl TryFrom<FitArgs> for FitConfig {
             },
             random_state: a.random_state,
             source,
+            sample_weight: a.sample_weight,
             out: a.out,
             json: a.json,
         })

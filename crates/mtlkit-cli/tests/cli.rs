@@ -295,6 +295,46 @@ fn bad_input_gives_one_line_errors() {
         "max_iter",
     );
     assert!(!m.exists());
+    let swp = dir.path().join("sw.npy");
+    write_npy(&swp, &Array1::from(vec![1.0, 2.0, -1.0, 1.0, 1.0, 1.0]));
+    assert_user_error(
+        &fit(&[
+            "--estimator",
+            "multitask-lasso",
+            "--alpha",
+            "0.1",
+            "--sample-weight",
+            s(&swp),
+        ]),
+        "sample_weight",
+    );
+    write_npy(&swp, &Array1::from(vec![1.0, 2.0, 1.0]));
+    assert_user_error(
+        &fit(&[
+            "--estimator",
+            "multitask-lasso",
+            "--alpha",
+            "0.1",
+            "--sample-weight",
+            s(&swp),
+        ]),
+        "sample_weight",
+    );
+    write_npy(&swp, &Array1::from(vec![1.0, 2.0, 1.0, 0.0, 1.0, 3.0]));
+    let ok = fit(&[
+        "--estimator",
+        "multitask-lasso",
+        "--alpha",
+        "0.1",
+        "--sample-weight",
+        s(&swp),
+    ]);
+    assert!(
+        ok.status.success(),
+        "{}",
+        String::from_utf8_lossy(&ok.stderr)
+    );
+    std::fs::remove_file(&m).unwrap();
 
     // NaN in X, rows mismatch, missing file, unsupported extension
     let mut xn = x.clone();

@@ -70,6 +70,7 @@ pub struct MultiTaskDataset {
     layout: Layout,
     task_names: Vec<String>,
     feature_names: Vec<String>,
+    sample_weight: Option<Array1<f64>>,
 }
 
 impl MultiTaskDataset {
@@ -98,6 +99,7 @@ impl MultiTaskDataset {
             layout: Layout::Shared { x, y },
             task_names: default_names("task", t),
             feature_names: default_names("x", d),
+            sample_weight: None,
         })
     }
 
@@ -138,6 +140,7 @@ impl MultiTaskDataset {
             layout: Layout::PerTask(out),
             task_names: names,
             feature_names: default_names("x", d),
+            sample_weight: None,
         })
     }
 
@@ -163,6 +166,56 @@ impl MultiTaskDataset {
     ) -> Result<Self> {
         self.feature_names = check_names("feature names", names, self.n_features())?;
         Ok(self)
+    }
+
+    /// Attach one weight per sample (shared layout): finite, `>= 0`, not all zero.
+    ///
+    /// Estimators follow scikit-learn 1.9: the weights are rescaled to sum to `n_samples`, so
+    /// an integer weight is equivalent to repeating the row.
+    ///
+    /// # Errors
+    /// [`Error::WrongLayout`] for a per-task dataset, [`Error::ShapeMismatch`] for a length other
+    /// than `n_samples`, [`Error::InvalidParameter`] for a negative, non-finite or all-zero weight.
+    pub fn with_sample_weight(mut self, w: Array1<f64>) -> Result<Self> {
+        let n = match &self.layout {
+            Layout::Shared { x, .. } => x.nrows(),
+            Layout::PerTask(_) => {
+                return Err(Error::WrongLayout {
+                    operation: "sample_weight",
+                    expected: "a shared design",
+                    found: self.layout.describe(),
+                });
+            }
+        };
+        if w.len() != n {
+            return Err(Error::ShapeMismatch {
+                what: "length of sample_weight vs rows of X",
+                task: None,
+                expected: n,
+                found: w.len(),
+            });
+        }
+        if let Some(&bad) = w.iter().find(|v| !v.is_finite() || **v < 0.0) {
+            return Err(Error::InvalidParameter {
+                name: "sample_weight",
+                value: bad.to_string(),
+                expected: "finite weights >= 0",
+            });
+        }
+        if w.sum() <= 0.0 {
+            return Err(Error::InvalidParameter {
+                name: "sample_weight",
+                value: "all zero".into(),
+                expected: "at least one positive weight",
+            });
+        }
+        self.sample_weight = Some(w);
+        Ok(self)
+    }
+
+    /// The sample weights, if any (as given, not rescaled).
+    pub fn sample_weight(&self) -> Option<&Array1<f64>> {
+        self.sample_weight.as_ref()
     }
 
     /// The storage layout.
@@ -269,6 +322,7 @@ impl MultiTaskDataset {
             layout,
             task_names: idx.iter().map(|&i| self.task_names[i].clone()).collect(),
             feature_names: self.feature_names.clone(),
+            sample_weight: self.sample_weight.clone(),
         })
     }
 
@@ -294,6 +348,10 @@ impl MultiTaskDataset {
             layout,
             task_names: self.task_names.clone(),
             feature_names: self.feature_names.clone(),
+            sample_weight: self
+                .sample_weight
+                .as_ref()
+                .map(|w| w.select(Axis(0), &rows[0])),
         }
     }
 }
@@ -462,6 +520,32 @@ mod tests {
         assert!(d.clone().with_feature_names(["a", ""]).is_err());
         let d = d.with_task_names(["motor", "total"]).unwrap();
         assert_eq!(d.task_names(), ["motor", "total"]);
+    }
+
+    #[test]
+    fn sample_weight_is_checked_and_follows_splits() {
+        let d = MultiTaskDataset::shared(Array2::zeros((4, 2)), Array2::zeros((4, 1))).unwrap();
+        assert!(d.clone().with_sample_weight(Array1::ones(3)).is_err());
+        assert!(
+            d.clone()
+                .with_sample_weight(array![1.0, -1.0, 1.0, 1.0])
+                .is_err()
+        );
+        assert!(
+            d.clone()
+                .with_sample_weight(array![1.0, f64::NAN, 1.0, 1.0])
+                .is_err()
+        );
+        assert!(d.clone().with_sample_weight(Array1::zeros(4)).is_err());
+        let w = d.with_sample_weight(array![1.0, 2.0, 3.0, 4.0]).unwrap();
+        let sub = w.take_rows(&[vec![1, 3]]);
+        assert_eq!(sub.sample_weight(), Some(&array![2.0, 4.0]));
+        let pt =
+            MultiTaskDataset::per_task(vec![(Array2::zeros((2, 1)), Array1::zeros(2))]).unwrap();
+        assert!(matches!(
+            pt.with_sample_weight(Array1::ones(2)),
+            Err(Error::WrongLayout { .. })
+        ));
     }
 
     #[test]

@@ -70,6 +70,26 @@ impl<'a> DenseDesign<'a> {
         }
     }
 
+    /// A design `diag(s) (X − 1 offsetᵀ)` (weighted, centred) in a column-major copy: row `i`
+    /// scaled by `s[i]` (the square root of its sample weight).
+    ///
+    /// # Panics
+    /// If `offset` or `s` do not match `x` (a programming error).
+    pub fn weighted(x: ArrayView2<'_, f64>, offset: &[f64], s: &[f64]) -> DenseDesign<'static> {
+        let (n, d) = x.dim();
+        assert_eq!(offset.len(), d);
+        assert_eq!(s.len(), n);
+        let mut data = Vec::with_capacity(n * d);
+        for (j, col) in x.columns().into_iter().enumerate() {
+            data.extend(col.iter().zip(s).map(|(v, si)| (v - offset[j]) * si));
+        }
+        DenseDesign {
+            data: Cow::Owned(data),
+            n,
+            d,
+        }
+    }
+
     /// Whether `X` is used in place (no copy was made).
     pub fn is_borrowed(&self) -> bool {
         matches!(self.data, Cow::Borrowed(_))

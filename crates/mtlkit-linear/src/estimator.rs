@@ -353,9 +353,10 @@ impl<P: EstimatorPenalty> ValidMultiTaskParams<P> {
                 });
             }
         }
-        let (x_offset, y_offset) = offsets(x, y, p.fit_intercept);
-        let design = DenseDesign::new(x, x_offset.as_slice());
-        let yc = &y - &y_offset.view().insert_axis(Axis(0));
+        let prep = Prepared::new(data, x, y, p.fit_intercept);
+        let (x_offset, y_offset) = (&prep.x_offset, &prep.y_offset);
+        let design = prep.design(x);
+        let yc = &prep.yc;
         let solver = BlockCoordinateDescent {
             options: BcdOptions {
                 max_iter: p.max_iter,
@@ -384,7 +385,7 @@ impl<P: EstimatorPenalty> ValidMultiTaskParams<P> {
                 res.tol_n
             );
         }
-        let intercept = &y_offset - &x_offset.dot(&res.coef);
+        let intercept = y_offset - &x_offset.dot(&res.coef);
         Ok(MultiTaskLinearModel {
             coef: res.coef,
             intercept,
@@ -415,7 +416,25 @@ impl<P: EstimatorPenalty> ValidMultiTaskParams<P> {
             }
             .into());
         }
-        Ok(Quadratic.value(y, pred.view()) + self.0.penalty.value(model.coef.view()))
+        let datafit = match data.sample_weight() {
+            None => Quadratic.value(y, pred.view()),
+            Some(w) => {
+                // weights rescaled to sum to n, as scikit-learn: 1/(2n) Σ_i w_i ‖y_i − ŷ_i‖²
+                let n = y.nrows() as f64;
+                let scale = n / w.sum();
+                let ss: f64 = y
+                    .rows()
+                    .into_iter()
+                    .zip(pred.rows())
+                    .zip(w)
+                    .map(|((a, b), wi)| {
+                        wi * scale * a.iter().zip(b).map(|(p, q)| (p - q) * (p - q)).sum::<f64>()
+                    })
+                    .sum();
+                ss / (2.0 * n)
+            }
+        };
+        Ok(datafit + self.0.penalty.value(model.coef.view()))
     }
 }
 
@@ -427,16 +446,61 @@ impl<P: EstimatorPenalty> Fit<MultiTaskDataset> for ValidMultiTaskParams<P> {
     }
 }
 
-fn offsets(
-    x: ArrayView2<'_, f64>,
-    y: ArrayView2<'_, f64>,
-    fit_intercept: bool,
-) -> (Array1<f64>, Array1<f64>) {
-    if fit_intercept {
+/// The centred (and, with sample weights, row-scaled) problem the solver sees.
+///
+/// Weights `w` are rescaled to sum to `n` (scikit-learn 1.9); offsets are weighted means; rows of
+/// `X − 1 x_offsetᵀ` and `Y − 1 y_offsetᵀ` are multiplied by `sqrt(w_i)`, which turns
+/// `1/(2n) Σ_i w_i ‖y_i − x_i W − b‖²` into the unweighted quadratic datafit.
+struct Prepared {
+    x_offset: Array1<f64>,
+    y_offset: Array1<f64>,
+    sqrt_w: Option<Array1<f64>>,
+    yc: Array2<f64>,
+}
+
+impl Prepared {
+    fn new(
+        data: &MultiTaskDataset,
+        x: ArrayView2<'_, f64>,
+        y: ArrayView2<'_, f64>,
+        fit_intercept: bool,
+    ) -> Self {
         let n = x.nrows() as f64;
-        (x.sum_axis(Axis(0)) / n, y.sum_axis(Axis(0)) / n)
-    } else {
-        (Array1::zeros(x.ncols()), Array1::zeros(y.ncols()))
+        let w = data.sample_weight().map(|w| w * (n / w.sum()));
+        let (x_offset, y_offset) = match (&w, fit_intercept) {
+            (_, false) => (Array1::zeros(x.ncols()), Array1::zeros(y.ncols())),
+            (None, true) => (x.sum_axis(Axis(0)) / n, y.sum_axis(Axis(0)) / n),
+            (Some(w), true) => {
+                let wc = w.view().insert_axis(Axis(1));
+                (
+                    (&x * &wc).sum_axis(Axis(0)) / n,
+                    (&y * &wc).sum_axis(Axis(0)) / n,
+                )
+            }
+        };
+        let sqrt_w = w.map(|w| w.mapv(f64::sqrt));
+        let mut yc = &y - &y_offset.view().insert_axis(Axis(0));
+        if let Some(s) = &sqrt_w {
+            yc *= &s.view().insert_axis(Axis(1));
+        }
+        Self {
+            x_offset,
+            y_offset,
+            sqrt_w,
+            yc,
+        }
+    }
+
+    /// The design: `X` in place when possible, else one prepared copy.
+    fn design<'a>(&self, x: ArrayView2<'a, f64>) -> DenseDesign<'a> {
+        match &self.sqrt_w {
+            None => DenseDesign::new(x, self.x_offset.as_slice()),
+            Some(s) => DenseDesign::weighted(
+                x,
+                self.x_offset.as_slice().unwrap_or(&[]),
+                s.as_slice().unwrap_or(&[]),
+            ),
+        }
     }
 }
 
@@ -450,10 +514,12 @@ fn offsets(
 pub fn alpha_max(data: &MultiTaskDataset, l1_ratio: f64, fit_intercept: bool) -> Result<f64> {
     param::unit_interval("l1_ratio", l1_ratio)?;
     let (x, y) = data.require_shared("alpha_max")?;
-    let (xo, yo) = offsets(x, y, fit_intercept);
-    let xc = &x - &xo.view().insert_axis(Axis(0));
-    let yc = &y - &yo.view().insert_axis(Axis(0));
-    let g = xc.t().dot(&yc);
+    let prep = Prepared::new(data, x, y, fit_intercept);
+    let mut xc = &x - &prep.x_offset.view().insert_axis(Axis(0));
+    if let Some(s) = &prep.sqrt_w {
+        xc *= &s.view().insert_axis(Axis(1));
+    }
+    let g = xc.t().dot(&prep.yc);
     let m = g
         .rows()
         .into_iter()

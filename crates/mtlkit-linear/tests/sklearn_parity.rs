@@ -24,6 +24,17 @@ struct Case {
     coef: Array2<f64>,
     intercept: Array1<f64>,
     objective: f64,
+    sample_weight: Option<Array1<f64>>,
+}
+
+impl Case {
+    fn dataset(&self) -> MultiTaskDataset {
+        let d = MultiTaskDataset::shared(self.x.clone(), self.y.clone()).unwrap();
+        match &self.sample_weight {
+            Some(w) => d.with_sample_weight(w.clone()).unwrap(),
+            None => d,
+        }
+    }
 }
 
 fn cases() -> Vec<Case> {
@@ -53,6 +64,7 @@ fn cases() -> Vec<Case> {
                 coef: z.by_name("coef").expect("coef"),
                 intercept: z.by_name("intercept").expect("intercept"),
                 objective: s(&mut z, "objective"),
+                sample_weight: z.by_name("sample_weight").ok(),
             }
         })
         .collect()
@@ -75,7 +87,7 @@ fn fit_case(
     selection: Selection,
 ) -> (MultiTaskLinearModel, f64) {
     let (working_set, anderson, gram, screening) = variant;
-    let data = MultiTaskDataset::shared(c.x.clone(), c.y.clone()).unwrap();
+    let data = c.dataset();
     let p = MultiTaskElasticNet::new(c.alpha, c.l1_ratio)
         .fit_intercept(c.fit_intercept)
         .tol(tol)
@@ -109,6 +121,7 @@ fn fixtures_cover_the_required_variety() {
     assert!(cs.iter().any(|c| c.y.ncols() == 20));
     assert!(cs.iter().any(|c| !c.fit_intercept));
     assert!(cs.iter().any(|c| c.l1_ratio < 1.0));
+    assert!(cs.iter().filter(|c| c.sample_weight.is_some()).count() >= 5);
     assert!(cs.iter().any(|c| {
         c.x.columns()
             .into_iter()
@@ -179,7 +192,7 @@ fn random_selection_reaches_the_same_solution() {
 #[test]
 fn alpha_at_or_above_alpha_max_gives_exact_zeros() {
     for c in cases() {
-        let data = MultiTaskDataset::shared(c.x.clone(), c.y.clone()).unwrap();
+        let data = c.dataset();
         let amax = alpha_max(&data, c.l1_ratio, c.fit_intercept).unwrap();
         for factor in [1.0, 1.0 + 1e-9, 2.0] {
             let m = MultiTaskElasticNet::new(amax * factor, c.l1_ratio)
@@ -377,7 +390,7 @@ fn screening_never_removes_a_row_of_the_support() {
     use mtlkit_linear::gap::duality_gap;
     use mtlkit_linear::{DualNorm, L21Ridge};
     let mut total_screened = 0usize;
-    for c in cases() {
+    for c in cases().into_iter().filter(|c| c.sample_weight.is_none()) {
         let (n, d, t) = (c.x.nrows(), c.x.ncols(), c.y.ncols());
         let (xo, yo) = if c.fit_intercept {
             (
@@ -428,4 +441,51 @@ fn screening_never_removes_a_row_of_the_support() {
     }
     // the test must exercise the rule: near the optimum most inactive rows are screened
     assert!(total_screened > 100, "only {total_screened} rows screened");
+}
+
+/// scikit-learn's `sample_weight` semantics: weights are rescaled to sum to `n_samples`, so an
+/// integer weight equals repeating the row, and a constant weight changes nothing.
+#[test]
+fn integer_sample_weights_equal_row_repetition() {
+    for c in cases()
+        .into_iter()
+        .filter(|c| c.sample_weight.is_none())
+        .take(6)
+    {
+        let n = c.x.nrows();
+        let w: Vec<usize> = (0..n).map(|i| (i * 7 + 3) % 4).collect();
+        let rows: Vec<usize> = (0..n).flat_map(|i| std::iter::repeat_n(i, w[i])).collect();
+        let weighted = MultiTaskDataset::shared(c.x.clone(), c.y.clone())
+            .unwrap()
+            .with_sample_weight(w.iter().map(|&k| k as f64).collect())
+            .unwrap();
+        let repeated = MultiTaskDataset::shared(
+            c.x.select(ndarray::Axis(0), &rows),
+            c.y.select(ndarray::Axis(0), &rows),
+        )
+        .unwrap();
+        let p = MultiTaskElasticNet::new(c.alpha, c.l1_ratio)
+            .fit_intercept(c.fit_intercept)
+            .tol(1e-13)
+            .max_iter(1_000_000);
+        let a = p.fit(&weighted).unwrap();
+        let b = p.fit(&repeated).unwrap();
+        assert!(
+            rel_fro(a.coef(), b.coef()) < 1e-7,
+            "{}: {:e}",
+            c.name,
+            rel_fro(a.coef(), b.coef())
+        );
+        let scaled = MultiTaskDataset::shared(c.x.clone(), c.y.clone())
+            .unwrap()
+            .with_sample_weight(Array1::from_elem(n, 3.5))
+            .unwrap();
+        let plain = MultiTaskDataset::shared(c.x.clone(), c.y.clone()).unwrap();
+        assert!(
+            rel_fro(
+                p.fit(&scaled).unwrap().coef(),
+                p.fit(&plain).unwrap().coef()
+            ) < 1e-9
+        );
+    }
 }

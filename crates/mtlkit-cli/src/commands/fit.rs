@@ -26,7 +26,18 @@ pub fn run(cfg: FitConfig) -> Result<()> {
             Checked::ElasticNet(configure(MultiTaskElasticNet::new(alpha, l1_ratio), &cfg).check()?)
         }
     };
-    let data = load(&cfg.source)?;
+    let mut data = load(&cfg.source)?;
+    if let Some(path) = &cfg.sample_weight {
+        let w = io::read_table(path)?.values;
+        if w.ncols() != 1 {
+            bail!(
+                "'{}': sample weights must be one column, found {}",
+                path.display(),
+                w.ncols()
+            );
+        }
+        data = data.with_sample_weight(w.column(0).to_owned())?;
+    }
     let model = match checked {
         Checked::Lasso(p) => p.fit(&data)?,
         Checked::ElasticNet(p) => p.fit(&data)?,
