@@ -296,39 +296,21 @@ fn bad_input_gives_one_line_errors() {
     );
     assert!(!m.exists());
     let swp = dir.path().join("sw.npy");
-    write_npy(&swp, &Array1::from(vec![1.0, 2.0, -1.0, 1.0, 1.0, 1.0]));
-    assert_user_error(
-        &fit(&[
-            "--estimator",
-            "multitask-lasso",
-            "--alpha",
-            "0.1",
-            "--sample-weight",
-            s(&swp),
-        ]),
-        "sample_weight",
-    );
-    write_npy(&swp, &Array1::from(vec![1.0, 2.0, 1.0]));
-    assert_user_error(
-        &fit(&[
-            "--estimator",
-            "multitask-lasso",
-            "--alpha",
-            "0.1",
-            "--sample-weight",
-            s(&swp),
-        ]),
-        "sample_weight",
-    );
-    write_npy(&swp, &Array1::from(vec![1.0, 2.0, 1.0, 0.0, 1.0, 3.0]));
-    let ok = fit(&[
+    let lasso_sw = [
         "--estimator",
         "multitask-lasso",
         "--alpha",
         "0.1",
         "--sample-weight",
         s(&swp),
-    ]);
+    ];
+    // a negative weight, then a wrong length
+    for bad in [vec![1.0, 2.0, -1.0, 1.0, 1.0, 1.0], vec![1.0, 2.0, 1.0]] {
+        write_npy(&swp, &Array1::from(bad));
+        assert_user_error(&fit(&lasso_sw), "sample_weight");
+    }
+    write_npy(&swp, &Array1::from(vec![1.0, 2.0, 1.0, 0.0, 1.0, 3.0]));
+    let ok = fit(&lasso_sw);
     assert!(
         ok.status.success(),
         "{}",
