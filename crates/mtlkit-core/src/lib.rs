@@ -33,6 +33,7 @@ mod error;
 pub mod io;
 pub mod metrics;
 pub mod param;
+pub mod sparse;
 pub mod split;
 mod traits;
 

@@ -28,10 +28,11 @@ use ndarray::{Array1, Array2, ArrayView2, Axis};
 use serde::{Deserialize, Serialize};
 
 use crate::datafit::{Datafit, Quadratic};
-use crate::design::DenseDesign;
+use crate::design::{CscDesign, DenseDesign, Design};
 use crate::penalty::{DualNorm, L21, L21Ridge, ProxRow};
 use crate::solver::{BcdOptions, BlockCoordinateDescent, GramMode, Solver};
 use crate::{LinearError, Result};
+use mtlkit_core::sparse::CscMatrix;
 
 /// Order in which block coordinate descent visits the features.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
@@ -341,22 +342,80 @@ impl<P: EstimatorPenalty> ValidMultiTaskParams<P> {
         data: &MultiTaskDataset,
         init: Option<ArrayView2<'_, f64>>,
     ) -> Result<MultiTaskLinearModel> {
+        let (x, y) = data.require_shared(P::KIND.name())?;
+        check_init(init, x.ncols(), y.ncols())?;
+        let prep = Prepared::new(data, x, y, self.0.fit_intercept);
+        let design = prep.design(x);
+        self.solve(
+            &design,
+            &prep,
+            init,
+            data.task_names(),
+            data.feature_names(),
+        )
+    }
+
+    /// Fit on a sparse (CSC) design `x` (`n × d`) with dense targets `y` (`n × T`), optionally
+    /// warm-started from `previous`. With `fit_intercept`, `X` is centred implicitly (its
+    /// non-zeros stay sparse). Same objective, solver and certificate as the dense fit.
+    ///
+    /// ```
+    /// use mtlkit_core::{Predict, sparse::CscMatrix};
+    /// use mtlkit_linear::MultiTaskLasso;
+    /// use ndarray::array;
+    ///
+    /// let dense = array![[1., 0., 0.], [0., 2., 0.], [0., 0., 3.], [1., 1., 0.]];
+    /// let x = CscMatrix::from_dense(&dense);
+    /// let y = array![[1., 2.], [2., 4.], [0., 1.], [2., 3.]];
+    /// let model = MultiTaskLasso::new(0.05).check()?.fit_csc(&x, y.view(), None)?;
+    /// assert_eq!(model.predict_csc(&x)?.dim(), (4, 2));
+    /// # Ok::<(), mtlkit_linear::LinearError>(())
+    /// ```
+    ///
+    /// # Errors
+    /// Shape mismatch between `x` and `y`, non-finite `y`, no task, or a `previous` model of
+    /// another shape.
+    pub fn fit_csc(
+        &self,
+        x: &CscMatrix,
+        y: ArrayView2<'_, f64>,
+        previous: Option<&MultiTaskLinearModel>,
+    ) -> Result<MultiTaskLinearModel> {
+        let (n, d) = x.dim();
+        // the dense data model checks Y (shape, finiteness) and gives default names
+        let names = MultiTaskDataset::shared(Array2::zeros((n, 1)), y.to_owned())?;
+        let init = previous.map(|m| m.coef.view());
+        check_init(init, d, y.ncols())?;
+        let (x_offset, y_offset) = if self.0.fit_intercept {
+            (
+                Array1::from(CscDesign::column_means(x)),
+                y.sum_axis(Axis(0)) / n as f64,
+            )
+        } else {
+            (Array1::zeros(d), Array1::zeros(y.ncols()))
+        };
+        let yc = &y - &y_offset.view().insert_axis(Axis(0));
+        let prep = Prepared {
+            x_offset,
+            y_offset,
+            sqrt_w: None,
+            yc,
+        };
+        let design = CscDesign::new(x, prep.x_offset.as_slice());
+        let feature_names: Vec<String> = (0..d).map(|j| format!("x{j}")).collect();
+        self.solve(&design, &prep, init, names.task_names(), &feature_names)
+    }
+
+    fn solve<X: Design>(
+        &self,
+        design: &X,
+        prep: &Prepared,
+        init: Option<ArrayView2<'_, f64>>,
+        task_names: &[String],
+        feature_names: &[String],
+    ) -> Result<MultiTaskLinearModel> {
         let p = &self.0;
         let name = P::KIND.name();
-        let (x, y) = data.require_shared(name)?;
-        let (d, t) = (x.ncols(), y.ncols());
-        if let Some(w0) = init {
-            if w0.dim() != (d, t) {
-                return Err(LinearError::WarmStartShape {
-                    expected: (d, t),
-                    found: w0.dim(),
-                });
-            }
-        }
-        let prep = Prepared::new(data, x, y, p.fit_intercept);
-        let (x_offset, y_offset) = (&prep.x_offset, &prep.y_offset);
-        let design = prep.design(x);
-        let yc = &prep.yc;
         let solver = BlockCoordinateDescent {
             options: BcdOptions {
                 max_iter: p.max_iter,
@@ -375,7 +434,7 @@ impl<P: EstimatorPenalty> ValidMultiTaskParams<P> {
                  problem: coordinate descent converges slowly there"
             );
         }
-        let res = solver.solve(&design, yc.view(), &Quadratic, &p.penalty, init);
+        let res = solver.solve(design, prep.yc.view(), &Quadratic, &p.penalty, init);
         if !res.converged {
             log::warn!(
                 "{name} did not converge after {} iterations: duality gap {:.3e} > tolerance {:.3e} \
@@ -385,12 +444,12 @@ impl<P: EstimatorPenalty> ValidMultiTaskParams<P> {
                 res.tol_n
             );
         }
-        let intercept = y_offset - &x_offset.dot(&res.coef);
+        let intercept = &prep.y_offset - &prep.x_offset.dot(&res.coef);
         Ok(MultiTaskLinearModel {
             coef: res.coef,
             intercept,
-            task_names: data.task_names().to_vec(),
-            feature_names: data.feature_names().to_vec(),
+            task_names: task_names.to_vec(),
+            feature_names: feature_names.to_vec(),
             hyperparameters: p.hyperparameters(),
             info: FitInfo {
                 n_iter: res.n_iter,
@@ -443,6 +502,16 @@ impl<P: EstimatorPenalty> Fit<MultiTaskDataset> for ValidMultiTaskParams<P> {
     type Error = LinearError;
     fn fit(&self, data: &MultiTaskDataset) -> Result<MultiTaskLinearModel> {
         self.fit_from(data, None)
+    }
+}
+
+fn check_init(init: Option<ArrayView2<'_, f64>>, d: usize, t: usize) -> Result<()> {
+    match init {
+        Some(w0) if w0.dim() != (d, t) => Err(LinearError::WarmStartShape {
+            expected: (d, t),
+            found: w0.dim(),
+        }),
+        _ => Ok(()),
     }
 }
 
@@ -582,6 +651,38 @@ impl MultiTaskLinearModel {
     /// Number of tasks.
     pub fn n_tasks(&self) -> usize {
         self.coef.ncols()
+    }
+}
+
+impl MultiTaskLinearModel {
+    /// `X W + 1 bᵀ` for a sparse `x` (`n × n_features`).
+    ///
+    /// # Errors
+    /// A shape mismatch with the model.
+    pub fn predict_csc(&self, x: &CscMatrix) -> Result<Array2<f64>> {
+        let (n, d) = x.dim();
+        if d != self.n_features() {
+            return Err(mtlkit_core::Error::ShapeMismatch {
+                what: "columns of X vs n_features of the model",
+                task: None,
+                expected: self.n_features(),
+                found: d,
+            }
+            .into());
+        }
+        let mut out = Array2::zeros((n, self.n_tasks()));
+        out += &self.intercept.view().insert_axis(Axis(0));
+        for j in 0..d {
+            let (idx, val) = x.col(j);
+            let wj = self.coef.row(j);
+            if wj.iter().all(|&v| v == 0.0) {
+                continue;
+            }
+            for (&i, &v) in idx.iter().zip(val) {
+                out.row_mut(i).scaled_add(v, &wj);
+            }
+        }
+        Ok(out)
     }
 }
 
