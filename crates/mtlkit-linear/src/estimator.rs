@@ -102,6 +102,8 @@ pub trait EstimatorPenalty: ProxRow + DualNorm + Clone {
     fn alpha(&self) -> f64;
     /// `l1_ratio` (1 for the Lasso).
     fn l1_ratio(&self) -> f64;
+    /// The same penalty with another `alpha`.
+    fn with_alpha(&self, alpha: f64) -> Self;
 }
 
 impl EstimatorPenalty for L21 {
@@ -112,6 +114,9 @@ impl EstimatorPenalty for L21 {
     fn l1_ratio(&self) -> f64 {
         1.0
     }
+    fn with_alpha(&self, alpha: f64) -> Self {
+        L21 { alpha }
+    }
 }
 
 impl EstimatorPenalty for L21Ridge {
@@ -121,6 +126,12 @@ impl EstimatorPenalty for L21Ridge {
     }
     fn l1_ratio(&self) -> f64 {
         self.l1_ratio
+    }
+    fn with_alpha(&self, alpha: f64) -> Self {
+        L21Ridge {
+            alpha,
+            l1_ratio: self.l1_ratio,
+        }
     }
 }
 
@@ -355,6 +366,58 @@ impl<P: EstimatorPenalty> ValidMultiTaskParams<P> {
         )
     }
 
+    /// A warm-started regularization path: one model per `alpha` in `alphas` (in the order
+    /// given; decreasing is fastest), every other hyperparameter as set. The solver state (the
+    /// centred design, the residuals or the Gram matrix) is built once for the whole path.
+    ///
+    /// ```
+    /// use mtlkit_core::MultiTaskDataset;
+    /// use mtlkit_linear::{MultiTaskLasso, alpha_max};
+    /// use ndarray::array;
+    ///
+    /// let x = array![[1., 0., 3.], [2., 1., 0.], [0., 4., 1.], [3., 3., 3.], [1., 1., 1.]];
+    /// let y = array![[1., 2.], [2., 4.], [0., 1.], [3., 6.], [1., 1.]];
+    /// let data = MultiTaskDataset::shared(x, y)?;
+    /// let amax = alpha_max(&data, 1.0, true)?;
+    /// let alphas: Vec<f64> = (0..10).map(|k| amax * 0.5f64.powi(k)).collect();
+    /// let path = MultiTaskLasso::new(1.0).check()?.path(&data, &alphas)?;
+    /// assert!(path[0].coef().iter().all(|&v| v == 0.0)); // alpha_max: all zero
+    /// assert!(path[9].coef().iter().any(|&v| v != 0.0));
+    /// # Ok::<(), mtlkit_linear::LinearError>(())
+    /// ```
+    ///
+    /// # Errors
+    /// As [`Fit::fit`], plus [`mtlkit_core::Error::InvalidParameter`] for a negative or non-finite
+    /// alpha.
+    pub fn path(
+        &self,
+        data: &MultiTaskDataset,
+        alphas: &[f64],
+    ) -> Result<Vec<MultiTaskLinearModel>> {
+        for &a in alphas {
+            param::non_negative("alpha", a)?;
+        }
+        let (x, y) = data.require_shared(P::KIND.name())?;
+        let prep = Prepared::new(data, x, y, self.0.fit_intercept);
+        let design = prep.design(x);
+        let penalties: Vec<P> = alphas
+            .iter()
+            .map(|&a| self.0.penalty.with_alpha(a))
+            .collect();
+        let results = self
+            .solver()
+            .solve_path(&design, prep.yc.view(), &penalties, None);
+        Ok(results
+            .into_iter()
+            .zip(alphas)
+            .map(|(res, &a)| {
+                let mut hp = self.0.hyperparameters();
+                hp.alpha = a;
+                self.model(res, &prep, hp, data.task_names(), data.feature_names())
+            })
+            .collect())
+    }
+
     /// Fit on a sparse (CSC) design `x` (`n × d`) with dense targets `y` (`n × T`), optionally
     /// warm-started from `previous`. With `fit_intercept`, `X` is centred implicitly (its
     /// non-zeros stay sparse). Same objective, solver and certificate as the dense fit.
@@ -406,17 +469,16 @@ impl<P: EstimatorPenalty> ValidMultiTaskParams<P> {
         self.solve(&design, &prep, init, names.task_names(), &feature_names)
     }
 
-    fn solve<X: Design>(
-        &self,
-        design: &X,
-        prep: &Prepared,
-        init: Option<ArrayView2<'_, f64>>,
-        task_names: &[String],
-        feature_names: &[String],
-    ) -> Result<MultiTaskLinearModel> {
+    fn solver(&self) -> BlockCoordinateDescent {
         let p = &self.0;
-        let name = P::KIND.name();
-        let solver = BlockCoordinateDescent {
+        if p.penalty.l21_weight() == 0.0 {
+            log::warn!(
+                "{} with a zero L2,1 weight (alpha * l1_ratio = 0) is a ridge or least-squares \
+                 problem: coordinate descent converges slowly there",
+                P::KIND.name()
+            );
+        }
+        BlockCoordinateDescent {
             options: BcdOptions {
                 max_iter: p.max_iter,
                 tol: p.tol,
@@ -427,36 +489,62 @@ impl<P: EstimatorPenalty> ValidMultiTaskParams<P> {
                 anderson: p.anderson,
                 gram: p.gram,
             },
-        };
-        if p.penalty.l21_weight() == 0.0 {
-            log::warn!(
-                "{name} with a zero L2,1 weight (alpha * l1_ratio = 0) is a ridge or least-squares \
-                 problem: coordinate descent converges slowly there"
-            );
         }
-        let res = solver.solve(design, prep.yc.view(), &Quadratic, &p.penalty, init);
+    }
+
+    fn solve<X: Design>(
+        &self,
+        design: &X,
+        prep: &Prepared,
+        init: Option<ArrayView2<'_, f64>>,
+        task_names: &[String],
+        feature_names: &[String],
+    ) -> Result<MultiTaskLinearModel> {
+        let res = self
+            .solver()
+            .solve(design, prep.yc.view(), &Quadratic, &self.0.penalty, init);
+        Ok(self.model(
+            res,
+            prep,
+            self.0.hyperparameters(),
+            task_names,
+            feature_names,
+        ))
+    }
+
+    /// The fitted model from a solver result (intercept from the offsets; warning if the
+    /// solver did not converge).
+    fn model(
+        &self,
+        res: crate::solver::SolverResult,
+        prep: &Prepared,
+        hyperparameters: Hyperparameters,
+        task_names: &[String],
+        feature_names: &[String],
+    ) -> MultiTaskLinearModel {
         if !res.converged {
             log::warn!(
-                "{name} did not converge after {} iterations: duality gap {:.3e} > tolerance {:.3e} \
+                "{} did not converge after {} iterations: duality gap {:.3e} > tolerance {:.3e} \
                  (increase max_iter, rescale the features or increase alpha)",
+                P::KIND.name(),
                 res.n_iter,
                 res.gap_n,
                 res.tol_n
             );
         }
         let intercept = &prep.y_offset - &prep.x_offset.dot(&res.coef);
-        Ok(MultiTaskLinearModel {
+        MultiTaskLinearModel {
             coef: res.coef,
             intercept,
             task_names: task_names.to_vec(),
             feature_names: feature_names.to_vec(),
-            hyperparameters: p.hyperparameters(),
+            hyperparameters,
             info: FitInfo {
                 n_iter: res.n_iter,
                 dual_gap: res.dual_gap,
                 converged: res.converged,
             },
-        })
+        }
     }
 
     /// The objective `1/(2n)‖Y − XW − 1bᵀ‖²_F + R(W)` of `model` on `data` (shared layout).

@@ -567,3 +567,58 @@ fn sparse_designs_match_sklearn_and_dense() {
         .unwrap();
     assert!(p.fit_csc(&csc, y.view(), Some(&other)).is_err());
 }
+
+/// A warm-started path (state kept along it) ends at scikit-learn's solution, starts at zero,
+/// and every point is certified by its duality gap — for every solver variant.
+#[test]
+fn paths_end_at_sklearn_solutions() {
+    for c in cases() {
+        let data = c.dataset();
+        let amax = alpha_max(&data, c.l1_ratio, c.fit_intercept).unwrap();
+        let k = 6;
+        let alphas: Vec<f64> = (0..k)
+            .map(|i| amax * (c.alpha / amax).powf(i as f64 / (k - 1) as f64))
+            .collect();
+        for variant in [VARIANTS[0], VARIANTS[2], VARIANTS[3]] {
+            let (working_set, anderson, gram, screening) = variant;
+            let p = MultiTaskElasticNet::new(c.alpha, c.l1_ratio)
+                .fit_intercept(c.fit_intercept)
+                .tol(1e-12)
+                .max_iter(1_000_000)
+                .working_set(working_set)
+                .anderson(anderson)
+                .gram(gram)
+                .screening(screening)
+                .check()
+                .unwrap();
+            let path = p.path(&data, &alphas).unwrap();
+            assert_eq!(path.len(), k);
+            assert!(path[0].coef().iter().all(|&v| v == 0.0), "{}", c.name);
+            assert!(
+                path.iter().all(|m| m.info().converged),
+                "{} {variant:?}",
+                c.name
+            );
+            let last = &path[k - 1];
+            assert_eq!(last.hyperparameters().alpha, alphas[k - 1]);
+            if !c.name.starts_with("dupcol_lasso") {
+                let e = rel_fro(last.coef(), c.coef.view());
+                assert!(e <= 1e-6, "{} {variant:?}: {e:e}", c.name);
+            }
+            let obj = p.objective(&data, last).unwrap();
+            assert!(
+                (obj - c.objective).abs() / c.objective <= 1e-9,
+                "{} {variant:?}",
+                c.name
+            );
+        }
+    }
+    let data = MultiTaskDataset::shared(array![[1.0], [2.0]], array![[1.0], [2.0]]).unwrap();
+    assert!(
+        MultiTaskLasso::new(1.0)
+            .check()
+            .unwrap()
+            .path(&data, &[1.0, -1.0])
+            .is_err()
+    );
+}

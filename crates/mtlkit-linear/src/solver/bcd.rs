@@ -109,6 +109,26 @@ impl<P: ProxRow + DualNorm> Solver<Quadratic, P> for BlockCoordinateDescent {
         penalty: &P,
         init: Option<ArrayView2<'_, f64>>,
     ) -> SolverResult {
+        let mut out = self.solve_path(x, y, std::slice::from_ref(penalty), init);
+        out.pop()
+            .unwrap_or_else(|| unreachable!("one penalty gives one result"))
+    }
+}
+
+impl BlockCoordinateDescent {
+    /// Solve for each penalty in turn (e.g. decreasing `alpha`), each warm-started from the
+    /// previous solution. With working sets the CD state (residuals, or the Gram matrix once
+    /// built) is kept along the whole path instead of being rebuilt per penalty.
+    ///
+    /// # Panics
+    /// If `y` or `init` do not match `x` (callers validate user input first).
+    pub fn solve_path<X: Design, P: ProxRow + DualNorm>(
+        &self,
+        x: &X,
+        y: ArrayView2<'_, f64>,
+        penalties: &[P],
+        init: Option<ArrayView2<'_, f64>>,
+    ) -> Vec<SolverResult> {
         let (n, d, t) = (x.n_samples(), x.n_features(), y.ncols());
         assert_eq!(y.nrows(), n, "rows of Y must match X");
         let opts = self.options;
@@ -125,45 +145,90 @@ impl<P: ProxRow + DualNorm> Solver<Quadratic, P> for BlockCoordinateDescent {
         let nf = n as f64;
         let norm2: Vec<f64> = (0..d).map(|j| x.col_norm2(j)).collect();
         let tol_n = opts.tol * yc.iter().map(|v| v * v).sum::<f64>();
-        if opts.working_set {
-            let wopts = ws::WsOptions {
-                max_iter: opts.max_iter,
-                tol_n,
-                screening: opts.screening,
-                anderson: opts.anderson,
-                random: opts.random,
-            };
-            let residual = |w: &[f64]| {
-                let mut r = yc.clone();
-                if w.iter().any(|&v| v != 0.0) {
-                    x.sub_x_w(w, t, &mut r);
-                }
-                ws::Residual { x, y: &yc, r, t }
-            };
-            let out = match opts.gram {
-                GramMode::On => {
-                    let mut state = ws::Gram::new(x, &yc, t, &w);
-                    ws::solve(&mut state, &mut w, &norm2, n, t, penalty, &wopts, &mut rng)
-                }
-                GramMode::Auto if opts.gram.resolve(n, d) => {
-                    let mut state = ws::AutoState::new(residual(&w));
-                    ws::solve(&mut state, &mut w, &norm2, n, t, penalty, &wopts, &mut rng)
-                }
-                _ => {
-                    let mut state = residual(&w);
-                    ws::solve(&mut state, &mut w, &norm2, n, t, penalty, &wopts, &mut rng)
-                }
-            };
-            return SolverResult {
-                coef: Array2::from_shape_vec((d, t), w).unwrap_or_else(|_| Array2::zeros((d, t))),
-                dual_gap: out.gap.gap_n / nf,
-                gap_n: out.gap.gap_n,
-                tol_n,
-                n_iter: out.n_iter,
-                converged: out.converged,
-            };
+        let result = |w: &[f64], gap_n: f64, n_iter: usize, converged: bool| SolverResult {
+            coef: Array2::from_shape_vec((d, t), w.to_vec())
+                .unwrap_or_else(|_| Array2::zeros((d, t))),
+            dual_gap: gap_n / nf,
+            gap_n,
+            tol_n,
+            n_iter,
+            converged,
+        };
+        if !opts.working_set {
+            return penalties
+                .iter()
+                .map(|p| {
+                    let res = self.solve_plain(
+                        x,
+                        &yc,
+                        t,
+                        p,
+                        std::mem::take(&mut w),
+                        &norm2,
+                        tol_n,
+                        &mut rng,
+                    );
+                    w = res.coef.iter().copied().collect();
+                    res
+                })
+                .collect();
         }
-        let mut r = yc.clone();
+        let wopts = ws::WsOptions {
+            max_iter: opts.max_iter,
+            tol_n,
+            screening: opts.screening,
+            anderson: opts.anderson,
+            random: opts.random,
+        };
+        let residual = |w: &[f64]| {
+            let mut r = yc.clone();
+            if w.iter().any(|&v| v != 0.0) {
+                x.sub_x_w(w, t, &mut r);
+            }
+            ws::Residual { x, y: &yc, r, t }
+        };
+        let mut go = |state: &mut dyn ws::CdState, w: &mut Vec<f64>| -> Vec<SolverResult> {
+            penalties
+                .iter()
+                .map(|p| {
+                    let out = ws::solve(state, w, &norm2, n, t, p, &wopts, &mut rng);
+                    result(w, out.gap.gap_n, out.n_iter, out.converged)
+                })
+                .collect()
+        };
+        match opts.gram {
+            GramMode::On => {
+                let mut state = ws::Gram::new(x, &yc, t, &w);
+                go(&mut state, &mut w)
+            }
+            GramMode::Auto if opts.gram.resolve(n, d) => {
+                let mut state = ws::AutoState::new(residual(&w));
+                go(&mut state, &mut w)
+            }
+            _ => {
+                let mut state = residual(&w);
+                go(&mut state, &mut w)
+            }
+        }
+    }
+
+    /// scikit-learn's plain cyclic (or random) passes over all features.
+    #[allow(clippy::too_many_arguments)]
+    fn solve_plain<X: Design, P: ProxRow + DualNorm>(
+        &self,
+        x: &X,
+        yc: &[f64],
+        t: usize,
+        penalty: &P,
+        mut w: Vec<f64>,
+        norm2: &[f64],
+        tol_n: f64,
+        rng: &mut StdRng,
+    ) -> SolverResult {
+        let (n, d) = (x.n_samples(), x.n_features());
+        let nf = n as f64;
+        let opts = self.options;
+        let mut r = yc.to_vec();
         if w.iter().any(|&v| v != 0.0) {
             x.sub_x_w(&w, t, &mut r);
         }
@@ -175,7 +240,7 @@ impl<P: ProxRow + DualNorm> Solver<Quadratic, P> for BlockCoordinateDescent {
         let mut old = vec![0.0; t];
         let mut tmp = vec![0.0; t];
 
-        let mut g = duality_gap(x, &yc, &r, &w, t, penalty, &mut xta);
+        let mut g = duality_gap(x, yc, &r, &w, t, penalty, &mut xta);
         let finish = |w: Vec<f64>, g: &GapState, n_iter: usize, converged: bool| SolverResult {
             coef: Array2::from_shape_vec((d, t), w).unwrap_or_else(|_| Array2::zeros((d, t))),
             dual_gap: g.gap_n / nf,
@@ -188,7 +253,7 @@ impl<P: ProxRow + DualNorm> Solver<Quadratic, P> for BlockCoordinateDescent {
             return finish(w, &g, 0, true);
         }
         if screening {
-            screen(x, &norm2, &g, a_n, b_n, t, &mut w, &mut r, &mut active);
+            screen(x, norm2, &g, a_n, b_n, t, &mut w, &mut r, &mut active);
         }
         let mut converged = false;
         let mut n_iter = 0;
@@ -229,13 +294,13 @@ impl<P: ProxRow + DualNorm> Solver<Quadratic, P> for BlockCoordinateDescent {
                 w_max = w_max.max(wjm);
             }
             if w_max == 0.0 || d_w_max / w_max <= opts.tol || it + 1 == opts.max_iter {
-                g = duality_gap(x, &yc, &r, &w, t, penalty, &mut xta);
+                g = duality_gap(x, yc, &r, &w, t, penalty, &mut xta);
                 if g.gap_n <= tol_n {
                     converged = true;
                     break;
                 }
                 if screening {
-                    screen(x, &norm2, &g, a_n, b_n, t, &mut w, &mut r, &mut active);
+                    screen(x, norm2, &g, a_n, b_n, t, &mut w, &mut r, &mut active);
                 }
             }
         }

@@ -264,7 +264,7 @@ pub(super) struct WsOutcome {
 
 /// Solve with working sets. `w` (`d × t` row-major) is updated in place; `norm2[j] = ‖X_j‖²`.
 #[allow(clippy::too_many_arguments)]
-pub(super) fn solve<S: CdState, P: ProxRow + DualNorm>(
+pub(super) fn solve<S: CdState + ?Sized, P: ProxRow + DualNorm>(
     state: &mut S,
     w: &mut [f64],
     norm2: &[f64],
@@ -399,7 +399,13 @@ pub(super) fn solve<S: CdState, P: ProxRow + DualNorm>(
     }
 }
 
-fn zero_row<S: CdState>(state: &mut S, w: &mut [f64], j: usize, t: usize, delta: &mut [f64]) {
+fn zero_row<S: CdState + ?Sized>(
+    state: &mut S,
+    w: &mut [f64],
+    j: usize,
+    t: usize,
+    delta: &mut [f64],
+) {
     let wj = &mut w[j * t..(j + 1) * t];
     if wj.iter().any(|&v| v != 0.0) {
         delta.iter_mut().zip(wj.iter()).for_each(|(dl, v)| *dl = -v);
@@ -411,7 +417,7 @@ fn zero_row<S: CdState>(state: &mut S, w: &mut [f64], j: usize, t: usize, delta:
 /// One block update of row `j`.
 #[allow(clippy::too_many_arguments)]
 #[inline]
-fn cd_row<S: CdState, P: ProxRow>(
+fn cd_row<S: CdState + ?Sized, P: ProxRow>(
     state: &mut S,
     w: &mut [f64],
     j: usize,
@@ -440,7 +446,13 @@ fn cd_row<S: CdState, P: ProxRow>(
 }
 
 /// Primal objective in `n`-scaled units.
-fn primal<S: CdState, P: DualNorm>(state: &S, w: &[f64], t: usize, penalty: &P, nf: f64) -> f64 {
+fn primal<S: CdState + ?Sized, P: DualNorm>(
+    state: &S,
+    w: &[f64],
+    t: usize,
+    penalty: &P,
+    nf: f64,
+) -> f64 {
     let (r2, _) = state.r2_ry(w);
     let a = nf * penalty.l21_weight();
     let b = nf * penalty.ridge_weight();
@@ -466,7 +478,7 @@ impl Anderson {
     }
 
     #[allow(clippy::too_many_arguments)]
-    fn step<S: CdState, P: DualNorm>(
+    fn step<S: CdState + ?Sized, P: DualNorm>(
         &mut self,
         state: &mut S,
         w: &mut [f64],
