@@ -71,6 +71,9 @@ pub struct FitArgs {
     /// Seed of random selection.
     #[arg(long, default_value_t = 0)]
     pub random_state: u64,
+    /// Threads for the matrix products (coordinate descent itself is sequential).
+    #[arg(long, default_value_t = 1)]
+    pub n_threads: usize,
     /// Design matrix X (n_samples x n_features), .npy or .csv with a header.
     #[arg(long)]
     pub x: Option<PathBuf>,

@@ -58,6 +58,8 @@ pub struct FitConfig {
     pub selection: Selection,
     /// random_state.
     pub random_state: u64,
+    /// n_threads.
+    pub n_threads: usize,
     /// Data.
     pub source: DataSource,
     /// Sample weights file.
@@ -114,6 +116,7 @@ impl TryFrom<FitArgs> for FitConfig {
                 SelectionArg::Random => Selection::Random,
             },
             random_state: a.random_state,
+            n_threads: a.n_threads,
             source,
             sample_weight: a.sample_weight,
             out: a.out,

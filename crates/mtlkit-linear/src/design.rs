@@ -39,6 +39,7 @@ pub struct DenseDesign<'a> {
     data: Cow<'a, [f64]>,
     n: usize,
     d: usize,
+    threads: usize,
 }
 
 impl<'a> DenseDesign<'a> {
@@ -56,6 +57,7 @@ impl<'a> DenseDesign<'a> {
                     data: Cow::Borrowed(s),
                     n,
                     d,
+                    threads: 1,
                 };
             }
         }
@@ -68,6 +70,7 @@ impl<'a> DenseDesign<'a> {
             data: Cow::Owned(data),
             n,
             d,
+            threads: 1,
         }
     }
 
@@ -88,7 +91,15 @@ impl<'a> DenseDesign<'a> {
             data: Cow::Owned(data),
             n,
             d,
+            threads: 1,
         }
+    }
+
+    /// Run the matrix products (`XᵀR`, `XᵀX`, `XW`) on `threads` threads of rayon's global
+    /// pool (1, the default, is sequential). Results are deterministic for a given count.
+    pub fn with_threads(mut self, threads: usize) -> Self {
+        self.threads = threads.max(1);
+        self
     }
 
     /// Whether `X` is used in place (no copy was made).
@@ -123,13 +134,13 @@ impl Design for DenseDesign<'_> {
         linalg::axpy(a, self.col(j), v);
     }
     fn xt_r(&self, r: &[f64], t: usize, out: &mut [f64]) {
-        linalg::xt_r(&self.data, self.n, self.d, r, t, out);
+        linalg::xt_r(&self.data, self.n, self.d, r, t, out, self.threads);
     }
     fn sub_x_w(&self, w: &[f64], t: usize, r: &mut [f64]) {
-        linalg::sub_x_w(&self.data, self.n, self.d, w, t, r);
+        linalg::sub_x_w(&self.data, self.n, self.d, w, t, r, self.threads);
     }
     fn gram(&self, out: &mut [f64]) {
-        linalg::gram(&self.data, self.n, self.d, out);
+        linalg::gram(&self.data, self.n, self.d, out, self.threads);
     }
 }
 

@@ -6,20 +6,37 @@
 use faer::linalg::matmul::matmul;
 use faer::{Accum, MatMut, MatRef, Par};
 
+/// faer's parallelism for `threads` threads (1 = sequential; rayon's global pool otherwise).
+fn par(threads: usize) -> Par {
+    if threads <= 1 {
+        Par::Seq
+    } else {
+        Par::rayon(threads)
+    }
+}
+
 /// `out = Xᵀ R` where `x` is `n × d` column-major, `r` is `n × t` column-major and `out` is
 /// `d × t` row-major.
-pub(crate) fn xt_r(x: &[f64], n: usize, d: usize, r: &[f64], t: usize, out: &mut [f64]) {
+pub(crate) fn xt_r(
+    x: &[f64],
+    n: usize,
+    d: usize,
+    r: &[f64],
+    t: usize,
+    out: &mut [f64],
+    threads: usize,
+) {
     debug_assert_eq!(x.len(), n * d);
     debug_assert_eq!(r.len(), n * t);
     debug_assert_eq!(out.len(), d * t);
     let xt = MatRef::from_column_major_slice(x, n, d).transpose();
     let rm = MatRef::from_column_major_slice(r, n, t);
     let dst = MatMut::from_row_major_slice_mut(out, d, t);
-    matmul(dst, Accum::Replace, xt, rm, 1.0, Par::Seq);
+    matmul(dst, Accum::Replace, xt, rm, 1.0, par(threads));
 }
 
 /// `out = XᵀX` (`d × d`, symmetric) for `x` `n × d` column-major.
-pub(crate) fn gram(x: &[f64], n: usize, d: usize, out: &mut [f64]) {
+pub(crate) fn gram(x: &[f64], n: usize, d: usize, out: &mut [f64], threads: usize) {
     use faer::linalg::matmul::triangular::{BlockStructure, matmul as tri_matmul};
     let xm = MatRef::from_column_major_slice(x, n, d);
     {
@@ -34,7 +51,7 @@ pub(crate) fn gram(x: &[f64], n: usize, d: usize, out: &mut [f64]) {
             xm,
             BlockStructure::Rectangular,
             1.0,
-            Par::Seq,
+            par(threads),
         );
     }
     for j in 0..d {
@@ -46,11 +63,19 @@ pub(crate) fn gram(x: &[f64], n: usize, d: usize, out: &mut [f64]) {
 
 /// `r -= X W` where `x` is `n × d` column-major, `w` is `d × t` row-major and `r` is `n × t`
 /// column-major.
-pub(crate) fn sub_x_w(x: &[f64], n: usize, d: usize, w: &[f64], t: usize, r: &mut [f64]) {
+pub(crate) fn sub_x_w(
+    x: &[f64],
+    n: usize,
+    d: usize,
+    w: &[f64],
+    t: usize,
+    r: &mut [f64],
+    threads: usize,
+) {
     let xm = MatRef::from_column_major_slice(x, n, d);
     let wm = MatRef::from_row_major_slice(w, d, t);
     let dst = MatMut::from_column_major_slice_mut(r, n, t);
-    matmul(dst, Accum::Add, xm, wm, -1.0, Par::Seq);
+    matmul(dst, Accum::Add, xm, wm, -1.0, par(threads));
 }
 
 /// `Σ a_i b_i` (over the shorter length), vectorised: AVX2 + FMA when the CPU has them
@@ -141,7 +166,10 @@ mod tests {
         let x: Vec<f64> = (0..n * d).map(|i| ((i * 37) % 11) as f64 - 5.0).collect();
         let r: Vec<f64> = (0..n * t).map(|i| ((i * 13) % 7) as f64 - 3.0).collect();
         let mut out = vec![0.0; d * t];
-        xt_r(&x, n, d, &r, t, &mut out);
+        xt_r(&x, n, d, &r, t, &mut out, 1);
+        let mut out2 = vec![0.0; d * t];
+        xt_r(&x, n, d, &r, t, &mut out2, 2);
+        assert_eq!(out, out2);
         for j in 0..d {
             for k in 0..t {
                 let want: f64 = (0..n).map(|i| x[j * n + i] * r[k * n + i]).sum();
@@ -149,7 +177,7 @@ mod tests {
             }
         }
         let mut g = vec![0.0; d * d];
-        gram(&x, n, d, &mut g);
+        gram(&x, n, d, &mut g, 1);
         for a in 0..d {
             for b in 0..d {
                 let want: f64 = (0..n).map(|i| x[a * n + i] * x[b * n + i]).sum();
@@ -158,7 +186,7 @@ mod tests {
         }
         let w: Vec<f64> = (0..d * t).map(|i| i as f64 * 0.5).collect();
         let mut r2 = r.clone();
-        sub_x_w(&x, n, d, &w, t, &mut r2);
+        sub_x_w(&x, n, d, &w, t, &mut r2, 1);
         for i in 0..n {
             for k in 0..t {
                 let xw: f64 = (0..d).map(|j| x[j * n + i] * w[j * t + k]).sum();

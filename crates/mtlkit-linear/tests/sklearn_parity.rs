@@ -622,3 +622,26 @@ fn paths_end_at_sklearn_solutions() {
             .is_err()
     );
 }
+
+/// Multi-threaded matrix products reach the same solution, and a given thread count is
+/// deterministic (bit for bit across runs).
+#[test]
+fn threads_are_deterministic_and_agree() {
+    for c in cases().into_iter().take(10) {
+        let data = c.dataset();
+        let p = |k: usize| {
+            MultiTaskElasticNet::new(c.alpha, c.l1_ratio)
+                .fit_intercept(c.fit_intercept)
+                .tol(1e-12)
+                .max_iter(1_000_000)
+                .n_threads(k)
+                .fit(&data)
+                .unwrap()
+        };
+        let (one, two_a, two_b) = (p(1), p(2), p(2));
+        assert_eq!(two_a.coef(), two_b.coef(), "{}", c.name);
+        assert!(rel_fro(two_a.coef(), one.coef()) < 1e-8, "{}", c.name);
+    }
+    let data = MultiTaskDataset::shared(array![[1.0], [2.0]], array![[1.0], [2.0]]).unwrap();
+    assert!(MultiTaskLasso::new(0.1).n_threads(0).fit(&data).is_err());
+}

@@ -88,6 +88,7 @@ fn configure<P: EstimatorPenalty>(p: MultiTaskParams<P>, cfg: &FitConfig) -> Mul
         .max_iter(cfg.max_iter)
         .selection(cfg.selection)
         .random_state(cfg.random_state)
+        .n_threads(cfg.n_threads)
 }
 
 fn load(source: &DataSource) -> Result<MultiTaskDataset> {
