@@ -1,7 +1,7 @@
 //! Benchmark peer for mtlkit, with the interface of the shared harness's `linfa_peer`
 //! (`../shared/bench/`), so `bench/mtl.py` can time mtlkit side by side with the peers.
 //!
-//! * `fit --data P.npz --alpha A [--l1-ratio R] [--tol T] [--max-iter N] [--working-set true|false]
+//! * `fit --data P.npz --alpha A [--l1-ratio R] [--tol T] [--max-iter N] [--working-set true|false] [--threads K]
 //!   [--out W.npy]`: one fit without intercept; reports fit wall and thread-CPU seconds (data
 //!   loading excluded), passes, mtlkit's duality gap and the primal objective.
 //! * `path --data P.npz --alphas A.npy ...`: one warm-started path (`ValidMultiTaskParams::path`,
@@ -55,6 +55,7 @@ fn run() -> Result<()> {
     let tol = num("tol", Some(1e-4))?;
     let max_iter = num("max-iter", Some(100_000.0))? as usize;
     let working_set = a.get("working-set").is_none_or(|v| v == "true");
+    let threads = num("threads", Some(1.0))? as usize;
     let alphas: Array1<f64> = match cmd.as_str() {
         "fit" => Array1::from(vec![num("alpha", None)?]),
         "path" => read_npy(
@@ -83,6 +84,7 @@ fn run() -> Result<()> {
         .tol(tol)
         .max_iter(max_iter)
         .working_set(working_set)
+        .n_threads(threads)
         .check()?;
     let t_all = Instant::now();
     let c0 = thread_cpu_s();
