@@ -319,76 +319,34 @@ fn bad_input_gives_one_line_errors() {
     std::fs::remove_file(&m).unwrap();
 
     // NaN in X, rows mismatch, missing file, unsupported extension
+    let fit_xy = |x: &str, y: &str, out: &str| {
+        mtlkit(&[
+            "fit",
+            "--estimator",
+            "multitask-lasso",
+            "--alpha",
+            "1",
+            "--x",
+            x,
+            "--y",
+            y,
+            "--out",
+            out,
+        ])
+    };
     let mut xn = x.clone();
     xn[[2, 1]] = f64::NAN;
     let xnp = dir.path().join("xn.npy");
     write_npy(&xnp, &xn);
-    assert_user_error(
-        &mtlkit(&[
-            "fit",
-            "--estimator",
-            "multitask-lasso",
-            "--alpha",
-            "1",
-            "--x",
-            s(&xnp),
-            "--y",
-            s(&yp),
-            "--out",
-            s(&m),
-        ]),
-        "non-finite",
-    );
+    assert_user_error(&fit_xy(s(&xnp), s(&yp), s(&m)), "non-finite");
     let y5 = dir.path().join("y5.npy");
     write_npy(&y5, &Array2::<f64>::zeros((5, 2)));
+    assert_user_error(&fit_xy(s(&xp), s(&y5), s(&m)), "rows");
     assert_user_error(
-        &mtlkit(&[
-            "fit",
-            "--estimator",
-            "multitask-lasso",
-            "--alpha",
-            "1",
-            "--x",
-            s(&xp),
-            "--y",
-            s(&y5),
-            "--out",
-            s(&m),
-        ]),
-        "rows",
-    );
-    assert_user_error(
-        &mtlkit(&[
-            "fit",
-            "--estimator",
-            "multitask-lasso",
-            "--alpha",
-            "1",
-            "--x",
-            "/nonexistent/x.npy",
-            "--y",
-            s(&yp),
-            "--out",
-            s(&m),
-        ]),
+        &fit_xy("/nonexistent/x.npy", s(&yp), s(&m)),
         "/nonexistent/x.npy",
     );
-    assert_user_error(
-        &mtlkit(&[
-            "fit",
-            "--estimator",
-            "multitask-lasso",
-            "--alpha",
-            "1",
-            "--x",
-            "x.txt",
-            "--y",
-            s(&yp),
-            "--out",
-            s(&m),
-        ]),
-        "unsupported file type",
-    );
+    assert_user_error(&fit_xy("x.txt", s(&yp), s(&m)), "unsupported file type");
     // a write into a missing folder fails cleanly and leaves nothing
     let nowhere = dir.path().join("no/such/dir/m.safetensors");
     assert_user_error(

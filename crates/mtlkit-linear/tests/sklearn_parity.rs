@@ -9,7 +9,8 @@ use std::path::PathBuf;
 
 use mtlkit_core::{Fit, MultiTaskDataset, Predict};
 use mtlkit_linear::{
-    GramMode, MultiTaskElasticNet, MultiTaskLasso, MultiTaskLinearModel, Selection, alpha_max,
+    GramMode, MultiTaskElasticNet, MultiTaskLasso, MultiTaskLinearModel, Selection,
+    ValidMultiTaskParams, alpha_max,
 };
 use ndarray::{Array0, Array1, Array2, array};
 use ndarray_npy::NpzReader;
@@ -80,15 +81,15 @@ const VARIANTS: [(bool, bool, GramMode, bool); 6] = [
     (true, true, GramMode::Off, true),
 ];
 
-fn fit_case(
+/// The case's estimator at `tol` with one solver variant.
+fn case_params(
     c: &Case,
     tol: f64,
     variant: (bool, bool, GramMode, bool),
     selection: Selection,
-) -> (MultiTaskLinearModel, f64) {
+) -> ValidMultiTaskParams<mtlkit_linear::L21Ridge> {
     let (working_set, anderson, gram, screening) = variant;
-    let data = c.dataset();
-    let p = MultiTaskElasticNet::new(c.alpha, c.l1_ratio)
+    MultiTaskElasticNet::new(c.alpha, c.l1_ratio)
         .fit_intercept(c.fit_intercept)
         .tol(tol)
         .max_iter(1_000_000)
@@ -99,7 +100,17 @@ fn fit_case(
         .selection(selection)
         .random_state(3)
         .check()
-        .unwrap();
+        .unwrap()
+}
+
+fn fit_case(
+    c: &Case,
+    tol: f64,
+    variant: (bool, bool, GramMode, bool),
+    selection: Selection,
+) -> (MultiTaskLinearModel, f64) {
+    let data = c.dataset();
+    let p = case_params(c, tol, variant, selection);
     let m = p.fit(&data).unwrap();
     let obj = p.objective(&data, &m).unwrap();
     (m, obj)
@@ -498,17 +509,7 @@ fn sparse_designs_match_sklearn_and_dense() {
     for c in cases().into_iter().filter(|c| c.sample_weight.is_none()) {
         let csc = CscMatrix::from_dense(&c.x);
         for variant in [VARIANTS[0], VARIANTS[2], VARIANTS[3]] {
-            let (working_set, anderson, gram, screening) = variant;
-            let p = MultiTaskElasticNet::new(c.alpha, c.l1_ratio)
-                .fit_intercept(c.fit_intercept)
-                .tol(1e-12)
-                .max_iter(1_000_000)
-                .working_set(working_set)
-                .anderson(anderson)
-                .gram(gram)
-                .screening(screening)
-                .check()
-                .unwrap();
+            let p = case_params(&c, 1e-12, variant, Selection::Cyclic);
             let m = p.fit_csc(&csc, c.y.view(), None).unwrap();
             assert!(m.info().converged, "{} {variant:?}", c.name);
             let e = rel_fro(m.coef(), c.coef.view());
@@ -580,17 +581,7 @@ fn paths_end_at_sklearn_solutions() {
             .map(|i| amax * (c.alpha / amax).powf(i as f64 / (k - 1) as f64))
             .collect();
         for variant in [VARIANTS[0], VARIANTS[2], VARIANTS[3]] {
-            let (working_set, anderson, gram, screening) = variant;
-            let p = MultiTaskElasticNet::new(c.alpha, c.l1_ratio)
-                .fit_intercept(c.fit_intercept)
-                .tol(1e-12)
-                .max_iter(1_000_000)
-                .working_set(working_set)
-                .anderson(anderson)
-                .gram(gram)
-                .screening(screening)
-                .check()
-                .unwrap();
+            let p = case_params(&c, 1e-12, variant, Selection::Cyclic);
             let path = p.path(&data, &alphas).unwrap();
             assert_eq!(path.len(), k);
             assert!(path[0].coef().iter().all(|&v| v == 0.0), "{}", c.name);
