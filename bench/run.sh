@@ -4,7 +4,7 @@
 # are the fit alone (CPU time of the calling thread); objective and gap are computed by the
 # harness. Results go to bench/results/*.jsonl and the tables to bench/results/report.md.
 #
-#   bench/run.sh [setup|gen|tts|enet|path|report|all]
+#   bench/run.sh [setup|gen|tts|enet|rho09|path|report|all]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 NUMBA_NUM_THREADS=1 RAYON_NUM_THREADS=1
@@ -35,6 +35,12 @@ if run enet; then
   $B tts --shapes small tall --rhos 0.5 --alpha-ratios 10 100 --l1-ratios 0.5 \
     --tols 1e-4 1e-6 1e-8 1e-10 --repeats 3 --fit-cap 20 \
     --solvers sklearn mtlkit --out bench/results/tts_enet.jsonl
+fi
+if run rho09; then
+  $B gen --shapes small --rhos 0.9
+  $B ref --shapes small --rhos 0.9 --alpha-ratios 10 100
+  $B tts --shapes small --rhos 0.9 --alpha-ratios 10 100 --tols 1e-4 1e-6 1e-8 --repeats 2 \
+    --fit-cap 20 --solvers sklearn skglm celer mtlkit --out bench/results/tts_rho09.jsonl
 fi
 if run path; then
   $B path --shapes small tall --rhos 0.5 --tols 1e-6 --repeats 2 --n-alphas 30 --eps 1e-2 \
