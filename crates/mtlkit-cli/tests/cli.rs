@@ -190,42 +190,30 @@ fn csv_fit_and_predict_by_column_name() {
         &mtlkit(&["predict", s(&m), "--x", s(&xcsv), "--out", s(&pred)]),
         "'b'",
     );
-    // unknown target column
-    assert_user_error(
-        &mtlkit(&[
+    let fit_csv = |data: &str, targets: &str, out: &str| {
+        mtlkit(&[
             "fit",
             "--estimator",
             "multitask-lasso",
             "--alpha",
             "0.1",
             "--data",
-            s(&csv),
+            data,
             "--targets",
-            "t1,nope",
+            targets,
             "--out",
-            s(&m),
-        ]),
+            out,
+        ])
+    };
+    // unknown target column
+    assert_user_error(
+        &fit_csv(s(&csv), "t1,nope", s(&m)),
         "unknown target column 'nope'",
     );
     // a non-number in the CSV
     let bad = dir.path().join("bad.csv");
     std::fs::write(&bad, "a,t\n1,2\nx,3\n").expect("write");
-    assert_user_error(
-        &mtlkit(&[
-            "fit",
-            "--estimator",
-            "multitask-lasso",
-            "--alpha",
-            "0.1",
-            "--data",
-            s(&bad),
-            "--targets",
-            "t",
-            "--out",
-            s(&m),
-        ]),
-        "line 3, column 'a'",
-    );
+    assert_user_error(&fit_csv(s(&bad), "t", s(&m)), "line 3, column 'a'");
 }
 
 #[test]

@@ -457,8 +457,19 @@ impl<P: EstimatorPenalty> ValidMultiTaskParams<P> {
         previous: Option<&MultiTaskLinearModel>,
     ) -> Result<MultiTaskLinearModel> {
         let (n, d) = x.dim();
-        // the dense data model checks Y (shape, finiteness) and gives default names
-        let names = MultiTaskDataset::shared(Array2::zeros((n, 1)), y.to_owned())?;
+        if y.ncols() == 0 {
+            return Err(mtlkit_core::Error::NoTasks.into());
+        }
+        if y.nrows() != n {
+            return Err(mtlkit_core::Error::ShapeMismatch {
+                what: "rows of Y vs rows of X",
+                task: None,
+                expected: n,
+                found: y.nrows(),
+            }
+            .into());
+        }
+        mtlkit_core::dataset_checks::check_finite("Y", y, None)?;
         let init = previous.map(|m| m.coef.view());
         check_init(init, d, y.ncols())?;
         let (x_offset, y_offset) = if self.0.fit_intercept {
@@ -477,8 +488,10 @@ impl<P: EstimatorPenalty> ValidMultiTaskParams<P> {
             yc,
         };
         let design = CscDesign::new(x, prep.x_offset.as_slice());
+        // the data model's default names: x0.., task0..
         let feature_names: Vec<String> = (0..d).map(|j| format!("x{j}")).collect();
-        self.solve(&design, &prep, init, names.task_names(), &feature_names)
+        let task_names: Vec<String> = (0..y.ncols()).map(|k| format!("task{k}")).collect();
+        self.solve(&design, &prep, init, &task_names, &feature_names)
     }
 
     fn solver(&self) -> BlockCoordinateDescent {
