@@ -29,6 +29,12 @@ pub trait Design {
     fn sub_x_w(&self, w: &[f64], t: usize, r: &mut [f64]);
     /// `out = XᵀX` (`d × d`).
     fn gram(&self, out: &mut [f64]);
+    /// The whole matrix as one column-major slice (`n × d`), when it is stored that way; lets
+    /// solvers work on blocks of columns at matrix-product speed. `None` (the default) for
+    /// designs that are not dense.
+    fn dense_columns(&self) -> Option<&[f64]> {
+        None
+    }
 }
 
 /// A dense design stored column-major (each feature contiguous), optionally centred.
@@ -141,6 +147,9 @@ impl Design for DenseDesign<'_> {
     }
     fn gram(&self, out: &mut [f64]) {
         linalg::gram(&self.data, self.n, self.d, out, self.threads);
+    }
+    fn dense_columns(&self) -> Option<&[f64]> {
+        Some(&self.data)
     }
 }
 

@@ -185,7 +185,7 @@ impl BlockCoordinateDescent {
             if w.iter().any(|&v| v != 0.0) {
                 x.sub_x_w(w, t, &mut r);
             }
-            ws::Residual { x, y: &yc, r, t }
+            ws::Residual::new(x, &yc, r, t)
         };
         let mut go = |state: &mut dyn ws::CdState, w: &mut Vec<f64>| -> Vec<SolverResult> {
             penalties
