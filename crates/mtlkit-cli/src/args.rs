@@ -44,6 +44,26 @@ pub enum SelectionArg {
     Random,
 }
 
+/// A task's loss.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LossArg {
+    /// Squared error (regression).
+    Squared,
+    /// Logistic (binary classification).
+    Logistic,
+}
+
+/// How the tasks' losses are weighted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ScalingArg {
+    /// 1/n_t per task.
+    TaskMean,
+    /// 1/N, N the samples of all tasks.
+    AllSamples,
+    /// 1 (unnormalised).
+    Sum,
+}
+
 /// `mtlkit fit`.
 #[derive(Debug, Args)]
 pub struct FitArgs {
@@ -83,9 +103,25 @@ pub struct FitArgs {
     /// One CSV with features and targets (use with --targets).
     #[arg(long)]
     pub data: Option<PathBuf>,
-    /// Comma-separated target columns of --data; the other columns are the features.
+    /// Comma-separated target columns of --data (wide format: one column per task, empty/NA =
+    /// missing label); the other columns are the features.
     #[arg(long, value_delimiter = ',')]
     pub targets: Option<Vec<String>>,
+    /// Long format: the column of --data naming each row's task (one design per task, tasks of
+    /// any size); use with --target.
+    #[arg(long)]
+    pub task_col: Option<String>,
+    /// Long format: the target column of --data.
+    #[arg(long)]
+    pub target: Option<String>,
+    /// Loss: `squared` (regression) or `logistic` (binary classification, labels 0/1 or
+    /// -1/1); one for all tasks or a comma-separated list, one per task in task order.
+    #[arg(long, value_delimiter = ',', default_value = "squared")]
+    pub loss: Vec<LossArg>,
+    /// Weight of each task's loss: task-mean (1/n_t; scikit-learn's objective for a shared X),
+    /// all-samples (1/N over all tasks' samples) or sum (1; MALSAR's).
+    #[arg(long, value_enum, default_value_t = ScalingArg::TaskMean)]
+    pub scaling: ScalingArg,
     /// One weight per sample (.npy, or a one-column .csv); rescaled to sum to n_samples as in
     /// scikit-learn, so integer weights equal repeated rows.
     #[arg(long)]
@@ -103,10 +139,19 @@ pub struct FitArgs {
 pub struct PredictArgs {
     /// A model written by `mtlkit fit`.
     pub model: PathBuf,
-    /// Inputs, .npy (n x n_features) or .csv whose header names the model's features.
+    /// Inputs, .npy (n x n_features) or .csv whose header names the model's features; every
+    /// task is predicted for every row.
     #[arg(long)]
-    pub x: PathBuf,
-    /// Where to write predictions (.npy, or .csv with task names as header).
+    pub x: Option<PathBuf>,
+    /// Long format: a CSV with a task column (--task-col) and the model's features; each row is
+    /// predicted for its own task. Other columns are ignored.
+    #[arg(long)]
+    pub data: Option<PathBuf>,
+    /// Long format: the column of --data naming each row's task.
+    #[arg(long)]
+    pub task_col: Option<String>,
+    /// Where to write predictions (.npy, or .csv with task names as header; long format: a CSV
+    /// with the task, the prediction and, for classification tasks, P(y = 1)).
     #[arg(long)]
     pub out: PathBuf,
 }

@@ -3,9 +3,9 @@
 use std::path::PathBuf;
 
 use anyhow::{Result, bail};
-use mtlkit_linear::Selection;
+use mtlkit_linear::{Loss, LossScaling, Selection};
 
-use crate::args::{EstimatorArg, FitArgs, SelectionArg};
+use crate::args::{EstimatorArg, FitArgs, LossArg, ScalingArg, SelectionArg};
 
 /// Where `fit` reads its data from.
 #[derive(Debug)]
@@ -23,6 +23,15 @@ pub enum DataSource {
         path: PathBuf,
         /// Target columns.
         targets: Vec<String>,
+    },
+    /// One long-format CSV: a task column, a target column, the features.
+    Long {
+        /// The CSV.
+        path: PathBuf,
+        /// The task column.
+        task_col: String,
+        /// The target column.
+        target: String,
     },
 }
 
@@ -64,6 +73,10 @@ pub struct FitConfig {
     pub source: DataSource,
     /// Sample weights file.
     pub sample_weight: Option<PathBuf>,
+    /// Losses (one for all tasks, or one per task).
+    pub losses: Vec<Loss>,
+    /// Loss scaling.
+    pub scaling: LossScaling,
     /// Output model path.
     pub out: PathBuf,
     /// JSON output.
@@ -86,6 +99,23 @@ impl TryFrom<FitArgs> for FitConfig {
             },
         };
         let source = match (a.x, a.y, a.data, a.targets) {
+            (None, None, Some(path), None) if a.task_col.is_some() || a.target.is_some() => {
+                match (a.task_col, a.target) {
+                    (Some(task_col), Some(target)) if task_col != target => DataSource::Long {
+                        path,
+                        task_col,
+                        target,
+                    },
+                    (Some(_), Some(_)) => {
+                        bail!("--task-col and --target must be different columns")
+                    }
+                    (Some(_), None) => bail!("--task-col needs --target naming the target column"),
+                    _ => bail!("--target needs --task-col naming the task column (long format)"),
+                }
+            }
+            (_, _, _, _) if a.task_col.is_some() || a.target.is_some() => {
+                bail!("--task-col/--target (long format) go with --data FILE.csv only")
+            }
             (Some(x), Some(y), None, None) => DataSource::Files { x, y },
             (None, None, Some(path), Some(targets)) => {
                 let targets: Vec<String> =
@@ -119,6 +149,19 @@ impl TryFrom<FitArgs> for FitConfig {
             n_threads: a.n_threads,
             source,
             sample_weight: a.sample_weight,
+            losses: a
+                .loss
+                .iter()
+                .map(|l| match l {
+                    LossArg::Squared => Loss::Squared,
+                    LossArg::Logistic => Loss::Logistic,
+                })
+                .collect(),
+            scaling: match a.scaling {
+                ScalingArg::TaskMean => LossScaling::TaskMean,
+                ScalingArg::AllSamples => LossScaling::AllSamples,
+                ScalingArg::Sum => LossScaling::Sum,
+            },
             out: a.out,
             json: a.json,
         })

@@ -13,12 +13,15 @@ use ndarray_npy::{NpzWriter, ReadNpyExt, WriteNpyExt};
 pub enum Kind {
     /// NumPy `.npy`.
     Npy,
-    /// CSV with a header row.
+    /// CSV with a header row (optionally gzip-compressed, `.csv.gz`).
     Csv,
 }
 
 /// The kind of `path`, from its extension.
 pub fn kind(path: &Path) -> Result<Kind> {
+    if is_gz_csv(path) {
+        return Ok(Kind::Csv);
+    }
     match path
         .extension()
         .and_then(|e| e.to_str())
@@ -28,7 +31,7 @@ pub fn kind(path: &Path) -> Result<Kind> {
         Some("npy") => Ok(Kind::Npy),
         Some("csv") => Ok(Kind::Csv),
         _ => bail!(
-            "'{}': unsupported file type (use .npy or .csv)",
+            "'{}': unsupported file type (use .npy, .csv or .csv.gz)",
             path.display()
         ),
     }
@@ -90,12 +93,51 @@ fn read_npy(path: &Path) -> Result<Array2<f64>> {
     Err(anyhow!("{err}")).with_context(ctx)
 }
 
-/// Read a CSV with a header; every field must be a number.
-pub fn read_csv(path: &Path) -> Result<(Vec<String>, Array2<f64>)> {
-    let mut rdr = csv::ReaderBuilder::new()
+fn is_gz_csv(path: &Path) -> bool {
+    path.file_name()
+        .and_then(|n| n.to_str())
+        .is_some_and(|n| n.to_ascii_lowercase().ends_with(".csv.gz"))
+}
+
+/// A CSV reader over a plain or gzip-compressed (`.csv.gz`) file.
+fn csv_reader(path: &Path) -> Result<csv::Reader<Box<dyn std::io::Read>>> {
+    let file =
+        std::fs::File::open(path).with_context(|| format!("reading '{}'", path.display()))?;
+    let inner: Box<dyn std::io::Read> = if is_gz_csv(path) {
+        Box::new(flate2::read::GzDecoder::new(std::io::BufReader::new(file)))
+    } else {
+        Box::new(std::io::BufReader::new(file))
+    };
+    Ok(csv::ReaderBuilder::new()
         .trim(csv::Trim::All)
-        .from_path(path)
-        .with_context(|| format!("reading '{}'", path.display()))?;
+        .from_reader(inner))
+}
+
+/// A field as a number: empty, `NA`, `nan` (any case) are missing (NaN).
+fn parse_field(field: &str) -> Option<f64> {
+    if field.is_empty() || field.eq_ignore_ascii_case("na") || field.eq_ignore_ascii_case("nan") {
+        return Some(f64::NAN);
+    }
+    field.parse().ok()
+}
+
+/// Read a CSV with a header (plain or `.csv.gz`); every field must be a number or missing
+/// (empty, `NA`, `nan`: NaN, accepted as a missing target and rejected in features).
+pub fn read_csv(path: &Path) -> Result<(Vec<String>, Array2<f64>)> {
+    let (header, _, values) = read_csv_keyed(path, None)?;
+    Ok((header, values))
+}
+
+/// Read a CSV whose column `key` (if given) holds text labels (e.g. a task id); the other
+/// columns must be numbers. Returns the header without `key`, the labels and the values.
+///
+/// # Errors
+/// Unreadable files, an unknown `key`, non-numeric fields (naming line and column).
+pub fn read_csv_keyed(
+    path: &Path,
+    key: Option<&str>,
+) -> Result<(Vec<String>, Vec<String>, Array2<f64>)> {
+    let mut rdr = csv_reader(path)?;
     let header: Vec<String> = rdr
         .headers()
         .with_context(|| format!("'{}': reading the header", path.display()))?
@@ -105,13 +147,28 @@ pub fn read_csv(path: &Path) -> Result<(Vec<String>, Array2<f64>)> {
     if header.is_empty() || header.iter().all(String::is_empty) {
         bail!("'{}': empty file or header", path.display());
     }
+    let key_col = match key {
+        None => None,
+        Some(k) => Some(header.iter().position(|h| h == k).ok_or_else(|| {
+            anyhow!(
+                "unknown task column '{k}' in '{}' (columns: {})",
+                path.display(),
+                header.join(", ")
+            )
+        })?),
+    };
     let mut vals = Vec::new();
+    let mut keys = Vec::new();
     let mut rows = 0usize;
     for (i, rec) in rdr.records().enumerate() {
         let line = i + 2;
         let rec = rec.with_context(|| format!("'{}' line {line}", path.display()))?;
         for (c, field) in rec.iter().enumerate() {
-            let v: f64 = field.parse().map_err(|_| {
+            if Some(c) == key_col {
+                keys.push(field.to_string());
+                continue;
+            }
+            let v = parse_field(field).ok_or_else(|| {
                 anyhow!(
                     "'{}' line {line}, column '{}': '{field}' is not a number",
                     path.display(),
@@ -125,10 +182,26 @@ pub fn read_csv(path: &Path) -> Result<(Vec<String>, Array2<f64>)> {
     if rows == 0 {
         bail!("'{}': no data rows", path.display());
     }
-    Ok((
-        header.clone(),
-        Array2::from_shape_vec((rows, header.len()), vals)?,
-    ))
+    let cols: Vec<String> = header
+        .iter()
+        .enumerate()
+        .filter(|(c, _)| Some(*c) != key_col)
+        .map(|(_, h)| h.clone())
+        .collect();
+    let values = Array2::from_shape_vec((rows, cols.len()), vals)?;
+    Ok((cols, keys, values))
+}
+
+/// Write a CSV of text rows atomically.
+pub fn write_csv_rows(path: &Path, header: &[String], rows: &[Vec<String>]) -> Result<()> {
+    let mut w = csv::Writer::from_writer(Vec::new());
+    w.write_record(header)?;
+    for r in rows {
+        w.write_record(r)?;
+    }
+    let bytes = w.into_inner().map_err(|e| anyhow!("{e}"))?;
+    mtlkit_core::io::atomic_write(path, &bytes)?;
+    Ok(())
 }
 
 /// Write a matrix as `.npy` or as `.csv` with `header`.
@@ -145,7 +218,16 @@ pub fn write_table(path: &Path, values: &Array2<f64>, header: &[String]) -> Resu
             for row in values.rows() {
                 w.write_record(row.iter().map(|v| format!("{v:?}")))?;
             }
-            w.into_inner().map_err(|e| anyhow!("{e}"))?
+            let plain = w.into_inner().map_err(|e| anyhow!("{e}"))?;
+            if is_gz_csv(path) {
+                use std::io::Write;
+                let mut gz =
+                    flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+                gz.write_all(&plain)?;
+                gz.finish()?
+            } else {
+                plain
+            }
         }
     };
     mtlkit_core::io::atomic_write(path, &bytes)?;

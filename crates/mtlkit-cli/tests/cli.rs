@@ -438,3 +438,195 @@ fn demo_prints_a_per_task_table() {
     }
     assert_user_error(&mtlkit(&["demo", "--test-size", "1.5"]), "test_size");
 }
+
+#[test]
+fn long_format_per_task_fit_with_mixed_losses_and_gz_input() {
+    use std::io::Write;
+    let dir = tempfile::tempdir().expect("tempdir");
+    // two regression tasks of different sizes and one classification task (labels -1/1)
+    let mut csv = String::from("school,f0,f1,score\n");
+    for i in 0..30 {
+        let (a, b) = ((i % 7) as f64, (i % 5) as f64 - 2.0);
+        csv += &format!("alpha,{a},{b},{}\n", 1.5 * a - b + 0.1 * (i % 3) as f64);
+        if i < 20 {
+            csv += &format!("beta,{b},{a},{}\n", 0.5 * a + b);
+        }
+        let label = if a - b + 0.5 * ((i % 4) as f64 - 1.5) > 2.0 {
+            1
+        } else {
+            -1
+        };
+        csv += &format!("gamma,{a},{b},{label}\n");
+    }
+    let plain = dir.path().join("long.csv");
+    std::fs::write(&plain, &csv).unwrap();
+    let gz = dir.path().join("long.csv.gz");
+    let mut enc =
+        flate2::write::GzEncoder::new(File::create(&gz).unwrap(), flate2::Compression::fast());
+    enc.write_all(csv.as_bytes()).unwrap();
+    enc.finish().unwrap();
+    let model = dir.path().join("m.safetensors");
+    let fit = |data: &Path| {
+        mtlkit(&[
+            "fit",
+            "--estimator",
+            "multitask-lasso",
+            "--alpha",
+            "0.01",
+            "--data",
+            s(data),
+            "--task-col",
+            "school",
+            "--target",
+            "score",
+            "--loss",
+            "squared,squared,logistic",
+            "--tol",
+            "1e-10",
+            "--max-iter",
+            "100000",
+            "--out",
+            s(&model),
+            "--json",
+        ])
+    };
+    let out = fit(&gz);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let summary: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(summary["n_tasks"], 3);
+    assert_eq!(summary["converged"], true);
+    assert_eq!(summary["losses"][2], "logistic");
+    let gz_model = std::fs::read(&model).unwrap();
+    // plain and compressed input give the same model
+    assert!(fit(&plain).status.success());
+    assert_eq!(std::fs::read(&model).unwrap(), gz_model);
+    // long-format predict: one row per input row, its own task; labels in the task's encoding
+    let pred = dir.path().join("pred.csv");
+    let out = mtlkit(&[
+        "predict",
+        s(&model),
+        "--data",
+        s(&plain),
+        "--task-col",
+        "school",
+        "--out",
+        s(&pred),
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = std::fs::read_to_string(&pred).unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines[0], "school,prediction,probability");
+    assert_eq!(lines.len(), 1 + 30 + 20 + 30);
+    for l in &lines[1..] {
+        let f: Vec<&str> = l.split(',').collect();
+        if f[0] == "gamma" {
+            assert!(f[1] == "1.0" || f[1] == "-1.0", "{l}");
+            let p: f64 = f[2].parse().unwrap();
+            assert_eq!(f[1] == "1.0", p > 0.5, "{l}");
+        } else {
+            assert!(f[2].is_empty(), "{l}");
+        }
+    }
+    // errors: unknown task column, three classes for a logistic task, missing target column
+    assert_user_error(
+        &mtlkit(&[
+            "fit",
+            "--estimator",
+            "multitask-lasso",
+            "--alpha",
+            "0.1",
+            "--data",
+            s(&plain),
+            "--task-col",
+            "nope",
+            "--target",
+            "score",
+            "--out",
+            s(&model),
+        ]),
+        "unknown task column 'nope'",
+    );
+    assert_user_error(
+        &mtlkit(&[
+            "fit",
+            "--estimator",
+            "multitask-lasso",
+            "--alpha",
+            "0.1",
+            "--data",
+            s(&plain),
+            "--task-col",
+            "school",
+            "--target",
+            "score",
+            "--loss",
+            "logistic",
+            "--out",
+            s(&model),
+        ]),
+        "logistic loss needs binary labels",
+    );
+    assert_user_error(
+        &mtlkit(&[
+            "fit",
+            "--estimator",
+            "multitask-lasso",
+            "--alpha",
+            "0.1",
+            "--data",
+            s(&plain),
+            "--task-col",
+            "school",
+            "--out",
+            s(&model),
+        ]),
+        "--task-col needs --target",
+    );
+}
+
+#[test]
+fn wide_csv_with_missing_targets_fits() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut csv = String::from("f0,f1,y0,y1\n");
+    for i in 0..25 {
+        let (a, b) = ((i % 6) as f64, (i % 4) as f64);
+        let y1 = if i % 5 == 0 {
+            "NA".to_string()
+        } else {
+            format!("{}", a - b)
+        };
+        csv += &format!("{a},{b},{},{y1}\n", a + 2.0 * b);
+    }
+    let data = dir.path().join("wide.csv");
+    std::fs::write(&data, csv).unwrap();
+    let model = dir.path().join("m.safetensors");
+    let out = mtlkit(&[
+        "fit",
+        "--estimator",
+        "multitask-lasso",
+        "--alpha",
+        "0.01",
+        "--data",
+        s(&data),
+        "--targets",
+        "y0,y1",
+        "--out",
+        s(&model),
+        "--json",
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let summary: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(summary["converged"], true);
+}

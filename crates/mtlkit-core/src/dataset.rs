@@ -77,9 +77,14 @@ impl MultiTaskDataset {
     /// A dataset with one design `x` (`n_samples × n_features`) shared by all tasks and targets
     /// `y` (`n_samples × n_tasks`).
     ///
+    /// **Missing targets**: a NaN in `y[i, t]` means task `t` has no label for sample `i`; the
+    /// sample is left out of that task's loss only (estimators then fit the general per-task
+    /// formulation). Infinite targets are still errors, and so is a task with no label at all.
+    ///
     /// # Errors
     /// [`Error::NoTasks`] (`y` has no column), [`Error::NoSamples`], [`Error::NoFeatures`],
-    /// [`Error::ShapeMismatch`] (rows of `y` ≠ rows of `x`), [`Error::NonFinite`].
+    /// [`Error::ShapeMismatch`] (rows of `y` ≠ rows of `x`), [`Error::NonFinite`] (any
+    /// non-finite `x`, an infinite `y`), [`Error::NoLabels`] (a column of `y` all NaN).
     pub fn shared(x: Array2<f64>, y: Array2<f64>) -> Result<Self> {
         if y.ncols() == 0 {
             return Err(Error::NoTasks);
@@ -93,11 +98,27 @@ impl MultiTaskDataset {
                 found: y.nrows(),
             });
         }
-        check_finite("Y", y.view(), None)?;
+        for ((row, col), &value) in y.indexed_iter() {
+            if value.is_infinite() {
+                return Err(Error::NonFinite {
+                    array: "Y",
+                    task: None,
+                    row,
+                    col,
+                    value,
+                });
+            }
+        }
         let (d, t) = (x.ncols(), y.ncols());
+        let task_names = default_names("task", t);
+        for (col, name) in y.columns().into_iter().zip(&task_names) {
+            if col.iter().all(|v| v.is_nan()) {
+                return Err(Error::NoLabels { task: name.clone() });
+            }
+        }
         Ok(Self {
             layout: Layout::Shared { x, y },
-            task_names: default_names("task", t),
+            task_names,
             feature_names: default_names("x", d),
             sample_weight: None,
         })
@@ -244,6 +265,14 @@ impl MultiTaskDataset {
             expected: "a shared design (one X, Y with one column per task)",
             found: self.layout.describe(),
         })
+    }
+
+    /// Whether some target is missing (NaN in the shared layout's `Y`).
+    pub fn has_missing_targets(&self) -> bool {
+        match &self.layout {
+            Layout::Shared { y, .. } => y.iter().any(|v| v.is_nan()),
+            Layout::PerTask(_) => false,
+        }
     }
 
     /// Number of tasks `T`.

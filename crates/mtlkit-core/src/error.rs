@@ -44,6 +44,12 @@ pub enum Error {
         /// Task concerned, if any.
         task: Option<String>,
     },
+    /// A task of a shared-design dataset has no labelled sample (every target is NaN).
+    #[error("task {task} has no labelled sample: every one of its targets is missing (NaN)")]
+    NoLabels {
+        /// Task concerned.
+        task: String,
+    },
     /// The input has no features.
     #[error("no features: X has zero columns")]
     NoFeatures,

@@ -22,6 +22,31 @@ pub enum LinearError {
         /// Shape of the previous coefficients.
         found: (usize, usize),
     },
+    /// Labels of a classification (logistic) task that are not binary `{0, 1}` or `{−1, 1}`
+    /// with both classes present.
+    #[error(
+        "task {task}: logistic loss needs binary labels, {{0, 1}} or {{-1, 1}} with both classes present; found {found}"
+    )]
+    InvalidLabels {
+        /// The task.
+        task: String,
+        /// What was found (the distinct values, or the one class).
+        found: String,
+    },
+    /// The number of per-task losses does not match the data.
+    #[error("{found} losses given for {expected} tasks (give one for all tasks or one per task)")]
+    LossCount {
+        /// Tasks in the data.
+        expected: usize,
+        /// Losses given.
+        found: usize,
+    },
+    /// An operation that needs classification tasks on a model without any.
+    #[error("{operation}: the model has no classification (logistic) task")]
+    NoClassificationTask {
+        /// The operation.
+        operation: &'static str,
+    },
     /// A model file that is corrupt, truncated or inconsistent.
     #[error("invalid model file{}: {reason}", path_suffix(.path))]
     InvalidModel {

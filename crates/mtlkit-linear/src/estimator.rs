@@ -31,6 +31,7 @@ use serde::{Deserialize, Serialize};
 use crate::datafit::{Datafit, Quadratic};
 use crate::design::{CscDesign, DenseDesign, Design};
 use crate::penalty::{DualNorm, L21, L21Ridge, ProxRow};
+use crate::pertask::{self, Loss, LossScaling};
 use crate::solver::{BcdOptions, BlockCoordinateDescent, GramMode, Solver};
 use crate::{LinearError, Result};
 use mtlkit_core::sparse::CscMatrix;
@@ -93,6 +94,9 @@ pub struct Hyperparameters {
     pub anderson: bool,
     /// Gram mode.
     pub gram: GramMode,
+    /// Weight of each task's loss (absent in files written before it existed: the default).
+    #[serde(default)]
+    pub scaling: LossScaling,
 }
 
 /// A penalty that can be the `R` of a named estimator.
@@ -155,6 +159,8 @@ pub struct MultiTaskParams<P> {
     anderson: bool,
     gram: GramMode,
     n_threads: usize,
+    losses: Vec<Loss>,
+    scaling: LossScaling,
 }
 
 /// Multi-task Lasso (joint feature selection), exactly scikit-learn 1.9's `MultiTaskLasso`:
@@ -235,7 +241,34 @@ impl<P: EstimatorPenalty> MultiTaskParams<P> {
             anderson: true,
             gram: GramMode::Auto,
             n_threads: 1,
+            losses: vec![Loss::Squared],
+            scaling: LossScaling::TaskMean,
         }
+    }
+
+    /// Replace `alpha` (every other hyperparameter kept).
+    pub fn alpha(mut self, v: f64) -> Self {
+        self.penalty = self.penalty.with_alpha(v);
+        self
+    }
+
+    /// The loss of every task: [`Loss::Squared`] (default, regression) or [`Loss::Logistic`]
+    /// (binary classification).
+    pub fn loss(mut self, v: Loss) -> Self {
+        self.losses = vec![v];
+        self
+    }
+    /// One loss per task (a model may mix regression and classification tasks); the fit
+    /// fails with [`LinearError::LossCount`] unless there is exactly one per task.
+    pub fn task_losses(mut self, v: impl IntoIterator<Item = Loss>) -> Self {
+        self.losses = v.into_iter().collect();
+        self
+    }
+    /// How each task's loss is weighted. Default [`LossScaling::TaskMean`] (scikit-learn's
+    /// objective when all tasks share `X`).
+    pub fn scaling(mut self, v: LossScaling) -> Self {
+        self.scaling = v;
+        self
     }
 
     /// Fit an intercept per task (centre `X` and `Y`). Default `true`.
@@ -307,6 +340,12 @@ impl<P: EstimatorPenalty> MultiTaskParams<P> {
         param::non_negative("tol", self.tol)?;
         param::positive_count("max_iter", self.max_iter)?;
         param::positive_count("n_threads", self.n_threads)?;
+        if self.losses.is_empty() {
+            return Err(LinearError::LossCount {
+                expected: 1,
+                found: 0,
+            });
+        }
         Ok(ValidMultiTaskParams(self.clone()))
     }
 
@@ -325,6 +364,22 @@ impl<P: EstimatorPenalty> MultiTaskParams<P> {
             working_set: self.working_set,
             anderson: self.anderson,
             gram: self.gram,
+            scaling: self.scaling,
+        }
+    }
+
+    /// The loss of each of `n_tasks` tasks.
+    ///
+    /// # Errors
+    /// [`LinearError::LossCount`] unless one loss or `n_tasks` losses were given.
+    pub fn task_loss_list(&self, n_tasks: usize) -> Result<Vec<Loss>> {
+        match self.losses.len() {
+            1 => Ok(vec![self.losses[0]; n_tasks]),
+            k if k == n_tasks => Ok(self.losses.clone()),
+            k => Err(LinearError::LossCount {
+                expected: n_tasks,
+                found: k,
+            }),
         }
     }
 }
@@ -365,6 +420,10 @@ impl<P: EstimatorPenalty> ValidMultiTaskParams<P> {
         data: &MultiTaskDataset,
         init: Option<ArrayView2<'_, f64>>,
     ) -> Result<MultiTaskLinearModel> {
+        if self.needs_general(data)? {
+            check_init(init, data.n_features(), data.n_tasks())?;
+            return self.fit_general(data, init, None);
+        }
         let (x, y) = data.require_shared(P::KIND.name())?;
         check_init(init, x.ncols(), y.ncols())?;
         let prep = Prepared::new(data, x, y, self.0.fit_intercept);
@@ -408,6 +467,16 @@ impl<P: EstimatorPenalty> ValidMultiTaskParams<P> {
     ) -> Result<Vec<MultiTaskLinearModel>> {
         for &a in alphas {
             param::non_negative("alpha", a)?;
+        }
+        if self.needs_general(data)? {
+            // warm-started fits of the general formulation, one per alpha
+            let mut out: Vec<MultiTaskLinearModel> = Vec::with_capacity(alphas.len());
+            for &a in alphas {
+                let prev = out.last().map(|m| m.coef.view());
+                let m = self.fit_general(data, prev, Some(a))?;
+                out.push(m);
+            }
+            return Ok(out);
         }
         let (x, y) = data.require_shared(P::KIND.name())?;
         let prep = Prepared::new(data, x, y, self.0.fit_intercept);
@@ -494,6 +563,97 @@ impl<P: EstimatorPenalty> ValidMultiTaskParams<P> {
         self.solve(&design, &prep, init, &task_names, &feature_names)
     }
 
+    /// Whether `data` needs the general per-task solver: per-task designs, missing targets,
+    /// a non-squared loss or a scaling other than scikit-learn's.
+    fn needs_general(&self, data: &MultiTaskDataset) -> Result<bool> {
+        let losses = self.0.task_loss_list(data.n_tasks())?;
+        Ok(data.as_shared().is_none()
+            || data.has_missing_targets()
+            || losses.iter().any(|&l| l != Loss::Squared)
+            || self.0.scaling != LossScaling::TaskMean)
+    }
+
+    /// Fit the general formulation (see [`crate::pertask`]), at `alpha` if given.
+    fn fit_general(
+        &self,
+        data: &MultiTaskDataset,
+        init: Option<ArrayView2<'_, f64>>,
+        alpha: Option<f64>,
+    ) -> Result<MultiTaskLinearModel> {
+        let p = &self.0;
+        let penalty = alpha.map_or_else(|| p.penalty.clone(), |a| p.penalty.with_alpha(a));
+        let losses = p.task_loss_list(data.n_tasks())?;
+        let prep = pertask::prepare(data, &losses, p.scaling, p.fit_intercept)?;
+        let (d, nt) = (data.n_features(), data.n_tasks());
+        let w0: Option<Vec<f64>> = init.map(|w| w.iter().copied().collect());
+        let opts = pertask::Options {
+            max_iter: p.max_iter,
+            tol: p.tol,
+            random: (p.selection == Selection::Random).then_some(p.random_state),
+            anderson: p.anderson,
+        };
+        let sol = pertask::solve(
+            &prep.tasks,
+            d,
+            penalty.l21_weight(),
+            penalty.ridge_weight(),
+            &opts,
+            w0.as_deref(),
+            None,
+        );
+        if !sol.converged {
+            log::warn!(
+                "{} did not converge after {} iterations: duality gap {:.3e} > tolerance {:.3e} \
+                 (increase max_iter, rescale the features or increase alpha)",
+                P::KIND.name(),
+                sol.n_iter,
+                sol.gap,
+                sol.tol_abs
+            );
+        }
+        let coef = Array2::from_shape_vec((d, nt), sol.w)
+            .unwrap_or_else(|_| unreachable!("the solver returns d × T coefficients"));
+        let intercept = Array1::from_shape_fn(nt, |t| match losses[t] {
+            Loss::Squared => {
+                prep.y_offsets[t]
+                    - prep.x_offsets[t]
+                        .iter()
+                        .zip(coef.column(t))
+                        .map(|(a, b)| a * b)
+                        .sum::<f64>()
+            }
+            Loss::Logistic => sol.b[t],
+        });
+        let mut hp = p.hyperparameters();
+        hp.alpha = penalty.alpha();
+        Ok(MultiTaskLinearModel {
+            coef,
+            intercept,
+            task_names: data.task_names().to_vec(),
+            feature_names: data.feature_names().to_vec(),
+            hyperparameters: hp,
+            info: FitInfo {
+                n_iter: sol.n_iter,
+                dual_gap: sol.gap,
+                converged: sol.converged,
+            },
+            losses,
+            classes: prep.classes,
+        })
+    }
+
+    /// The smallest `alpha` at which every coefficient is zero, for this estimator's losses,
+    /// scaling and intercept on `data` (either layout).
+    ///
+    /// # Errors
+    /// As [`Fit::fit`].
+    pub fn alpha_max(&self, data: &MultiTaskDataset) -> Result<f64> {
+        let p = &self.0;
+        let losses = p.task_loss_list(data.n_tasks())?;
+        let prep = pertask::prepare(data, &losses, p.scaling, p.fit_intercept)?;
+        Ok(pertask::l21_max(&prep.tasks, data.n_features()) / p.penalty.l1_ratio())
+    }
+
     fn solver(&self) -> BlockCoordinateDescent {
         let p = &self.0;
         if p.penalty.l21_weight() == 0.0 {
@@ -569,14 +729,51 @@ impl<P: EstimatorPenalty> ValidMultiTaskParams<P> {
                 dual_gap: res.dual_gap,
                 converged: res.converged,
             },
+            losses: vec![Loss::Squared; task_names.len()],
+            classes: vec![None; task_names.len()],
         }
     }
 
-    /// The objective `1/(2n)‖Y − XW − 1bᵀ‖²_F + R(W)` of `model` on `data` (shared layout).
+    /// The objective of `model` on `data`: `1/(2n)‖Y − XW − 1bᵀ‖²_F + R(W)` in the shared
+    /// layout, and in general `Σ_t c_t Σ_i s_ti ℓ_t(y_ti, x_tiᵀw_t + b_t) + R(W)` with this
+    /// estimator's losses and [`LossScaling`] (see [`crate::pertask`]).
     ///
     /// # Errors
-    /// [`mtlkit_core::Error::WrongLayout`] or a shape mismatch between model and data.
+    /// A shape mismatch between model and data, or invalid labels for a logistic task.
     pub fn objective(&self, data: &MultiTaskDataset, model: &MultiTaskLinearModel) -> Result<f64> {
+        if self.needs_general(data)? {
+            for (what, expected, found) in [
+                (
+                    "features of the model vs the data",
+                    data.n_features(),
+                    model.n_features(),
+                ),
+                (
+                    "tasks of the model vs the data",
+                    data.n_tasks(),
+                    model.n_tasks(),
+                ),
+            ] {
+                if expected != found {
+                    return Err(mtlkit_core::Error::ShapeMismatch {
+                        what,
+                        task: None,
+                        expected,
+                        found,
+                    }
+                    .into());
+                }
+            }
+            let losses = self.0.task_loss_list(data.n_tasks())?;
+            let fit = pertask::data_term(
+                data,
+                &losses,
+                self.0.scaling,
+                model.coef.view(),
+                model.intercept.view(),
+            )?;
+            return Ok(fit + self.0.penalty.value(model.coef.view()));
+        }
         let (x, y) = data.require_shared("objective")?;
         let pred = model.predict(&x)?;
         if pred.dim() != y.dim() {
@@ -686,15 +883,20 @@ impl Prepared {
     }
 }
 
-/// The smallest `alpha` at which every coefficient is zero:
-/// `alpha_max = max_j ‖X_jᵀ Y‖₂ / (n · l1_ratio)` on the centred data when `fit_intercept`
-/// (infinite when `l1_ratio = 0`).
+/// The smallest `alpha` at which every coefficient is zero for the squared loss with the
+/// default scaling: `alpha_max = max_j ‖X_jᵀ Y‖₂ / (n · l1_ratio)` on the centred data when
+/// `fit_intercept` (infinite when `l1_ratio = 0`); per-task designs and missing targets use each
+/// task's own samples. For other losses or scalings see [`ValidMultiTaskParams::alpha_max`].
 ///
 /// # Errors
-/// [`mtlkit_core::Error::WrongLayout`] for per-task data, [`mtlkit_core::Error::InvalidParameter`]
-/// for `l1_ratio` outside `[0, 1]`.
+/// [`mtlkit_core::Error::InvalidParameter`] for `l1_ratio` outside `[0, 1]`.
 pub fn alpha_max(data: &MultiTaskDataset, l1_ratio: f64, fit_intercept: bool) -> Result<f64> {
     param::unit_interval("l1_ratio", l1_ratio)?;
+    if data.as_shared().is_none() || data.has_missing_targets() {
+        let losses = vec![Loss::Squared; data.n_tasks()];
+        let prep = pertask::prepare(data, &losses, LossScaling::TaskMean, fit_intercept)?;
+        return Ok(pertask::l21_max(&prep.tasks, data.n_features()) / l1_ratio);
+    }
     let (x, y) = data.require_shared("alpha_max")?;
     let prep = Prepared::new(data, x, y, fit_intercept);
     let mut xc = &x - &prep.x_offset.view().insert_axis(Axis(0));
@@ -730,6 +932,8 @@ pub struct MultiTaskLinearModel {
     pub(crate) feature_names: Vec<String>,
     pub(crate) hyperparameters: Hyperparameters,
     pub(crate) info: FitInfo,
+    pub(crate) losses: Vec<Loss>,
+    pub(crate) classes: Vec<Option<[f64; 2]>>,
 }
 
 impl MultiTaskLinearModel {
@@ -764,6 +968,64 @@ impl MultiTaskLinearModel {
     /// Number of tasks.
     pub fn n_tasks(&self) -> usize {
         self.coef.ncols()
+    }
+    /// The loss of each task.
+    pub fn losses(&self) -> &[Loss] {
+        &self.losses
+    }
+    /// For each task, the labels standing for classes 0 and 1 (`None` for regression tasks).
+    pub fn classes(&self) -> &[Option<[f64; 2]>] {
+        &self.classes
+    }
+    /// Indices of the classification (logistic) tasks, in order: the columns of
+    /// [`predict_proba`](Self::predict_proba).
+    pub fn classification_tasks(&self) -> Vec<usize> {
+        (0..self.n_tasks())
+            .filter(|&t| self.losses[t] == Loss::Logistic)
+            .collect()
+    }
+
+    /// `X W + 1 bᵀ` (`n × T`): the predictions of regression tasks, the log-odds of
+    /// classification tasks.
+    ///
+    /// # Errors
+    /// A shape mismatch with the model or a non-finite `x`.
+    pub fn decision_function(&self, x: ArrayView2<'_, f64>) -> Result<Array2<f64>> {
+        if x.ncols() != self.n_features() {
+            return Err(mtlkit_core::Error::ShapeMismatch {
+                what: "columns of X vs n_features of the model",
+                task: None,
+                expected: self.n_features(),
+                found: x.ncols(),
+            }
+            .into());
+        }
+        mtlkit_core::dataset_checks::check_finite("X", x.view(), None)?;
+        Ok(x.dot(&self.coef) + self.intercept.view().insert_axis(Axis(0)))
+    }
+
+    /// `P(y = class 1)` for each classification task (`n × k`, columns in the order of
+    /// [`classification_tasks`](Self::classification_tasks)).
+    ///
+    /// # Errors
+    /// [`LinearError::NoClassificationTask`] when every task is a regression; as
+    /// [`decision_function`](Self::decision_function).
+    pub fn predict_proba(&self, x: ArrayView2<'_, f64>) -> Result<Array2<f64>> {
+        let cls = self.classification_tasks();
+        if cls.is_empty() {
+            return Err(LinearError::NoClassificationTask {
+                operation: "predict_proba",
+            });
+        }
+        let z = self.decision_function(x)?;
+        Ok(Array2::from_shape_fn((z.nrows(), cls.len()), |(i, k)| {
+            let v = z[[i, cls[k]]];
+            if v >= 0.0 {
+                1.0 / (1.0 + (-v).exp())
+            } else {
+                v.exp() / (1.0 + v.exp())
+            }
+        }))
     }
 }
 
@@ -802,18 +1064,16 @@ impl MultiTaskLinearModel {
 impl Predict<ArrayView2<'_, f64>> for MultiTaskLinearModel {
     type Output = Array2<f64>;
     type Error = LinearError;
-    /// `X W + 1 bᵀ` for `x` of shape `n × n_features`.
+    /// For `x` of shape `n × n_features`: `X W + 1 bᵀ` for regression tasks, the predicted
+    /// label (the task's own label values) for classification tasks.
     fn predict(&self, x: &ArrayView2<'_, f64>) -> Result<Array2<f64>> {
-        if x.ncols() != self.n_features() {
-            return Err(mtlkit_core::Error::ShapeMismatch {
-                what: "columns of X vs n_features of the model",
-                task: None,
-                expected: self.n_features(),
-                found: x.ncols(),
+        let mut z = self.decision_function(x.view())?;
+        for (t, cls) in self.classes.iter().enumerate() {
+            if let Some([c0, c1]) = cls {
+                z.column_mut(t)
+                    .mapv_inplace(|v| if v > 0.0 { *c1 } else { *c0 });
             }
-            .into());
         }
-        mtlkit_core::dataset_checks::check_finite("X", x.view(), None)?;
-        Ok(x.dot(&self.coef) + self.intercept.view().insert_axis(Axis(0)))
+        Ok(z)
     }
 }

@@ -36,6 +36,7 @@ pub mod gap;
 mod linalg;
 pub mod penalty;
 pub mod persist;
+pub mod pertask;
 pub mod solver;
 
 pub use datafit::{Datafit, Quadratic};
@@ -45,4 +46,5 @@ pub use estimator::{
     MultiTaskLinearModel, MultiTaskParams, Selection, ValidMultiTaskParams, alpha_max,
 };
 pub use penalty::{DualNorm, L21, L21Ridge, Penalty, ProxRow};
+pub use pertask::{Loss, LossScaling};
 pub use solver::{BcdOptions, BlockCoordinateDescent, GramMode, Solver, SolverResult};

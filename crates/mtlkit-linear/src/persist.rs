@@ -21,7 +21,7 @@ use safetensors::tensor::{Dtype, SafeTensors, TensorView};
 use serde::{Deserialize, Serialize};
 
 use crate::estimator::{FitInfo, Hyperparameters, MultiTaskLinearModel};
-use crate::{LinearError, Result};
+use crate::{LinearError, Loss, Result};
 
 /// The model file format version this build writes and reads.
 pub const FORMAT_VERSION: u32 = 1;
@@ -38,6 +38,12 @@ struct Metadata {
     task_names: Vec<String>,
     feature_names: Vec<String>,
     fit_info: FitInfo,
+    /// Loss per task (absent in older files: all squared).
+    #[serde(default)]
+    losses: Vec<Loss>,
+    /// Class labels per task (absent in older files: none).
+    #[serde(default)]
+    classes: Vec<Option<[f64; 2]>>,
 }
 
 fn f64_bytes(v: impl Iterator<Item = f64>) -> Vec<u8> {
@@ -58,6 +64,8 @@ impl MultiTaskLinearModel {
             task_names: self.task_names.clone(),
             feature_names: self.feature_names.clone(),
             fit_info: self.info,
+            losses: self.losses.clone(),
+            classes: self.classes.clone(),
         };
         let bad = |reason: String| LinearError::InvalidModel { path: None, reason };
         let meta = serde_json::to_string(&meta).map_err(|e| bad(e.to_string()))?;
@@ -155,6 +163,29 @@ impl MultiTaskLinearModel {
         if d == 0 || t == 0 {
             return Err(invalid("no features or no tasks".into()));
         }
+        let losses = if meta.losses.is_empty() {
+            vec![Loss::Squared; t]
+        } else {
+            meta.losses
+        };
+        let classes = if meta.classes.is_empty() {
+            vec![None; t]
+        } else {
+            meta.classes
+        };
+        if losses.len() != t || classes.len() != t {
+            return Err(invalid("losses or classes do not match the tasks".into()));
+        }
+        for (loss, cls) in losses.iter().zip(&classes) {
+            let ok = match (loss, cls) {
+                (Loss::Squared, None) => true,
+                (Loss::Logistic, Some([a, b])) => a.is_finite() && b.is_finite() && a != b,
+                _ => false,
+            };
+            if !ok {
+                return Err(invalid("a task's classes do not match its loss".into()));
+            }
+        }
         let coef = read_f64(&st, "coef", &[d, t]).map_err(invalid)?;
         let intercept = read_f64(&st, "intercept", &[t]).map_err(invalid)?;
         Ok(Self {
@@ -164,6 +195,8 @@ impl MultiTaskLinearModel {
             feature_names: meta.feature_names,
             hyperparameters: meta.hyperparameters,
             info: meta.fit_info,
+            losses,
+            classes,
         })
     }
 }

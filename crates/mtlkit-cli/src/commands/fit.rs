@@ -60,6 +60,8 @@ pub fn run(cfg: FitConfig) -> Result<()> {
             "n_iter": info.n_iter,
             "dual_gap": info.dual_gap,
             "converged": info.converged,
+            "losses": model.losses().iter().map(|l| l.name()).collect::<Vec<_>>(),
+            "scaling": model.hyperparameters().scaling.name(),
         });
         println!("{summary}");
     } else {
@@ -89,6 +91,8 @@ fn configure<P: EstimatorPenalty>(p: MultiTaskParams<P>, cfg: &FitConfig) -> Mul
         .selection(cfg.selection)
         .random_state(cfg.random_state)
         .n_threads(cfg.n_threads)
+        .task_losses(cfg.losses.iter().copied())
+        .scaling(cfg.scaling)
 }
 
 fn load(source: &DataSource) -> Result<MultiTaskDataset> {
@@ -117,6 +121,54 @@ fn load(source: &DataSource) -> Result<MultiTaskDataset> {
                     .context("task names from the Y header")?;
             }
             Ok(data)
+        }
+        DataSource::Long {
+            path,
+            task_col,
+            target,
+        } => {
+            let (header, keys, values) = io::read_csv_keyed(path, Some(task_col))?;
+            let tcol = header.iter().position(|h| h == target).ok_or_else(|| {
+                anyhow::anyhow!(
+                    "unknown target column '{target}' in '{}' (columns: {task_col}, {})",
+                    path.display(),
+                    header.join(", ")
+                )
+            })?;
+            let fcols: Vec<usize> = (0..header.len()).filter(|&c| c != tcol).collect();
+            if fcols.is_empty() {
+                bail!("'{}' has no feature columns", path.display());
+            }
+            // tasks in order of first appearance
+            let mut names: Vec<String> = Vec::new();
+            let mut rows: Vec<Vec<usize>> = Vec::new();
+            for (i, k) in keys.iter().enumerate() {
+                match names.iter().position(|n| n == k) {
+                    Some(t) => rows[t].push(i),
+                    None => {
+                        names.push(k.clone());
+                        rows.push(vec![i]);
+                    }
+                }
+            }
+            let tasks = rows
+                .iter()
+                .zip(&names)
+                .map(|(r, name)| {
+                    let labelled: Vec<usize> =
+                        r.iter().copied().filter(|&i| !values[[i, tcol]].is_nan()).collect();
+                    if labelled.is_empty() {
+                        bail!("task '{name}' has no labelled row (its '{target}' values are all missing)");
+                    }
+                    let x = values.select(Axis(0), &labelled).select(Axis(1), &fcols);
+                    let y = values.column(tcol).select(Axis(0), &labelled);
+                    Ok((x, y))
+                })
+                .collect::<Result<Vec<_>>>()?;
+            Ok(MultiTaskDataset::per_task(tasks)
+                .with_context(|| format!("'{}'", path.display()))?
+                .with_feature_names(fcols.iter().map(|&c| header[c].clone()))?
+                .with_task_names(names)?)
         }
         DataSource::Csv { path, targets } => {
             let (header, values) = io::read_csv(path)?;

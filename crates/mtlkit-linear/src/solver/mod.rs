@@ -2,7 +2,7 @@
 //! its `Solver<D, P>` implementations, so an unsupported pairing does not compile.
 
 mod bcd;
-mod ws;
+pub(crate) mod ws;
 
 pub use bcd::{BcdOptions, BlockCoordinateDescent, GramMode};
 

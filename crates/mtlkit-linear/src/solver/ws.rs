@@ -968,7 +968,7 @@ impl Anderson {
 }
 
 /// `Σ c_i w_{i+1}` with `c = z / Σz`, `(U Uᵀ) z = 1`, `U_i = w_{i+1} − w_i`; `None` if singular.
-fn extrapolate(hist: &[Vec<f64>]) -> Option<Vec<f64>> {
+pub(crate) fn extrapolate(hist: &[Vec<f64>]) -> Option<Vec<f64>> {
     let k = hist.len() - 1;
     let u: Vec<Vec<f64>> = (0..k)
         .map(|i| {
