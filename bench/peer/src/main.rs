@@ -86,6 +86,10 @@ fn run() -> Result<()> {
         .working_set(working_set)
         .n_threads(threads)
         .check()?;
+    // resident memory: reset the peak (Linux: `5` > /proc/self/clear_refs) so that the fit's own
+    // peak is measured, not the loading of the data
+    let _ = std::fs::write("/proc/self/clear_refs", "5");
+    let rss_before = proc_status_kib("VmRSS");
     let t_all = Instant::now();
     let c0 = thread_cpu_s();
     // one warm-started path (the solver state is kept along it); a single alpha is a plain fit
@@ -101,6 +105,11 @@ fn run() -> Result<()> {
     };
     fit_s.push(t_all.elapsed().as_secs_f64());
     cpu_s.push(thread_cpu_s() - c0);
+    let fit_extra_rss_kib = match (rss_before, proc_status_kib("VmHWM")) {
+        (Some(a), Some(b)) => b.saturating_sub(a) as i64,
+        _ => -1,
+    };
+    let x_kib = 8 * ds.n_features() * ds.n_samples(mtlkit_core::TaskId(0)) / 1024;
     for (k, (m, &alpha)) in models.iter().zip(alphas.iter()).enumerate() {
         steps.push(m.info().n_iter);
         gaps.push(m.info().dual_gap);
@@ -125,13 +134,25 @@ fn run() -> Result<()> {
             .join(",")
     };
     println!(
-        "{{\"solver\":\"mtlkit\",\"working_set\":{working_set},\"load_s\":{load_s:.6},\"fit_s\":[{}],\"total_fit_s\":{total_s:.6},\"cpu_s\":[{}],\"n_steps\":{steps:?},\"dual_gap\":[{}],\"objective\":[{}]}}",
+        "{{\"solver\":\"mtlkit\",\"working_set\":{working_set},\"load_s\":{load_s:.6},\"fit_s\":[{}],\"total_fit_s\":{total_s:.6},\"cpu_s\":[{}],\"n_steps\":{steps:?},\"dual_gap\":[{}],\"objective\":[{}],\"fit_extra_rss_kib\":{fit_extra_rss_kib},\"x_kib\":{x_kib}}}",
         list(&fit_s),
         list(&cpu_s),
         list(&gaps),
         list(&objs)
     );
     Ok(())
+}
+
+/// A `kB` field of `/proc/self/status` (`VmRSS`, `VmHWM`), if readable.
+fn proc_status_kib(field: &str) -> Option<usize> {
+    let text = std::fs::read_to_string("/proc/self/status").ok()?;
+    text.lines()
+        .find_map(|l| l.strip_prefix(field)?.strip_prefix(':'))?
+        .trim()
+        .trim_end_matches("kB")
+        .trim()
+        .parse()
+        .ok()
 }
 
 /// CPU time of the calling thread (the fit is single-threaded).

@@ -19,6 +19,16 @@
 //! | `anderson` | `true` | Anderson extrapolation, kept only when the objective decreases | |
 //! | `gram` | auto | precompute `XᵀX` (auto: when `5·n_features <= n_samples`) | auto / on / off |
 //! | `n_threads` | 1 | threads for the dense matrix products (rayon's global pool) | `>= 1` |
+//! | `loss` | squared | per task: squared (regression) or logistic (binary classification) | one, or one per task |
+//! | `scaling` | task-mean | weight `c_t` of each task's loss: `1/n_t`, `1/N` or 1 (MALSAR) | |
+//!
+//! **Two solvers, one estimator.** With one design for all tasks, squared losses, no missing
+//! target and the default scaling, the fit is scikit-learn's problem and runs the accelerated
+//! shared-design solver. Anything else — one design per task, missing targets (NaN in `Y`),
+//! logistic or mixed losses, another scaling — runs the general per-task solver of
+//! [`crate::pertask`] (block CD with each task's own curvature, same duality-gap certificate;
+//! working sets and screening are not implemented there yet). Both give the same answer where
+//! both apply (tested).
 //!
 //! With working sets, `n_iter` counts passes over the working set rather than over all features.
 //!
@@ -142,10 +152,34 @@ impl EstimatorPenalty for L21Ridge {
 
 /// Unchecked hyperparameters of a linear multi-task estimator with penalty `P`.
 ///
-/// Objective (scikit-learn's, `n` = number of samples, `Y_c`, `X_c` centred when
-/// `fit_intercept`):
+/// Objective with one design for all tasks (scikit-learn's, `n` = number of samples):
 ///
-/// `min_W 1/(2n) ‖Y − X W − 1 bᵀ‖²_F + R(W)`
+/// `min_{W,b} 1/(2n) ‖Y − X W − 1 bᵀ‖²_F + R(W)`
+///
+/// and in general, for tasks `t` with their own `(X_t, y_t)`, loss `ℓ_t` and weight `c_t` (see
+/// [`LossScaling`]; the default `c_t = 1/n_t` gives the line above for a shared design):
+///
+/// `min_{W,b} Σ_t c_t Σ_i ℓ_t(y_ti, x_tiᵀ w_t + b_t) + R(W)`
+///
+/// ```
+/// use mtlkit_core::{Fit, MultiTaskDataset, Predict};
+/// use mtlkit_linear::{Loss, MultiTaskLasso};
+/// use ndarray::array;
+///
+/// // two tasks with their own samples: a regression and a binary classification
+/// let x1 = array![[1., 0.], [2., 1.], [0., 3.], [3., 3.]];
+/// let y1 = array![1., 2., 0., 3.];
+/// let x2 = array![[0., 1.], [1., 0.], [2., 2.], [3., 1.], [1., 3.]];
+/// let y2 = array![0., 0., 1., 1., 0.];
+/// let data = MultiTaskDataset::per_task(vec![(x1, y1), (x2.clone(), y2)])?;
+/// let model = MultiTaskLasso::new(0.01)
+///     .task_losses([Loss::Squared, Loss::Logistic])
+///     .fit(&data)?;
+/// assert_eq!(model.classification_tasks(), vec![1]);
+/// let p = model.predict_proba(x2.view())?; // P(y = 1) of the classification task
+/// assert!(p.iter().all(|&v| (0.0..=1.0).contains(&v)));
+/// # Ok::<(), mtlkit_linear::LinearError>(())
+/// ```
 #[derive(Debug, Clone, PartialEq)]
 pub struct MultiTaskParams<P> {
     penalty: P,
@@ -187,8 +221,9 @@ pub struct MultiTaskParams<P> {
 ///
 /// # Errors
 /// Fitting fails with a typed error on invalid hyperparameters (`alpha < 0`, NaN, `tol < 0`,
-/// `max_iter = 0`) or a dataset without a shared design. Non-convergence is not an error: the
-/// model's [`FitInfo::converged`] is `false` and a warning is logged.
+/// `max_iter = 0`), a loss list that does not match the tasks, or labels of a logistic task that
+/// are not binary. Non-convergence is not an error: the model's [`FitInfo::converged`] is
+/// `false` and a warning is logged.
 pub type MultiTaskLasso = MultiTaskParams<L21>;
 
 /// Multi-task elastic net, exactly scikit-learn 1.9's `MultiTaskElasticNet`:
