@@ -4,7 +4,8 @@
 # are the fit alone (CPU time of the calling thread); objective and gap are computed by the
 # harness. Results go to bench/results/*.jsonl and the tables to bench/results/report.md.
 #
-#   bench/run.sh [setup|gen|tts|enet|rho09|path|report|all]
+#   bench/run.sh [setup|gen|tts|enet|rho09|path|report|all]   (all = these)
+#   bench/run.sh wide | tall09 | memory                        (extra stages, run on demand)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 NUMBA_NUM_THREADS=1 RAYON_NUM_THREADS=1
@@ -45,6 +46,36 @@ fi
 if run path; then
   $B path --shapes small tall --rhos 0.5 --tols 1e-6 --repeats 2 --n-alphas 30 --eps 1e-2 \
     --solvers sklearn skglm celer mtlkit --out bench/results/path.jsonl
+fi
+# the stages below are not part of `all` (wide writes a 160 MB problem and its references take
+# minutes); run them by name
+if [ "$stage" = wide ]; then
+  $B gen --shapes wide --rhos 0.5
+  $B ref --shapes wide --rhos 0.5 --alpha-ratios 10 100 --l1-ratios 1.0
+  $B tts --shapes wide --rhos 0.5 --alpha-ratios 10 100 --tols 1e-4 1e-6 1e-8 --repeats 2 \
+    --fit-cap 60 --solvers sklearn skglm celer mtlkit --out bench/results/tts_wide.jsonl
+fi
+if [ "$stage" = tall09 ]; then
+  $B gen --shapes tall --rhos 0.9
+  $B ref --shapes tall --rhos 0.9 --alpha-ratios 10 100 --l1-ratios 1.0
+  $B tts --shapes tall --rhos 0.9 --alpha-ratios 10 100 --tols 1e-4 1e-6 1e-8 --repeats 2 \
+    --fit-cap 20 --solvers sklearn skglm celer mtlkit --out bench/results/tts_tall09.jsonl
+fi
+if [ "$stage" = memory ]; then
+  # resident memory the fit adds above the loaded data (peak RSS during the fit, measured inside
+  # mtlkit_peer), as a fraction of X
+  : > bench/results/memory.jsonl
+  for f in "${MTL_BENCH_DATA:-/tmp/mtl_bench_data}"/mtl_*_rho*.npz; do
+    case "$f" in *.ref.npz) continue ;; esac
+    amax=$("$PY" -c "import numpy as np; print(float(np.load('$f')['alpha_max']))")
+    for r in 10 100; do for l1 in 1.0 0.5; do
+      a=$("$PY" -c "print($amax / $r)")
+      "$MTLKIT_PEER_BIN" fit --data "$f" --alpha "$a" --l1-ratio "$l1" --tol 1e-8 |
+        "$PY" -c "import json, sys; d = json.load(sys.stdin); print(json.dumps({'problem': '$(basename "$f" .npz)', 'alpha_ratio': $r, 'l1_ratio': $l1, 'fit_extra_rss_mib': d['fit_extra_rss_kib'] / 1024, 'x_mib': d['x_kib'] / 1024, 'extra_over_x': d['fit_extra_rss_kib'] / d['x_kib']}))" \
+        >> bench/results/memory.jsonl
+    done; done
+  done
+  cat bench/results/memory.jsonl
 fi
 if run report; then
   $B report --results bench/results > bench/results/report.md

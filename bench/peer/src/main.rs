@@ -56,6 +56,8 @@ fn run() -> Result<()> {
     let max_iter = num("max-iter", Some(100_000.0))? as usize;
     let working_set = a.get("working-set").is_none_or(|v| v == "true");
     let threads = num("threads", Some(1.0))? as usize;
+    // --f32 true: X in single precision (fit_f32; fit only, not path)
+    let single = a.get("f32").is_some_and(|v| v == "true");
     let alphas: Array1<f64> = match cmd.as_str() {
         "fit" => Array1::from(vec![num("alpha", None)?]),
         "path" => read_npy(
@@ -73,6 +75,16 @@ fn run() -> Result<()> {
     drop(x_c);
     let y: Array2<f64> = npz.by_name("Y")?;
     let ds = MultiTaskDataset::shared(x, y)?;
+    // the single-precision copy of X, column-major (made before the timing, like the f64 one)
+    let (x32, y_view) = {
+        let (xv, yv) = ds.require_shared("fit")?;
+        let mut x32 = Array2::<f32>::zeros(if single { xv.raw_dim().f() } else { (0, 0).f() });
+        if single {
+            #[allow(clippy::cast_possible_truncation)]
+            x32.zip_mut_with(&xv, |o, &v| *o = v as f32);
+        }
+        (x32, yv)
+    };
     let load_s = t_load.elapsed().as_secs_f64();
     let (d, t) = (ds.n_features(), ds.n_tasks());
 
@@ -100,6 +112,8 @@ fn run() -> Result<()> {
                 .as_slice()
                 .ok_or_else(|| anyhow!("alphas not contiguous"))?,
         )?
+    } else if single {
+        vec![p.fit_f32(x32.view(), y_view)?]
     } else {
         vec![p.fit(&ds)?]
     };

@@ -62,6 +62,15 @@ pub fn read_table(path: &Path) -> Result<Table> {
     }
 }
 
+/// A 2-D float32 `.npy` as `f32` (`None` for any other file or dtype).
+pub fn read_npy_f32(path: &Path) -> Result<Option<Array2<f32>>> {
+    if kind(path)? != Kind::Npy {
+        return Ok(None);
+    }
+    let bytes = std::fs::read(path).with_context(|| format!("reading '{}'", path.display()))?;
+    Ok(Array2::<f32>::read_npy(Cursor::new(&bytes)).ok())
+}
+
 fn read_npy(path: &Path) -> Result<Array2<f64>> {
     let bytes = std::fs::read(path).with_context(|| format!("reading '{}'", path.display()))?;
     let ctx = || {

@@ -630,3 +630,58 @@ fn wide_csv_with_missing_targets_fits() {
     let summary: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(summary["converged"], true);
 }
+
+#[test]
+fn float32_npy_designs_are_fitted_in_single_precision() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (x, y, alpha, _, _) = fixture("tall_lasso_01");
+    let x32 = x.mapv(|v| v as f32);
+    let (p32, p64, py) = (
+        dir.path().join("x32.npy"),
+        dir.path().join("x64.npy"),
+        dir.path().join("y.npy"),
+    );
+    write_npy(&p32, &x32);
+    write_npy(&p64, &x32.mapv(f64::from));
+    write_npy(&py, &y);
+    let fit = |xp: &Path, out: &Path| {
+        let o = mtlkit(&[
+            "fit",
+            "--estimator",
+            "multitask-lasso",
+            "--alpha",
+            &alpha.to_string(),
+            "--x",
+            s(xp),
+            "--y",
+            s(&py),
+            "--fit-intercept",
+            "false",
+            "--tol",
+            "1e-12",
+            "--out",
+            s(out),
+            "--json",
+        ]);
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+        assert_eq!(v["loss"], "squared");
+        assert!(v.get("losses").is_none());
+    };
+    let (m32, m64) = (
+        dir.path().join("m32.safetensors"),
+        dir.path().join("m64.safetensors"),
+    );
+    fit(&p32, &m32);
+    fit(&p64, &m64);
+    let coef = |m: &Path| {
+        let e = dir.path().join("e.npz");
+        assert!(mtlkit(&["export", s(m), "--out", s(&e)]).status.success());
+        let mut z = NpzReader::new(File::open(&e).unwrap()).unwrap();
+        let c: Array2<f64> = z.by_name("coef").unwrap();
+        c
+    };
+    let (a, b) = (coef(&m32), coef(&m64));
+    let diff = (&a - &b).mapv(f64::abs).sum();
+    assert!(diff <= 1e-8 * b.mapv(f64::abs).sum(), "{diff:e}");
+}

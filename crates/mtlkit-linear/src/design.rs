@@ -29,32 +29,76 @@ pub trait Design {
     fn sub_x_w(&self, w: &[f64], t: usize, r: &mut [f64]);
     /// `out = XᵀX` (`d × d`).
     fn gram(&self, out: &mut [f64]);
-    /// The whole matrix as one column-major slice (`n × d`), when it is stored that way; lets
-    /// solvers work on blocks of columns at matrix-product speed. `None` (the default) for
-    /// designs that are not dense.
-    fn dense_columns(&self) -> Option<&[f64]> {
+    /// Columns `cols` as one column-major `n × |cols|` block of `f64`, for solvers that work on
+    /// blocks of columns at matrix-product speed: a view of `X` when possible, else written to
+    /// `buf`. `None` (the default) for designs without dense columns.
+    fn gather<'s>(&'s self, _cols: &[usize], _buf: &'s mut Vec<f64>) -> Option<&'s [f64]> {
         None
+    }
+    /// Whether [`gather`](Self::gather) returns blocks (dense designs).
+    fn can_gather(&self) -> bool {
+        false
     }
 }
 
-/// A dense design stored column-major (each feature contiguous), optionally centred.
+/// Element types a [`DenseDesign`] can store: `f64`, or `f32` (half the memory of `X`; the
+/// solver's arithmetic stays in `f64`: columns are widened as they are read).
+pub trait Element: Copy + Send + Sync + std::fmt::Debug + 'static + private::Sealed {
+    /// Widen to `f64`.
+    fn to_f64(self) -> f64;
+    /// Narrow from `f64` (rounding for `f32`).
+    fn from_f64(v: f64) -> Self;
+}
+
+impl Element for f64 {
+    #[inline]
+    fn to_f64(self) -> f64 {
+        self
+    }
+    #[inline]
+    fn from_f64(v: f64) -> Self {
+        v
+    }
+}
+
+impl Element for f32 {
+    #[inline]
+    fn to_f64(self) -> f64 {
+        f64::from(self)
+    }
+    #[inline]
+    #[allow(clippy::cast_possible_truncation)]
+    fn from_f64(v: f64) -> Self {
+        v as f32
+    }
+}
+
+mod private {
+    pub trait Sealed {}
+    impl Sealed for f64 {}
+    impl Sealed for f32 {}
+}
+
+/// A dense design stored column-major (each feature contiguous), optionally centred, in `f64`
+/// (default) or `f32`.
 ///
 /// A column-major (Fortran-order) `X` with no centring is borrowed, not copied.
 #[derive(Debug, Clone)]
-pub struct DenseDesign<'a> {
-    data: Cow<'a, [f64]>,
+pub struct DenseDesign<'a, T: Element = f64> {
+    data: Cow<'a, [T]>,
     n: usize,
     d: usize,
     threads: usize,
 }
 
-impl<'a> DenseDesign<'a> {
+impl<'a, T: Element> DenseDesign<'a, T> {
     /// A design over `x` (`n × d`). With `offset`, column `j` is centred by `offset[j]` (for
-    /// `fit_intercept`); a non-zero offset or a row-major `x` means one column-major copy.
+    /// `fit_intercept`); a non-zero offset or a row-major `x` means one column-major copy (in
+    /// `T`: an `f32` design is centred in `f64` and stored rounded to `f32`).
     ///
     /// # Panics
     /// If `offset` is given with a length other than `x.ncols()` (a programming error).
-    pub fn new(x: ArrayView2<'a, f64>, offset: Option<&[f64]>) -> Self {
+    pub fn new(x: ArrayView2<'a, T>, offset: Option<&[f64]>) -> Self {
         let (n, d) = x.dim();
         let centred = offset.is_some_and(|o| o.iter().any(|&v| v != 0.0));
         if !centred && x.t().is_standard_layout() {
@@ -70,7 +114,7 @@ impl<'a> DenseDesign<'a> {
         let mut data = Vec::with_capacity(n * d);
         for (j, col) in x.columns().into_iter().enumerate() {
             let o = offset.map_or(0.0, |o| o[j]);
-            data.extend(col.iter().map(|v| v - o));
+            data.extend(col.iter().map(|v| T::from_f64(v.to_f64() - o)));
         }
         Self {
             data: Cow::Owned(data),
@@ -85,13 +129,17 @@ impl<'a> DenseDesign<'a> {
     ///
     /// # Panics
     /// If `offset` or `s` do not match `x` (a programming error).
-    pub fn weighted(x: ArrayView2<'_, f64>, offset: &[f64], s: &[f64]) -> DenseDesign<'static> {
+    pub fn weighted(x: ArrayView2<'_, T>, offset: &[f64], s: &[f64]) -> DenseDesign<'static, T> {
         let (n, d) = x.dim();
         assert_eq!(offset.len(), d);
         assert_eq!(s.len(), n);
         let mut data = Vec::with_capacity(n * d);
         for (j, col) in x.columns().into_iter().enumerate() {
-            data.extend(col.iter().zip(s).map(|(v, si)| (v - offset[j]) * si));
+            data.extend(
+                col.iter()
+                    .zip(s)
+                    .map(|(v, si)| T::from_f64((v.to_f64() - offset[j]) * si)),
+            );
         }
         DenseDesign {
             data: Cow::Owned(data),
@@ -115,12 +163,26 @@ impl<'a> DenseDesign<'a> {
 
     /// Column `j` as a slice.
     #[inline]
-    pub fn col(&self, j: usize) -> &[f64] {
+    pub fn col(&self, j: usize) -> &[T] {
         &self.data[j * self.n..(j + 1) * self.n]
     }
 }
 
-impl Design for DenseDesign<'_> {
+/// Columns `cols` of the column-major `n × d` matrix `x`: a sub-slice when they are consecutive,
+/// otherwise copied into `buf`.
+fn gather_f64<'b>(x: &'b [f64], n: usize, cols: &[usize], buf: &'b mut Vec<f64>) -> &'b [f64] {
+    let (first, last) = (cols[0], cols[cols.len() - 1]);
+    if last - first + 1 == cols.len() {
+        return &x[first * n..(last + 1) * n];
+    }
+    buf.clear();
+    for &j in cols {
+        buf.extend_from_slice(&x[j * n..(j + 1) * n]);
+    }
+    buf
+}
+
+impl Design for DenseDesign<'_, f64> {
     fn n_samples(&self) -> usize {
         self.n
     }
@@ -148,8 +210,124 @@ impl Design for DenseDesign<'_> {
     fn gram(&self, out: &mut [f64]) {
         linalg::gram(&self.data, self.n, self.d, out, self.threads);
     }
-    fn dense_columns(&self) -> Option<&[f64]> {
-        Some(&self.data)
+    fn gather<'s>(&'s self, cols: &[usize], buf: &'s mut Vec<f64>) -> Option<&'s [f64]> {
+        Some(gather_f64(&self.data, self.n, cols, buf))
+    }
+    fn can_gather(&self) -> bool {
+        true
+    }
+}
+
+/// Features per widened panel in the `f32` design's matrix products.
+const PANEL: usize = 256;
+
+impl DenseDesign<'_, f32> {
+    /// Columns `j0..j1` widened to `f64` (column-major) into `buf`.
+    fn widen(&self, j0: usize, j1: usize, buf: &mut Vec<f64>) {
+        buf.clear();
+        buf.extend(
+            self.data[j0 * self.n..j1 * self.n]
+                .iter()
+                .map(|&v| f64::from(v)),
+        );
+    }
+}
+
+impl Design for DenseDesign<'_, f32> {
+    fn n_samples(&self) -> usize {
+        self.n
+    }
+    fn n_features(&self) -> usize {
+        self.d
+    }
+    fn col_norm2(&self, j: usize) -> f64 {
+        self.col(j)
+            .iter()
+            .map(|&v| f64::from(v) * f64::from(v))
+            .sum()
+    }
+    #[inline]
+    fn col_dot(&self, j: usize, v: &[f64]) -> f64 {
+        linalg::dot_f32(self.col(j), v)
+    }
+    #[inline]
+    fn col_axpy(&self, j: usize, a: f64, v: &mut [f64]) {
+        linalg::axpy_f32(a, self.col(j), v);
+    }
+    fn xt_r(&self, r: &[f64], t: usize, out: &mut [f64]) {
+        let mut buf = Vec::new();
+        let mut j0 = 0;
+        while j0 < self.d {
+            let j1 = (j0 + PANEL).min(self.d);
+            self.widen(j0, j1, &mut buf);
+            linalg::xt_r(
+                &buf,
+                self.n,
+                j1 - j0,
+                r,
+                t,
+                &mut out[j0 * t..j1 * t],
+                self.threads,
+            );
+            j0 = j1;
+        }
+    }
+    fn sub_x_w(&self, w: &[f64], t: usize, r: &mut [f64]) {
+        let mut buf = Vec::new();
+        let mut j0 = 0;
+        while j0 < self.d {
+            let j1 = (j0 + PANEL).min(self.d);
+            self.widen(j0, j1, &mut buf);
+            linalg::sub_x_w(
+                &buf,
+                self.n,
+                j1 - j0,
+                &w[j0 * t..j1 * t],
+                t,
+                r,
+                self.threads,
+            );
+            j0 = j1;
+        }
+    }
+    fn gram(&self, out: &mut [f64]) {
+        let (n, d) = (self.n, self.d);
+        let (mut a, mut b, mut blk) = (Vec::new(), Vec::new(), Vec::new());
+        let mut i0 = 0;
+        while i0 < d {
+            let i1 = (i0 + PANEL).min(d);
+            self.widen(i0, i1, &mut a);
+            let mut j0 = 0;
+            while j0 <= i0 {
+                let j1 = (j0 + PANEL).min(d);
+                blk.clear();
+                blk.resize((i1 - i0) * (j1 - j0), 0.0);
+                if j0 == i0 {
+                    linalg::gram(&a, n, i1 - i0, &mut blk, self.threads);
+                } else {
+                    self.widen(j0, j1, &mut b);
+                    linalg::xt_r(&a, n, i1 - i0, &b, j1 - j0, &mut blk, self.threads);
+                }
+                for (ia, row) in blk.chunks_exact(j1 - j0).enumerate() {
+                    for (jb, &v) in row.iter().enumerate() {
+                        out[(i0 + ia) * d + j0 + jb] = v;
+                        out[(j0 + jb) * d + i0 + ia] = v;
+                    }
+                }
+                j0 = j1;
+            }
+            i0 = i1;
+        }
+    }
+    fn gather<'s>(&'s self, cols: &[usize], buf: &'s mut Vec<f64>) -> Option<&'s [f64]> {
+        buf.clear();
+        for &j in cols {
+            buf.extend(self.col(j).iter().map(|&v| f64::from(v)));
+        }
+        Some(buf)
+    }
+    fn can_gather(&self) -> bool {
+        true
     }
 }
 

@@ -689,6 +689,95 @@ impl<P: EstimatorPenalty> ValidMultiTaskParams<P> {
         Ok(pertask::l21_max(&prep.tasks, data.n_features()) / p.penalty.l1_ratio())
     }
 
+    /// Fit on a single-precision design `x` (`n × d`, `f32`) with targets `y` (`n × T`): `X`
+    /// stays in `f32` (half the memory of an `f64` copy; used in place when column-major and
+    /// `fit_intercept` is off) and the solver computes in `f64`, widening columns as it reads
+    /// them. The problem solved is the `f64` problem on `x` widened exactly, so the model equals
+    /// [`Fit::fit`] on that widened design (with `fit_intercept` the centred copy is kept in
+    /// `f32`, which rounds it to `f32` precision). Shared design, squared loss, default scaling,
+    /// no sample weights.
+    ///
+    /// ```
+    /// use mtlkit_linear::MultiTaskLasso;
+    /// use ndarray::array;
+    ///
+    /// let x = array![[1f32, 0., 3.], [2., 1., 0.], [0., 4., 1.], [3., 3., 3.]];
+    /// let y = array![[1., 2.], [2., 4.], [0., 1.], [3., 6.]];
+    /// let model = MultiTaskLasso::new(0.05).check()?.fit_f32(x.view(), y.view())?;
+    /// assert_eq!(model.predict_f32(x.view())?.dim(), (4, 2));
+    /// # Ok::<(), mtlkit_linear::LinearError>(())
+    /// ```
+    ///
+    /// # Errors
+    /// Shape mismatch, empty input, non-finite values, or a loss or scaling other than the
+    /// default ([`mtlkit_core::Error::InvalidParameter`]).
+    pub fn fit_f32(
+        &self,
+        x: ArrayView2<'_, f32>,
+        y: ArrayView2<'_, f64>,
+    ) -> Result<MultiTaskLinearModel> {
+        let (n, d) = x.dim();
+        let p = &self.0;
+        if p.losses.iter().any(|&l| l != Loss::Squared) || p.scaling != LossScaling::TaskMean {
+            return Err(mtlkit_core::Error::InvalidParameter {
+                name: "loss",
+                value: "a non-squared loss or non-default scaling".into(),
+                expected: "the squared loss with task-mean scaling for fit_f32 (use fit on f64 data)",
+            }
+            .into());
+        }
+        if y.ncols() == 0 {
+            return Err(mtlkit_core::Error::NoTasks.into());
+        }
+        if n == 0 {
+            return Err(mtlkit_core::Error::NoSamples { task: None }.into());
+        }
+        if d == 0 {
+            return Err(mtlkit_core::Error::NoFeatures.into());
+        }
+        if y.nrows() != n {
+            return Err(mtlkit_core::Error::ShapeMismatch {
+                what: "rows of Y vs rows of X",
+                task: None,
+                expected: n,
+                found: y.nrows(),
+            }
+            .into());
+        }
+        if let Some(((row, col), &v)) = x.indexed_iter().find(|(_, v)| !v.is_finite()) {
+            return Err(mtlkit_core::Error::NonFinite {
+                array: "X",
+                task: None,
+                row,
+                col,
+                value: f64::from(v),
+            }
+            .into());
+        }
+        mtlkit_core::dataset_checks::check_finite("Y", y, None)?;
+        let (x_offset, y_offset) = if p.fit_intercept {
+            (
+                Array1::from_shape_fn(d, |j| {
+                    x.column(j).iter().map(|&v| f64::from(v)).sum::<f64>() / n as f64
+                }),
+                y.sum_axis(Axis(0)) / n as f64,
+            )
+        } else {
+            (Array1::zeros(d), Array1::zeros(y.ncols()))
+        };
+        let yc = &y - &y_offset.view().insert_axis(Axis(0));
+        let prep = Prepared {
+            x_offset,
+            y_offset,
+            sqrt_w: None,
+            yc,
+        };
+        let design = DenseDesign::<f32>::new(x, prep.x_offset.as_slice()).with_threads(p.n_threads);
+        let feature_names: Vec<String> = (0..d).map(|j| format!("x{j}")).collect();
+        let task_names: Vec<String> = (0..y.ncols()).map(|k| format!("task{k}")).collect();
+        self.solve(&design, &prep, None, &task_names, &feature_names)
+    }
+
     fn solver(&self) -> BlockCoordinateDescent {
         let p = &self.0;
         if p.penalty.l21_weight() == 0.0 {
@@ -1004,6 +1093,26 @@ impl MultiTaskLinearModel {
     pub fn n_tasks(&self) -> usize {
         self.coef.ncols()
     }
+    /// The same model with other task names (e.g. from a CSV header).
+    ///
+    /// # Errors
+    /// [`mtlkit_core::Error::NamesLength`] for a count other than `n_tasks`.
+    pub fn with_task_names<S: Into<String>>(
+        mut self,
+        names: impl IntoIterator<Item = S>,
+    ) -> Result<Self> {
+        let names: Vec<String> = names.into_iter().map(Into::into).collect();
+        if names.len() != self.n_tasks() {
+            return Err(mtlkit_core::Error::NamesLength {
+                what: "task names",
+                expected: self.n_tasks(),
+                found: names.len(),
+            }
+            .into());
+        }
+        self.task_names = names;
+        Ok(self)
+    }
     /// The loss of each task.
     pub fn losses(&self) -> &[Loss] {
         &self.losses
@@ -1037,6 +1146,25 @@ impl MultiTaskLinearModel {
         }
         mtlkit_core::dataset_checks::check_finite("X", x.view(), None)?;
         Ok(x.dot(&self.coef) + self.intercept.view().insert_axis(Axis(0)))
+    }
+
+    /// [`Predict::predict`] for a single-precision `x` (widened in blocks of rows, never whole).
+    ///
+    /// # Errors
+    /// As [`Predict::predict`].
+    pub fn predict_f32(&self, x: ArrayView2<'_, f32>) -> Result<Array2<f64>> {
+        let mut out = Array2::zeros((x.nrows(), self.n_tasks()));
+        for (xb, mut ob) in x
+            .axis_chunks_iter(Axis(0), 4096)
+            .zip(out.axis_chunks_iter_mut(Axis(0), 4096))
+        {
+            ob.assign(&self.predict(&xb.mapv(f64::from).view())?);
+        }
+        if x.nrows() == 0 {
+            // shape check for empty input
+            self.predict(&Array2::<f64>::zeros((0, x.ncols())).view())?;
+        }
+        Ok(out)
     }
 
     /// `P(y = class 1)` for each classification task (`n × k`, columns in the order of

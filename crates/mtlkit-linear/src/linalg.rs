@@ -101,6 +101,73 @@ pub(crate) fn axpy(alpha: f64, x: &[f64], y: &mut [f64]) {
     axpy_impl::<false>(alpha, x, y);
 }
 
+/// `Σ a_i b_i` with `a` in `f32` (widened), vectorised as [`dot`].
+#[inline]
+pub(crate) fn dot_f32(a: &[f32], b: &[f64]) -> f64 {
+    #[cfg(target_arch = "x86_64")]
+    if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma") {
+        // SAFETY: the CPU supports AVX2 and FMA (checked just above).
+        return unsafe { dot_f32_avx2(a, b) };
+    }
+    dot_f32_impl::<false>(a, b)
+}
+
+/// `y += alpha * x` with `x` in `f32` (widened).
+#[inline]
+pub(crate) fn axpy_f32(alpha: f64, x: &[f32], y: &mut [f64]) {
+    #[cfg(target_arch = "x86_64")]
+    if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma") {
+        // SAFETY: the CPU supports AVX2 and FMA (checked just above).
+        return unsafe { axpy_f32_avx2(alpha, x, y) };
+    }
+    let n = x.len().min(y.len());
+    for (yi, xi) in y[..n].iter_mut().zip(&x[..n]) {
+        *yi += alpha * f64::from(*xi);
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+fn dot_f32_avx2(a: &[f32], b: &[f64]) -> f64 {
+    dot_f32_impl::<true>(a, b)
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+fn axpy_f32_avx2(alpha: f64, x: &[f32], y: &mut [f64]) {
+    let n = x.len().min(y.len());
+    for (yi, xi) in y[..n].iter_mut().zip(&x[..n]) {
+        *yi = alpha.mul_add(f64::from(*xi), *yi);
+    }
+}
+
+#[inline(always)]
+fn dot_f32_impl<const FMA: bool>(a: &[f32], b: &[f64]) -> f64 {
+    let n = a.len().min(b.len());
+    let (a, b) = (&a[..n], &b[..n]);
+    let mut acc = [0.0f64; LANES];
+    let ca = a.chunks_exact(LANES);
+    let cb = b.chunks_exact(LANES);
+    let (ra, rb) = (ca.remainder(), cb.remainder());
+    for (x, y) in ca.zip(cb) {
+        for k in 0..LANES {
+            acc[k] = fmadd::<FMA>(f64::from(x[k]), y[k], acc[k]);
+        }
+    }
+    let mut tail = 0.0;
+    for (x, y) in ra.iter().zip(rb) {
+        tail = fmadd::<FMA>(f64::from(*x), *y, tail);
+    }
+    let mut w = LANES;
+    while w > 1 {
+        w /= 2;
+        for k in 0..w {
+            acc[k] += acc[k + w];
+        }
+    }
+    acc[0] + tail
+}
+
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,fma")]
 fn dot_avx2(a: &[f64], b: &[f64]) -> f64 {

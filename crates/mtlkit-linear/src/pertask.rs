@@ -549,7 +549,8 @@ fn line_search(
     };
     let pen0 = pen(&|t| wj[t]);
     // predicted decrease of the model at η = 1 (negative)
-    let pred: f64 = (0..wj.len()).map(|t| g[t] * (u[t] - wj[t])).sum::<f64>() + pen(&|t| u[t]) - pen0;
+    let pred: f64 =
+        (0..wj.len()).map(|t| g[t] * (u[t] - wj[t])).sum::<f64>() + pen(&|t| u[t]) - pen0;
     if pred >= 0.0 {
         return 0.0;
     }

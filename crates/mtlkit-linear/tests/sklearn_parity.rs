@@ -640,3 +640,49 @@ fn threads_are_deterministic_and_agree() {
     let data = MultiTaskDataset::shared(array![[1.0], [2.0]], array![[1.0], [2.0]]).unwrap();
     assert!(MultiTaskLasso::new(0.1).n_threads(0).fit(&data).is_err());
 }
+
+#[test]
+fn single_precision_designs_solve_the_widened_problem() {
+    // fit_f32 keeps X in f32 and computes in f64: on every reference problem without sample
+    // weights, with every solver variant, it gives the f64 fit of the f32-rounded design
+    for c in cases().into_iter().filter(|c| c.sample_weight.is_none()) {
+        let x32 = c.x.mapv(|v| v as f32);
+        let x_wide = x32.mapv(f64::from);
+        let data = MultiTaskDataset::shared(x_wide, c.y.clone()).unwrap();
+        for variant in VARIANTS {
+            let p = case_params(&c, 1e-12, variant, Selection::Cyclic);
+            let a = p.fit_f32(x32.view(), c.y.view()).unwrap();
+            let b = p.fit(&data).unwrap();
+            assert!(a.info().converged, "{} {variant:?}", c.name);
+            // without intercept the two problems are identical; with it the f32 design holds
+            // the centred copy rounded to f32
+            let tol = if c.fit_intercept { 1e-4 } else { 1e-8 };
+            let e = rel_fro(a.coef(), b.coef());
+            assert!(e < tol, "{} {variant:?}: {e:e}", c.name);
+            let (oa, ob) = (
+                p.objective(&data, &a).unwrap(),
+                p.objective(&data, &b).unwrap(),
+            );
+            assert!(
+                (oa - ob).abs() <= 10.0 * tol * ob.abs(),
+                "{}: {oa} vs {ob}",
+                c.name
+            );
+            let pa = a.predict_f32(x32.view()).unwrap();
+            let pb = a.predict(&x32.mapv(f64::from).view()).unwrap();
+            assert_eq!(pa, pb);
+        }
+    }
+    // bad input is a typed error
+    let p = MultiTaskLasso::new(0.1).check().unwrap();
+    let mut x = Array2::<f32>::ones((3, 2));
+    x[[1, 1]] = f32::NAN;
+    assert!(p.fit_f32(x.view(), Array2::zeros((3, 1)).view()).is_err());
+    assert!(
+        p.fit_f32(
+            Array2::<f32>::ones((3, 2)).view(),
+            Array2::zeros((4, 1)).view()
+        )
+        .is_err()
+    );
+}

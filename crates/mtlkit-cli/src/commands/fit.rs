@@ -26,6 +26,31 @@ pub fn run(cfg: FitConfig) -> Result<()> {
             Checked::ElasticNet(configure(MultiTaskElasticNet::new(alpha, l1_ratio), &cfg).check()?)
         }
     };
+    // a float32 .npy design with the plain shared problem is fitted in single precision (X kept
+    // in f32, half the memory; arithmetic in f64)
+    if let DataSource::Files { x, y } = &cfg.source {
+        let plain = cfg.sample_weight.is_none()
+            && cfg
+                .losses
+                .iter()
+                .all(|&l| l == mtlkit_linear::Loss::Squared)
+            && cfg.scaling == mtlkit_linear::LossScaling::TaskMean;
+        if plain {
+            if let Some(x32) = io::read_npy_f32(x)? {
+                let yt = io::read_table(y)?;
+                let mut model = match checked {
+                    Checked::Lasso(p) => p.fit_f32(x32.view(), yt.values.view())?,
+                    Checked::ElasticNet(p) => p.fit_f32(x32.view(), yt.values.view())?,
+                };
+                if let Some(c) = yt.columns {
+                    model = model
+                        .with_task_names(c)
+                        .context("task names from the Y header")?;
+                }
+                return finish(&cfg, &model);
+            }
+        }
+    }
     let mut data = load(&cfg.source)?;
     if let Some(path) = &cfg.sample_weight {
         let w = io::read_table(path)?.values;
@@ -42,6 +67,11 @@ pub fn run(cfg: FitConfig) -> Result<()> {
         Checked::Lasso(p) => p.fit(&data)?,
         Checked::ElasticNet(p) => p.fit(&data)?,
     };
+    finish(&cfg, &model)
+}
+
+/// Save the model and print the summary.
+fn finish(cfg: &FitConfig, model: &mtlkit_linear::MultiTaskLinearModel) -> Result<()> {
     model.save(&cfg.out)?;
     let info = model.info();
     let n_active = model
@@ -60,9 +90,21 @@ pub fn run(cfg: FitConfig) -> Result<()> {
             "n_iter": info.n_iter,
             "dual_gap": info.dual_gap,
             "converged": info.converged,
+            // one loss for all tasks, or "mixed" with the list
+            "loss": if model.losses().windows(2).all(|w| w[0] == w[1]) {
+                model.losses().first().map_or("squared", |l| l.name())
+            } else {
+                "mixed"
+            },
             "losses": model.losses().iter().map(|l| l.name()).collect::<Vec<_>>(),
             "scaling": model.hyperparameters().scaling.name(),
         });
+        let mut summary = summary;
+        if summary["loss"] != "mixed" {
+            if let Some(m) = summary.as_object_mut() {
+                m.remove("losses");
+            }
+        }
         println!("{summary}");
     } else {
         println!(

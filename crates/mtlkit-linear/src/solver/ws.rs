@@ -303,18 +303,10 @@ struct BlockCache {
     dw: Vec<f64>,
 }
 
-/// Columns `cols` of the column-major `n × d` matrix `x`: a sub-slice when they are consecutive,
-/// otherwise copied into `buf`.
-fn gather<'b>(x: &'b [f64], n: usize, cols: &[usize], buf: &'b mut Vec<f64>) -> &'b [f64] {
-    let (first, last) = (cols[0], cols[cols.len() - 1]);
-    if last - first + 1 == cols.len() {
-        return &x[first * n..(last + 1) * n];
-    }
-    buf.clear();
-    for &j in cols {
-        buf.extend_from_slice(&x[j * n..(j + 1) * n]);
-    }
-    buf
+/// Columns `cols` of a design that [`Design::can_gather`].
+fn gather<'s, X: Design>(x: &'s X, cols: &[usize], buf: &'s mut Vec<f64>) -> &'s [f64] {
+    x.gather(cols, buf)
+        .unwrap_or_else(|| unreachable!("called only on designs that can gather"))
 }
 
 impl<'a, X: Design> Residual<'a, X> {
@@ -339,17 +331,18 @@ impl<'a, X: Design> Residual<'a, X> {
 
     /// Enter working-set Gram mode over `ws` (`R` up to date).
     fn enter_ws_gram(&mut self, w: &[f64], ws: &[usize]) {
-        let Some(xd) = self.x.dense_columns() else {
+        if !self.x.can_gather() {
             return;
-        };
-        let (n, d, t, m) = (self.x.n_samples(), self.x.n_features(), self.t, ws.len());
+        }
+        let x = self.x;
+        let (n, d, t, m) = (x.n_samples(), x.n_features(), self.t, ws.len());
         // G in chunks of `c` gathered columns: two chunk buffers of `n × c` stay within 0.2× X
         let c = BLOCK.max(d / 10);
         let mut g = vec![0.0; m * m];
         let mut other = Vec::new();
         let mut out = Vec::new();
         for (ci, a) in ws.chunks(c).enumerate() {
-            let xa = gather(xd, n, a, &mut self.blocks.xb);
+            let xa = gather(x, a, &mut self.blocks.xb);
             for (cj, b) in ws.chunks(c).enumerate().take(ci + 1) {
                 out.clear();
                 out.resize(a.len() * b.len(), 0.0);
@@ -357,7 +350,7 @@ impl<'a, X: Design> Residual<'a, X> {
                     // symmetric diagonal chunk: half the flops
                     crate::linalg::gram(xa, n, a.len(), &mut out, 1);
                 } else {
-                    let xb = gather(xd, n, b, &mut other);
+                    let xb = gather(x, b, &mut other);
                     crate::linalg::xt_r(xa, n, a.len(), xb, b.len(), &mut out, 1);
                 }
                 for (ia, row) in out.chunks_exact(b.len()).enumerate() {
@@ -466,17 +459,18 @@ impl<X: Design> CdState for Residual<'_, X> {
     fn before_inner(&mut self, w: &[f64], ws: &[usize]) {
         self.flush();
         if !ws.is_empty()
-            && self.x.dense_columns().is_some()
+            && self.x.can_gather()
             && ws_gram_pays(self.x.n_samples(), ws.len(), self.t)
         {
             self.enter_ws_gram(w, ws);
         }
     }
     fn epoch(&mut self, w: &mut [f64], ws: &[usize], norm2: &[f64], nf: f64, prox: Prox<'_>) {
-        let Some(xd) = self.x.dense_columns().filter(|_| self.wsg.is_none()) else {
+        if !self.x.can_gather() || self.wsg.is_some() {
             return epoch_rows(self, w, ws, norm2, nf, prox);
-        };
-        let (n, t) = (self.x.n_samples(), self.t);
+        }
+        let x = self.x;
+        let (n, t) = (x.n_samples(), self.t);
         let BlockCache {
             key,
             grams,
@@ -492,7 +486,7 @@ impl<X: Design> CdState for Residual<'_, X> {
                 let b = cols.len();
                 let start = grams.len();
                 grams.resize(start + b * b, 0.0);
-                let xbs = gather(xd, n, cols, xb);
+                let xbs = gather(x, cols, xb);
                 crate::linalg::gram(xbs, n, b, &mut grams[start..], 1);
             }
         }
@@ -502,7 +496,7 @@ impl<X: Design> CdState for Residual<'_, X> {
             let b = cols.len();
             let gram = &grams[offset..offset + b * b];
             offset += b * b;
-            let xbs = gather(xd, n, cols, xb);
+            let xbs = gather(x, cols, xb);
             g.resize(b * t, 0.0);
             dw.clear();
             dw.resize(b * t, 0.0);
@@ -542,29 +536,31 @@ impl<X: Design> CdState for Residual<'_, X> {
         }
     }
     fn grad_rows(&mut self, rows: &[usize], out: &mut [f64]) {
-        let Some(xd) = self.x.dense_columns().filter(|_| self.wsg.is_none()) else {
+        if !self.x.can_gather() || self.wsg.is_some() {
             for (&j, o) in rows.iter().zip(out.chunks_exact_mut(self.t)) {
                 self.grad_row(j, o);
             }
             return;
-        };
-        let (n, t) = (self.x.n_samples(), self.t);
+        }
+        let x = self.x;
+        let (n, t) = (x.n_samples(), self.t);
         for (cols, o) in rows.chunks(BLOCK).zip(out.chunks_mut(BLOCK * t)) {
-            let xbs = gather(xd, n, cols, &mut self.blocks.xb);
+            let xbs = gather(x, cols, &mut self.blocks.xb);
             crate::linalg::xt_r(xbs, n, cols.len(), &self.r, t, o, 1);
         }
     }
     fn update_rows(&mut self, rows: &[usize], deltas: &[f64]) {
-        let Some(xd) = self.x.dense_columns().filter(|_| self.wsg.is_none()) else {
+        if !self.x.can_gather() || self.wsg.is_some() {
             for (&j, dl) in rows.iter().zip(deltas.chunks_exact(self.t)) {
                 self.update_row(j, dl);
             }
             return;
-        };
-        let (n, t) = (self.x.n_samples(), self.t);
+        }
+        let x = self.x;
+        let (n, t) = (x.n_samples(), self.t);
         for (cols, dl) in rows.chunks(BLOCK).zip(deltas.chunks(BLOCK * t)) {
             if dl.iter().any(|&v| v != 0.0) {
-                let xbs = gather(xd, n, cols, &mut self.blocks.xb);
+                let xbs = gather(x, cols, &mut self.blocks.xb);
                 crate::linalg::sub_x_w(xbs, n, cols.len(), dl, t, &mut self.r, 1);
             }
         }
