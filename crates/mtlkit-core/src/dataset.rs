@@ -355,9 +355,13 @@ impl MultiTaskDataset {
         })
     }
 
-    /// Internal: a dataset over row subsets (one list of rows for the shared layout, one per task
-    /// otherwise). The caller guarantees indices are valid and non-empty.
-    pub(crate) fn take_rows(&self, rows: &[Vec<usize>]) -> Self {
+    /// A dataset over row subsets: one list of rows for the shared layout, one per task
+    /// otherwise (names and sample weights follow).
+    ///
+    /// # Panics
+    /// If an index is out of range or the number of lists does not match the layout (callers
+    /// build the lists from the data, e.g. [`crate::split::k_fold`]).
+    pub fn take_rows(&self, rows: &[Vec<usize>]) -> Self {
         let layout = match &self.layout {
             Layout::Shared { x, y } => Layout::Shared {
                 x: x.select(Axis(0), &rows[0]),

@@ -114,3 +114,78 @@ mod tests {
         assert!(train_test_split(&d, f64::NAN, 0).is_err());
     }
 }
+
+/// The test rows of each of `n_splits` folds over `n` samples, as scikit-learn's `KFold`:
+/// consecutive chunks of `0..n` (shuffled first with `seed` when given), the first `n % n_splits`
+/// chunks one longer.
+pub fn k_fold_indices(n: usize, n_splits: usize, seed: Option<u64>) -> Vec<Vec<usize>> {
+    let mut idx: Vec<usize> = (0..n).collect();
+    if let Some(s) = seed {
+        idx.shuffle(&mut StdRng::seed_from_u64(s));
+    }
+    let k = n_splits.max(1);
+    let mut out = Vec::with_capacity(k);
+    let mut start = 0;
+    for f in 0..k {
+        let size = n / k + usize::from(f < n % k);
+        let mut test = idx[start..start + size].to_vec();
+        test.sort_unstable();
+        out.push(test);
+        start += size;
+    }
+    out
+}
+
+/// K-fold cross-validation splits **within each task**: `(train, test)` per fold, every task on
+/// both sides of every fold. In the shared layout the rows are split (scikit-learn's `KFold`);
+/// in the per-task layout each task's rows are split on their own. `seed` shuffles before
+/// splitting; `None` keeps the order (scikit-learn's default).
+///
+/// # Errors
+/// [`Error::InvalidParameter`] for `n_splits < 2`; [`Error::TooFewSamples`] naming a task with
+/// fewer samples than folds.
+pub fn k_fold(
+    data: &MultiTaskDataset,
+    n_splits: usize,
+    seed: Option<u64>,
+) -> Result<Vec<(MultiTaskDataset, MultiTaskDataset)>> {
+    if n_splits < 2 {
+        return Err(Error::InvalidParameter {
+            name: "n_splits",
+            value: n_splits.to_string(),
+            expected: "at least 2 folds",
+        });
+    }
+    let sizes: Vec<(String, usize)> = match data.layout() {
+        Layout::Shared { x, .. } => vec![("all tasks".to_string(), x.nrows())],
+        Layout::PerTask(t) => data
+            .task_names()
+            .iter()
+            .cloned()
+            .zip(t.iter().map(|t| t.x().nrows()))
+            .collect(),
+    };
+    let mut per_unit: Vec<Vec<Vec<usize>>> = Vec::with_capacity(sizes.len());
+    for (i, (task, n)) in sizes.iter().enumerate() {
+        if *n < n_splits {
+            return Err(Error::TooFewSamples {
+                task: task.clone(),
+                operation: "k-fold cross-validation",
+                needed: n_splits,
+                found: *n,
+            });
+        }
+        per_unit.push(k_fold_indices(*n, n_splits, seed.map(|s| s.wrapping_add(i as u64))));
+    }
+    Ok((0..n_splits)
+        .map(|f| {
+            let test: Vec<Vec<usize>> = per_unit.iter().map(|u| u[f].clone()).collect();
+            let train: Vec<Vec<usize>> = per_unit
+                .iter()
+                .zip(&sizes)
+                .map(|(u, (_, n))| (0..*n).filter(|i| u[f].binary_search(i).is_err()).collect())
+                .collect();
+            (data.take_rows(&train), data.take_rows(&test))
+        })
+        .collect())
+}

@@ -119,6 +119,8 @@ pub trait EstimatorPenalty: ProxRow + DualNorm + Clone {
     fn l1_ratio(&self) -> f64;
     /// The same penalty with another `alpha`.
     fn with_alpha(&self, alpha: f64) -> Self;
+    /// The same penalty with another `l1_ratio` (the Lasso has none: unchanged).
+    fn with_l1_ratio(&self, l1_ratio: f64) -> Self;
 }
 
 impl EstimatorPenalty for L21 {
@@ -131,6 +133,9 @@ impl EstimatorPenalty for L21 {
     }
     fn with_alpha(&self, alpha: f64) -> Self {
         L21 { alpha }
+    }
+    fn with_l1_ratio(&self, _l1_ratio: f64) -> Self {
+        *self
     }
 }
 
@@ -146,6 +151,12 @@ impl EstimatorPenalty for L21Ridge {
         L21Ridge {
             alpha,
             l1_ratio: self.l1_ratio,
+        }
+    }
+    fn with_l1_ratio(&self, l1_ratio: f64) -> Self {
+        L21Ridge {
+            alpha: self.alpha,
+            l1_ratio,
         }
     }
 }
@@ -435,6 +446,20 @@ impl<P: EstimatorPenalty> ValidMultiTaskParams<P> {
     /// The hyperparameters.
     pub fn params(&self) -> &MultiTaskParams<P> {
         &self.0
+    }
+
+    /// The same with another `alpha` (callers have checked it: `>= 0`, finite).
+    pub(crate) fn with_alpha(&self, alpha: f64) -> Self {
+        let mut p = self.0.clone();
+        p.penalty = p.penalty.with_alpha(alpha);
+        Self(p)
+    }
+
+    /// The same with another `l1_ratio` (callers have checked it: in `[0, 1]`).
+    pub(crate) fn with_l1_ratio(&self, l1_ratio: f64) -> Self {
+        let mut p = self.0.clone();
+        p.penalty = p.penalty.with_l1_ratio(l1_ratio);
+        Self(p)
     }
 
     /// Fit starting from a previous model's coefficients (scikit-learn's `warm_start=True`).

@@ -28,6 +28,7 @@
 //! # Ok::<(), mtlkit_linear::LinearError>(())
 //! ```
 
+pub mod cv;
 pub mod datafit;
 pub mod design;
 mod error;

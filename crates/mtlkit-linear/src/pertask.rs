@@ -854,6 +854,9 @@ pub(crate) fn prepare(
         let (x, y) = data.task(TaskId(t));
         let idx: Vec<usize> = rows[t].clone().unwrap_or_else(|| (0..y.len()).collect());
         let n = idx.len();
+        if n == 0 {
+            return Err(mtlkit_core::Error::NoLabels { task: name.clone() }.into());
+        }
         // the design can be shared with other tasks when it is the whole shared X
         let whole = shared.is_some() && rows[t].is_none();
         let yt: Vec<f64> = idx.iter().map(|&i| y[i]).collect();

@@ -1,0 +1,384 @@
+//! Model selection: the `alpha` grid, and cross-validated estimators ([`MultiTaskLassoCV`],
+//! [`MultiTaskElasticNetCV`]) with scikit-learn's attributes.
+//!
+//! For every `l1_ratio` the grid runs from `alpha_max` (computed on all the data, for the
+//! estimator's losses, scaling, intercept and sample weights) down to `eps · alpha_max`,
+//! geometrically (scikit-learn's `eps = 1e-3`, 100 alphas), unless alphas are given. Each fold
+//! fits one warm-started path on its training part and scores every alpha on its test part;
+//! the folds split **within each task** ([`mtlkit_core::split::k_fold`]). The score of a task is
+//! its mean squared error (regression) or mean log-loss (classification) on its test samples;
+//! the CV criterion is the mean over tasks (for a shared design and squared losses this is
+//! scikit-learn's `mse_path_`, the mean over samples and tasks). The best `(l1_ratio, alpha)`
+//! minimises the criterion averaged over folds (ties: the first, i.e. the largest alpha), or,
+//! with the one-standard-error rule, is the largest alpha within one standard error of that
+//! minimum; the model is then refitted on all the data.
+
+use mtlkit_core::split::k_fold;
+use mtlkit_core::{Fit, MultiTaskDataset, TaskId, param};
+use ndarray::{Array2, Array3, Array4};
+
+use crate::estimator::{EstimatorPenalty, MultiTaskLinearModel, ValidMultiTaskParams};
+use crate::penalty::{L21, L21Ridge};
+use crate::pertask::Loss;
+use crate::{LinearError, Result};
+
+/// `n_alphas` values from `alpha_max` down to `eps · alpha_max`, evenly spaced in log scale
+/// (scikit-learn's `_alpha_grid`).
+pub fn alpha_grid(alpha_max: f64, eps: f64, n_alphas: usize) -> Vec<f64> {
+    if n_alphas == 1 {
+        return vec![alpha_max];
+    }
+    let (hi, lo) = (alpha_max.log10(), (alpha_max * eps).log10());
+    (0..n_alphas)
+        .map(|k| 10f64.powf(hi + (lo - hi) * k as f64 / (n_alphas - 1) as f64))
+        .collect()
+}
+
+/// How the folds are made.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Folds {
+    /// `n_splits` folds within each task, in order, or shuffled with a seed.
+    KFold {
+        /// Number of folds (`>= 2`).
+        n_splits: usize,
+        /// Shuffle with this seed before splitting; `None` keeps the order (scikit-learn's
+        /// default).
+        shuffle: Option<u64>,
+    },
+    /// The test rows of each fold, given (shared design only), e.g. scikit-learn's splits.
+    Explicit(Vec<Vec<usize>>),
+}
+
+/// Cross-validated linear multi-task estimator: the estimator `P` with `alpha` (and
+/// `l1_ratio`) chosen by cross-validation.
+#[derive(Debug, Clone, PartialEq)]
+pub struct MultiTaskCv<P> {
+    base: ValidMultiTaskParams<P>,
+    l1_ratios: Vec<f64>,
+    alphas: Option<Vec<f64>>,
+    n_alphas: usize,
+    eps: f64,
+    folds: Folds,
+    one_standard_error: bool,
+    n_jobs: usize,
+}
+
+/// Cross-validated [`crate::MultiTaskLasso`] (scikit-learn's `MultiTaskLassoCV`).
+///
+/// ```
+/// use mtlkit_core::MultiTaskDataset;
+/// use mtlkit_linear::{MultiTaskLasso, cv::MultiTaskLassoCV};
+/// use ndarray::Array2;
+///
+/// let x = Array2::from_shape_fn((30, 4), |(i, j)| ((i * 7 + j * 3) % 11) as f64);
+/// let y = Array2::from_shape_fn((30, 2), |(i, t)| x[[i, 0]] * (1.0 + t as f64) + (i % 3) as f64);
+/// let data = MultiTaskDataset::shared(x, y)?;
+/// let cv = MultiTaskLassoCV::new(MultiTaskLasso::new(1.0).tol(1e-8).check()?).n_alphas(20).fit(&data)?;
+/// assert_eq!(cv.mse_path.dim(), (1, 20, 5)); // (l1_ratios, alphas, folds)
+/// assert!(cv.alphas.row(0).iter().any(|&a| a == cv.alpha));
+/// # Ok::<(), mtlkit_linear::LinearError>(())
+/// ```
+pub type MultiTaskLassoCV = MultiTaskCv<L21>;
+
+/// Cross-validated [`crate::MultiTaskElasticNet`] (scikit-learn's `MultiTaskElasticNetCV`):
+/// `alpha` and `l1_ratio` chosen together.
+pub type MultiTaskElasticNetCV = MultiTaskCv<L21Ridge>;
+
+/// The outcome of a cross-validated fit (scikit-learn's attribute names without the trailing
+/// underscore).
+#[derive(Debug, Clone)]
+pub struct CvResult {
+    /// The chosen `alpha`.
+    pub alpha: f64,
+    /// The chosen `l1_ratio`.
+    pub l1_ratio: f64,
+    /// The grid, `n_l1_ratios × n_alphas`.
+    pub alphas: Array2<f64>,
+    /// The CV criterion (mean over tasks of each task's test score), `n_l1_ratios × n_alphas ×
+    /// n_folds`.
+    pub mse_path: Array3<f64>,
+    /// Each task's test score, `n_l1_ratios × n_alphas × n_folds × n_tasks`.
+    pub task_score_path: Array4<f64>,
+    /// The `l1_ratios` searched.
+    pub l1_ratios: Vec<f64>,
+    /// The model refitted on all the data at the chosen values.
+    pub model: MultiTaskLinearModel,
+}
+
+impl MultiTaskCv<L21> {
+    /// Cross-validate `alpha` of a multi-task Lasso with `base`'s other hyperparameters.
+    pub fn new(base: ValidMultiTaskParams<L21>) -> Self {
+        Self::with_base(base, vec![1.0])
+    }
+}
+
+impl MultiTaskCv<L21Ridge> {
+    /// Cross-validate `alpha` and `l1_ratio` (each of `l1_ratios`) of a multi-task elastic net
+    /// with `base`'s other hyperparameters.
+    pub fn new(base: ValidMultiTaskParams<L21Ridge>, l1_ratios: Vec<f64>) -> Self {
+        Self::with_base(base, l1_ratios)
+    }
+}
+
+impl<P: EstimatorPenalty + Send + Sync> MultiTaskCv<P> {
+    fn with_base(base: ValidMultiTaskParams<P>, l1_ratios: Vec<f64>) -> Self {
+        Self {
+            base,
+            l1_ratios,
+            alphas: None,
+            n_alphas: 100,
+            eps: 1e-3,
+            folds: Folds::KFold {
+                n_splits: 5,
+                shuffle: None,
+            },
+            one_standard_error: false,
+            n_jobs: 1,
+        }
+    }
+
+    /// Number of alphas of the grid. Default 100.
+    pub fn n_alphas(mut self, v: usize) -> Self {
+        self.n_alphas = v;
+        self
+    }
+    /// `alpha_min / alpha_max` of the grid. Default `1e-3`.
+    pub fn eps(mut self, v: f64) -> Self {
+        self.eps = v;
+        self
+    }
+    /// Use these alphas (every `l1_ratio`) instead of a grid; searched in decreasing order.
+    pub fn alphas(mut self, v: Vec<f64>) -> Self {
+        self.alphas = Some(v);
+        self
+    }
+    /// The folds. Default 5 folds in order ([`Folds::KFold`]).
+    pub fn folds(mut self, v: Folds) -> Self {
+        self.folds = v;
+        self
+    }
+    /// Choose the largest alpha within one standard error of the best mean score. Default off.
+    pub fn one_standard_error(mut self, v: bool) -> Self {
+        self.one_standard_error = v;
+        self
+    }
+    /// Run the `(l1_ratio, fold)` paths on `n_jobs` threads (results do not depend on it).
+    /// Default 1.
+    pub fn n_jobs(mut self, v: usize) -> Self {
+        self.n_jobs = v.max(1);
+        self
+    }
+
+    /// The grid for `l1_ratio` on `data`.
+    fn grid(&self, data: &MultiTaskDataset, l1_ratio: f64) -> Result<Vec<f64>> {
+        if let Some(a) = &self.alphas {
+            let mut a = a.clone();
+            a.sort_by(|p, q| q.total_cmp(p));
+            return Ok(a);
+        }
+        let p = self.base.with_l1_ratio(l1_ratio);
+        let amax = p.alpha_max(data)?;
+        Ok(alpha_grid(amax, self.eps, self.n_alphas))
+    }
+
+    /// Cross-validate on `data`, then refit at the chosen values.
+    ///
+    /// # Errors
+    /// Invalid settings (`n_alphas = 0`, `eps` outside `(0, 1)`, an empty or invalid
+    /// `l1_ratios`, negative alphas, explicit folds with the per-task layout or out-of-range
+    /// rows, too few samples per task for the folds), and any error of the fit itself.
+    pub fn fit(&self, data: &MultiTaskDataset) -> Result<CvResult> {
+        param::positive_count("n_alphas", self.n_alphas)?;
+        param::open_unit_interval("eps", self.eps)?;
+        if self.l1_ratios.is_empty() {
+            return Err(mtlkit_core::Error::InvalidParameter {
+                name: "l1_ratios",
+                value: "[]".into(),
+                expected: "at least one l1_ratio",
+            }
+            .into());
+        }
+        for &r in &self.l1_ratios {
+            param::unit_interval("l1_ratio", r)?;
+        }
+        if let Some(a) = &self.alphas {
+            if a.is_empty() {
+                return Err(mtlkit_core::Error::InvalidParameter {
+                    name: "alphas",
+                    value: "[]".into(),
+                    expected: "at least one alpha",
+                }
+                .into());
+            }
+            for &v in a {
+                param::non_negative("alpha", v)?;
+            }
+        }
+        let splits = self.splits(data)?;
+        let nt = data.n_tasks();
+        let losses = self.base.params().task_loss_list(nt)?;
+        let grids: Vec<Vec<f64>> = self
+            .l1_ratios
+            .iter()
+            .map(|&r| self.grid(data, r))
+            .collect::<Result<_>>()?;
+        let n_alphas = grids[0].len();
+        let (nl, nf) = (self.l1_ratios.len(), splits.len());
+        let jobs: Vec<(usize, usize)> = (0..nl).flat_map(|l| (0..nf).map(move |f| (l, f))).collect();
+        let run = |&(l, f): &(usize, usize)| -> Result<Vec<Vec<f64>>> {
+            let (train, test) = &splits[f];
+            let p = self.base.with_l1_ratio(self.l1_ratios[l]);
+            let models = p.path(train, &grids[l])?;
+            models
+                .iter()
+                .map(|m| task_scores(m, test, &losses))
+                .collect()
+        };
+        let results: Vec<Result<Vec<Vec<f64>>>> = if self.n_jobs > 1 {
+            use rayon::prelude::*;
+            let pool = rayon::ThreadPoolBuilder::new()
+                .num_threads(self.n_jobs)
+                .build()
+                .map_err(|_| mtlkit_core::Error::InvalidParameter {
+                    name: "n_jobs",
+                    value: self.n_jobs.to_string(),
+                    expected: "a thread count the system can start",
+                })?;
+            pool.install(|| jobs.par_iter().map(run).collect())
+        } else {
+            jobs.iter().map(run).collect()
+        };
+        let mut task_score_path = Array4::<f64>::zeros((nl, n_alphas, nf, nt));
+        for ((l, f), r) in jobs.iter().zip(results) {
+            for (a, scores) in r?.into_iter().enumerate() {
+                for (t, s) in scores.into_iter().enumerate() {
+                    task_score_path[[*l, a, *f, t]] = s;
+                }
+            }
+        }
+        let mse_path = task_score_path.mean_axis(ndarray::Axis(3)).unwrap_or_else(|| {
+            unreachable!("at least one task")
+        });
+        let mean = mse_path.mean_axis(ndarray::Axis(2)).unwrap_or_else(|| {
+            unreachable!("at least one fold")
+        });
+        // best: first minimum in (l1_ratio, alpha) order
+        let mut best = (0usize, 0usize);
+        for l in 0..nl {
+            for a in 0..n_alphas {
+                if mean[[l, a]] < mean[[best.0, best.1]] {
+                    best = (l, a);
+                }
+            }
+        }
+        if self.one_standard_error {
+            let (l, a0) = best;
+            let scores = mse_path.slice(ndarray::s![l, a0, ..]);
+            let sd = scores.std(1.0);
+            let threshold = mean[[l, a0]] + sd / (nf as f64).sqrt();
+            // the largest alpha (first in the decreasing grid) within one standard error
+            if let Some(a) = (0..=a0).find(|&a| mean[[l, a]] <= threshold) {
+                best = (l, a);
+            }
+        }
+        let (alpha, l1_ratio) = (grids[best.0][best.1], self.l1_ratios[best.0]);
+        let model = self
+            .base
+            .with_l1_ratio(l1_ratio)
+            .with_alpha(alpha)
+            .fit(data)?;
+        let mut alphas = Array2::zeros((nl, n_alphas));
+        for (l, g) in grids.iter().enumerate() {
+            for (a, &v) in g.iter().enumerate() {
+                alphas[[l, a]] = v;
+            }
+        }
+        Ok(CvResult {
+            alpha,
+            l1_ratio,
+            alphas,
+            mse_path,
+            task_score_path,
+            l1_ratios: self.l1_ratios.clone(),
+            model,
+        })
+    }
+
+    fn splits(&self, data: &MultiTaskDataset) -> Result<Vec<(MultiTaskDataset, MultiTaskDataset)>> {
+        match &self.folds {
+            Folds::KFold { n_splits, shuffle } => Ok(k_fold(data, *n_splits, *shuffle)?),
+            Folds::Explicit(tests) => {
+                let (x, _) = data.require_shared("explicit folds")?;
+                let n = x.nrows();
+                if tests.len() < 2 {
+                    return Err(mtlkit_core::Error::InvalidParameter {
+                        name: "folds",
+                        value: tests.len().to_string(),
+                        expected: "at least 2 folds",
+                    }
+                    .into());
+                }
+                tests
+                    .iter()
+                    .map(|te| {
+                        if te.is_empty() || te.iter().any(|&i| i >= n) || te.len() >= n {
+                            return Err(mtlkit_core::Error::InvalidParameter {
+                                name: "folds",
+                                value: format!("a fold of {} rows", te.len()),
+                                expected: "non-empty test rows below n_samples, leaving training rows",
+                            }
+                            .into());
+                        }
+                        let mut te = te.clone();
+                        te.sort_unstable();
+                        te.dedup();
+                        let tr: Vec<usize> =
+                            (0..n).filter(|i| te.binary_search(i).is_err()).collect();
+                        Ok((data.take_rows(&[tr]), data.take_rows(&[te])))
+                    })
+                    .collect()
+            }
+        }
+    }
+}
+
+/// Each task's test score of `model` on `test`: mean squared error (squared loss) or mean
+/// log-loss (logistic), over the task's labelled samples.
+fn task_scores(
+    model: &MultiTaskLinearModel,
+    test: &MultiTaskDataset,
+    losses: &[Loss],
+) -> Result<Vec<f64>> {
+    let mut out = Vec::with_capacity(losses.len());
+    for (t, loss) in losses.iter().enumerate() {
+        let (x, y) = test.task(TaskId(t));
+        let z = x.dot(&model.coef().column(t)) + model.intercept()[t];
+        let classes = model.classes()[t];
+        let (mut sum, mut n) = (0.0, 0usize);
+        for (&zi, &yi) in z.iter().zip(y.iter()) {
+            if yi.is_nan() {
+                continue;
+            }
+            n += 1;
+            sum += match (loss, classes) {
+                (Loss::Logistic, Some([_, c1])) => {
+                    let y01 = if yi == c1 { 1.0 } else { 0.0 };
+                    let l1pe = if zi > 0.0 {
+                        zi + (-zi).exp().ln_1p()
+                    } else {
+                        zi.exp().ln_1p()
+                    };
+                    l1pe - y01 * zi
+                }
+                _ => (yi - zi) * (yi - zi),
+            };
+        }
+        if n == 0 {
+            return Err(LinearError::Core(mtlkit_core::Error::NoLabels {
+                task: test.task_names()[t].clone(),
+            }));
+        }
+        out.push(sum / n as f64);
+    }
+    Ok(out)
+}
