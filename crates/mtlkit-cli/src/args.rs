@@ -22,6 +22,10 @@ pub enum Command {
     Predict(PredictArgs),
     /// Export a saved model's parameters to an .npz file.
     Export(ExportArgs),
+    /// Regularization path: coefficients along a grid of alphas (table, JSON, figures).
+    Path(PathArgs),
+    /// Cross-validate alpha (and l1_ratio) within tasks, refit, save the model.
+    Cv(CvArgs),
     /// Multi-task vs independent single-task models on the bundled Parkinson's data.
     Demo(DemoArgs),
 }
@@ -64,15 +68,12 @@ pub enum ScalingArg {
     Sum,
 }
 
-/// `mtlkit fit`.
+/// Estimator and data flags shared by `fit`, `path` and `cv`.
 #[derive(Debug, Args)]
-pub struct FitArgs {
+pub struct CommonArgs {
     /// The estimator.
     #[arg(long, value_enum)]
     pub estimator: EstimatorArg,
-    /// Regularization strength (>= 0).
-    #[arg(long, allow_negative_numbers = true)]
-    pub alpha: f64,
     /// L2,1 vs ridge mix in [0, 1] (elastic net only; default 0.5).
     #[arg(long, allow_negative_numbers = true)]
     pub l1_ratio: Option<f64>,
@@ -126,12 +127,83 @@ pub struct FitArgs {
     /// scikit-learn, so integer weights equal repeated rows.
     #[arg(long)]
     pub sample_weight: Option<PathBuf>,
+}
+
+/// `mtlkit fit`.
+#[derive(Debug, Args)]
+pub struct FitArgs {
+    /// Estimator and data.
+    #[command(flatten)]
+    pub common: CommonArgs,
+    /// Regularization strength (>= 0).
+    #[arg(long, allow_negative_numbers = true)]
+    pub alpha: f64,
     /// Where to write the model (.safetensors).
     #[arg(long)]
     pub out: PathBuf,
     /// Print a JSON summary instead of text.
     #[arg(long)]
     pub json: bool,
+}
+
+/// The alpha grid of `path` and `cv`.
+#[derive(Debug, Args)]
+pub struct GridArgs {
+    /// Number of alphas, from alpha_max down to eps * alpha_max (log-spaced).
+    #[arg(long, default_value_t = 100)]
+    pub n_alphas: usize,
+    /// alpha_min / alpha_max.
+    #[arg(long, default_value_t = 1e-3, allow_negative_numbers = true)]
+    pub eps: f64,
+    /// Explicit alphas (comma-separated) instead of the grid.
+    #[arg(long, value_delimiter = ',', allow_negative_numbers = true)]
+    pub alphas: Option<Vec<f64>>,
+    /// Write figures (SVG and PNG) into this folder.
+    #[arg(long)]
+    pub figures: Option<PathBuf>,
+    /// Print JSON instead of a table.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// `mtlkit path`.
+#[derive(Debug, Args)]
+pub struct PathArgs {
+    /// Estimator and data.
+    #[command(flatten)]
+    pub common: CommonArgs,
+    /// The grid.
+    #[command(flatten)]
+    pub grid: GridArgs,
+}
+
+/// `mtlkit cv`.
+#[derive(Debug, Args)]
+pub struct CvArgs {
+    /// Estimator and data.
+    #[command(flatten)]
+    pub common: CommonArgs,
+    /// The grid.
+    #[command(flatten)]
+    pub grid: GridArgs,
+    /// l1_ratios to search (elastic net; comma-separated). Default: --l1-ratio, or 0.5.
+    #[arg(long, value_delimiter = ',', allow_negative_numbers = true)]
+    pub l1_ratios: Option<Vec<f64>>,
+    /// Number of folds (split within each task).
+    #[arg(long, default_value_t = 5)]
+    pub folds: usize,
+    /// Shuffle the samples with this seed before splitting (default: in order, as scikit-learn).
+    #[arg(long)]
+    pub shuffle_seed: Option<u64>,
+    /// Choose the largest alpha within one standard error of the best score.
+    #[arg(long)]
+    pub one_se: bool,
+    /// Threads for the fold paths (results do not depend on it).
+    #[arg(long, default_value_t = 1)]
+    pub n_jobs: usize,
+    /// Where to write the refitted model (.safetensors).
+    #[arg(long)]
+    pub out: PathBuf,
 }
 
 /// `mtlkit predict`.

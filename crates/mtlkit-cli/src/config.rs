@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use anyhow::{Result, bail};
 use mtlkit_linear::{Loss, LossScaling, Selection};
 
-use crate::args::{EstimatorArg, FitArgs, LossArg, ScalingArg, SelectionArg};
+use crate::args::{CommonArgs, EstimatorArg, FitArgs, LossArg, ScalingArg, SelectionArg};
 
 /// Where `fit` reads its data from.
 #[derive(Debug)]
@@ -86,15 +86,25 @@ pub struct FitConfig {
 impl TryFrom<FitArgs> for FitConfig {
     type Error = anyhow::Error;
     fn try_from(a: FitArgs) -> Result<Self> {
+        Self::from_common(a.common, a.alpha, a.out, a.json)
+    }
+}
+
+impl FitConfig {
+    /// A validated configuration from the shared flags, `alpha`, the output path and `--json`.
+    ///
+    /// # Errors
+    /// Conflicting or incomplete flags, named.
+    pub fn from_common(a: CommonArgs, alpha: f64, out: PathBuf, json: bool) -> Result<Self> {
         let penalty = match (a.estimator, a.l1_ratio) {
             (EstimatorArg::MultitaskLasso, Some(_)) => {
                 bail!(
                     "--l1-ratio applies to multitask-elasticnet only (the Lasso has l1_ratio = 1)"
                 )
             }
-            (EstimatorArg::MultitaskLasso, None) => PenaltyConfig::Lasso { alpha: a.alpha },
+            (EstimatorArg::MultitaskLasso, None) => PenaltyConfig::Lasso { alpha },
             (EstimatorArg::MultitaskElasticnet, r) => PenaltyConfig::ElasticNet {
-                alpha: a.alpha,
+                alpha,
                 l1_ratio: r.unwrap_or(0.5),
             },
         };
@@ -162,8 +172,8 @@ impl TryFrom<FitArgs> for FitConfig {
                 ScalingArg::AllSamples => LossScaling::AllSamples,
                 ScalingArg::Sum => LossScaling::Sum,
             },
-            out: a.out,
-            json: a.json,
+            out,
+            json,
         })
     }
 }

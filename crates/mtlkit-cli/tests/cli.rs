@@ -685,3 +685,119 @@ fn float32_npy_designs_are_fitted_in_single_precision() {
     let diff = (&a - &b).mapv(f64::abs).sum();
     assert!(diff <= 1e-8 * b.mapv(f64::abs).sum(), "{diff:e}");
 }
+
+#[test]
+fn path_and_cv_print_save_and_draw() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (x, y, _, _, _) = fixture("tall_lasso_01");
+    let (xp, yp) = (dir.path().join("x.npy"), dir.path().join("y.npy"));
+    write_npy(&xp, &x);
+    write_npy(&yp, &y);
+    let figs = dir.path().join("figs");
+    let out = mtlkit(&[
+        "path",
+        "--estimator",
+        "multitask-lasso",
+        "--x",
+        s(&xp),
+        "--y",
+        s(&yp),
+        "--n-alphas",
+        "12",
+        "--figures",
+        s(&figs),
+        "--json",
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["alphas"].as_array().unwrap().len(), 12);
+    // the path starts at alpha_max: every coefficient zero there
+    assert_eq!(v["n_active_features"][0], 0);
+    assert!(v["n_active_features"][11].as_u64().unwrap() > 0);
+    for f in ["path.svg", "path.png"] {
+        let bytes = std::fs::read(figs.join(f)).unwrap();
+        assert!(bytes.len() > 1000, "{f}");
+    }
+    assert!(
+        std::fs::read(figs.join("path.png"))
+            .unwrap()
+            .starts_with(b"\x89PNG")
+    );
+    let model = dir.path().join("cv.safetensors");
+    let out = mtlkit(&[
+        "cv",
+        "--estimator",
+        "multitask-elasticnet",
+        "--l1-ratios",
+        "0.5,1",
+        "--x",
+        s(&xp),
+        "--y",
+        s(&yp),
+        "--n-alphas",
+        "10",
+        "--folds",
+        "4",
+        "--tol",
+        "1e-8",
+        "--out",
+        s(&model),
+        "--figures",
+        s(&figs),
+        "--json",
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["n_folds"], 4);
+    assert_eq!(v["mean_score"].as_array().unwrap().len(), 2);
+    let alpha = v["alpha"].as_f64().unwrap();
+    assert!(
+        v["alphas"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .flat_map(|r| r.as_array().unwrap())
+            .any(|a| a.as_f64() == Some(alpha))
+    );
+    assert!(std::fs::metadata(&model).unwrap().len() > 0);
+    assert!(std::fs::read(figs.join("cv.svg")).unwrap().len() > 1000);
+    // bad flags are one-line errors
+    assert_user_error(
+        &mtlkit(&[
+            "cv",
+            "--estimator",
+            "multitask-lasso",
+            "--l1-ratios",
+            "0.5",
+            "--x",
+            s(&xp),
+            "--y",
+            s(&yp),
+            "--out",
+            s(&model),
+        ]),
+        "--l1-ratios applies to multitask-elasticnet only",
+    );
+    assert_user_error(
+        &mtlkit(&[
+            "path",
+            "--estimator",
+            "multitask-lasso",
+            "--x",
+            s(&xp),
+            "--y",
+            s(&yp),
+            "--eps",
+            "2",
+        ]),
+        "--eps must be in (0, 1)",
+    );
+}

@@ -58,63 +58,6 @@ pub fn train_test_split(
     Ok((data.take_rows(&train), data.take_rows(&test)))
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::TaskId;
-    use ndarray::{Array1, Array2};
-
-    fn per_task(sizes: &[usize]) -> MultiTaskDataset {
-        MultiTaskDataset::per_task(
-            sizes
-                .iter()
-                .map(|&n| {
-                    let x = Array2::from_shape_fn((n, 2), |(i, j)| (i * 2 + j) as f64);
-                    let y = Array1::from_shape_fn(n, |i| i as f64);
-                    (x, y)
-                })
-                .collect(),
-        )
-        .unwrap()
-    }
-
-    #[test]
-    fn splits_within_each_task_and_is_seeded() {
-        let d = per_task(&[10, 3, 101]);
-        let (tr, te) = train_test_split(&d, 0.25, 7).unwrap();
-        for (t, n) in [(0, 10), (1, 3), (2, 101)] {
-            let (ntr, nte) = (tr.n_samples(TaskId(t)), te.n_samples(TaskId(t)));
-            assert_eq!(ntr + nte, n);
-            assert_eq!(nte, ((0.25 * n as f64).ceil() as usize).clamp(1, n - 1));
-            // train and test rows are disjoint and cover the task: y holds the row index
-            let mut all: Vec<f64> = tr
-                .task(TaskId(t))
-                .1
-                .iter()
-                .chain(te.task(TaskId(t)).1.iter())
-                .copied()
-                .collect();
-            all.sort_by(f64::total_cmp);
-            assert_eq!(all, (0..n).map(|i| i as f64).collect::<Vec<_>>());
-        }
-        let (tr2, _) = train_test_split(&d, 0.25, 7).unwrap();
-        assert_eq!(tr, tr2);
-        let (tr3, _) = train_test_split(&d, 0.25, 8).unwrap();
-        assert_ne!(tr, tr3);
-    }
-
-    #[test]
-    fn rejects_bad_input() {
-        let d = per_task(&[10, 1]);
-        assert!(
-            matches!(train_test_split(&d, 0.2, 0), Err(Error::TooFewSamples { task, .. }) if task == "task1")
-        );
-        let d = per_task(&[10]);
-        assert!(train_test_split(&d, 0.0, 0).is_err());
-        assert!(train_test_split(&d, f64::NAN, 0).is_err());
-    }
-}
-
 /// The test rows of each of `n_splits` folds over `n` samples, as scikit-learn's `KFold`:
 /// consecutive chunks of `0..n` (shuffled first with `seed` when given), the first `n % n_splits`
 /// chunks one longer.
@@ -175,7 +118,11 @@ pub fn k_fold(
                 found: *n,
             });
         }
-        per_unit.push(k_fold_indices(*n, n_splits, seed.map(|s| s.wrapping_add(i as u64))));
+        per_unit.push(k_fold_indices(
+            *n,
+            n_splits,
+            seed.map(|s| s.wrapping_add(i as u64)),
+        ));
     }
     Ok((0..n_splits)
         .map(|f| {
@@ -188,4 +135,73 @@ pub fn k_fold(
             (data.take_rows(&train), data.take_rows(&test))
         })
         .collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::TaskId;
+    use ndarray::{Array1, Array2};
+
+    fn per_task(sizes: &[usize]) -> MultiTaskDataset {
+        MultiTaskDataset::per_task(
+            sizes
+                .iter()
+                .map(|&n| {
+                    let x = Array2::from_shape_fn((n, 2), |(i, j)| (i * 2 + j) as f64);
+                    let y = Array1::from_shape_fn(n, |i| i as f64);
+                    (x, y)
+                })
+                .collect(),
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn splits_within_each_task_and_is_seeded() {
+        let d = per_task(&[10, 3, 101]);
+        let (tr, te) = train_test_split(&d, 0.25, 7).unwrap();
+        for (t, n) in [(0, 10), (1, 3), (2, 101)] {
+            let (ntr, nte) = (tr.n_samples(TaskId(t)), te.n_samples(TaskId(t)));
+            assert_eq!(ntr + nte, n);
+            assert_eq!(nte, ((0.25 * n as f64).ceil() as usize).clamp(1, n - 1));
+            // train and test rows are disjoint and cover the task: y holds the row index
+            let mut all: Vec<f64> = tr
+                .task(TaskId(t))
+                .1
+                .iter()
+                .chain(te.task(TaskId(t)).1.iter())
+                .copied()
+                .collect();
+            all.sort_by(f64::total_cmp);
+            assert_eq!(all, (0..n).map(|i| i as f64).collect::<Vec<_>>());
+        }
+        let (tr2, _) = train_test_split(&d, 0.25, 7).unwrap();
+        assert_eq!(tr, tr2);
+        let (tr3, _) = train_test_split(&d, 0.25, 8).unwrap();
+        assert_ne!(tr, tr3);
+    }
+
+    #[test]
+    fn rejects_bad_input() {
+        let d = per_task(&[10, 1]);
+        assert!(
+            matches!(train_test_split(&d, 0.2, 0), Err(Error::TooFewSamples { task, .. }) if task == "task1")
+        );
+        let d = per_task(&[10]);
+        assert!(train_test_split(&d, 0.0, 0).is_err());
+        assert!(train_test_split(&d, f64::NAN, 0).is_err());
+    }
+
+    #[test]
+    fn k_fold_matches_sklearn_sizes_and_covers_every_row_once() {
+        // scikit-learn's KFold(3) on 10 rows: test folds [0..4), [4..7), [7..10)
+        let f = k_fold_indices(10, 3, None);
+        assert_eq!(f, vec![vec![0, 1, 2, 3], vec![4, 5, 6], vec![7, 8, 9]]);
+        let g = k_fold_indices(11, 4, Some(7));
+        let mut all: Vec<usize> = g.concat();
+        all.sort_unstable();
+        assert_eq!(all, (0..11).collect::<Vec<_>>());
+        assert_eq!(g, k_fold_indices(11, 4, Some(7)));
+    }
 }

@@ -61,6 +61,28 @@ pub struct MultiTaskCv<P> {
     folds: Folds,
     one_standard_error: bool,
     n_jobs: usize,
+    progress: Progress,
+}
+
+/// A callback run after each `(l1_ratio, fold)` path (e.g. to move a progress bar).
+#[derive(Clone, Default)]
+pub struct Progress(Option<std::sync::Arc<dyn Fn() + Send + Sync>>);
+
+impl std::fmt::Debug for Progress {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(if self.0.is_some() {
+            "Progress(set)"
+        } else {
+            "Progress(none)"
+        })
+    }
+}
+
+impl PartialEq for Progress {
+    /// Callbacks do not take part in comparisons.
+    fn eq(&self, _: &Self) -> bool {
+        true
+    }
 }
 
 /// Cross-validated [`crate::MultiTaskLasso`] (scikit-learn's `MultiTaskLassoCV`).
@@ -134,7 +156,23 @@ impl<P: EstimatorPenalty + Send + Sync> MultiTaskCv<P> {
             },
             one_standard_error: false,
             n_jobs: 1,
+            progress: Progress(None),
         }
+    }
+
+    /// Call `f` after each `(l1_ratio, fold)` path (from the worker threads when `n_jobs > 1`).
+    pub fn on_progress(mut self, f: impl Fn() + Send + Sync + 'static) -> Self {
+        self.progress = Progress(Some(std::sync::Arc::new(f)));
+        self
+    }
+
+    /// Number of `(l1_ratio, fold)` paths a fit runs (the progress callback's total).
+    pub fn n_paths(&self) -> usize {
+        let folds = match &self.folds {
+            Folds::KFold { n_splits, .. } => *n_splits,
+            Folds::Explicit(t) => t.len(),
+        };
+        self.l1_ratios.len() * folds
     }
 
     /// Number of alphas of the grid. Default 100.
@@ -224,15 +262,20 @@ impl<P: EstimatorPenalty + Send + Sync> MultiTaskCv<P> {
             .collect::<Result<_>>()?;
         let n_alphas = grids[0].len();
         let (nl, nf) = (self.l1_ratios.len(), splits.len());
-        let jobs: Vec<(usize, usize)> = (0..nl).flat_map(|l| (0..nf).map(move |f| (l, f))).collect();
+        let jobs: Vec<(usize, usize)> =
+            (0..nl).flat_map(|l| (0..nf).map(move |f| (l, f))).collect();
         let run = |&(l, f): &(usize, usize)| -> Result<Vec<Vec<f64>>> {
             let (train, test) = &splits[f];
             let p = self.base.with_l1_ratio(self.l1_ratios[l]);
             let models = p.path(train, &grids[l])?;
-            models
+            let scores = models
                 .iter()
                 .map(|m| task_scores(m, test, &losses))
-                .collect()
+                .collect();
+            if let Some(f) = &self.progress.0 {
+                f();
+            }
+            scores
         };
         let results: Vec<Result<Vec<Vec<f64>>>> = if self.n_jobs > 1 {
             use rayon::prelude::*;
@@ -256,12 +299,12 @@ impl<P: EstimatorPenalty + Send + Sync> MultiTaskCv<P> {
                 }
             }
         }
-        let mse_path = task_score_path.mean_axis(ndarray::Axis(3)).unwrap_or_else(|| {
-            unreachable!("at least one task")
-        });
-        let mean = mse_path.mean_axis(ndarray::Axis(2)).unwrap_or_else(|| {
-            unreachable!("at least one fold")
-        });
+        let mse_path = task_score_path
+            .mean_axis(ndarray::Axis(3))
+            .unwrap_or_else(|| unreachable!("at least one task"));
+        let mean = mse_path
+            .mean_axis(ndarray::Axis(2))
+            .unwrap_or_else(|| unreachable!("at least one fold"));
         // best: first minimum in (l1_ratio, alpha) order
         let mut best = (0usize, 0usize);
         for l in 0..nl {

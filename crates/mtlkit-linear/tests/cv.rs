@@ -89,7 +89,11 @@ fn cv_estimators_reproduce_sklearn() {
                 .max_iter(1_000_000)
                 .check()
                 .unwrap();
-            MultiTaskLassoCV::new(base).n_alphas(20).folds(folds).fit(&data).unwrap()
+            MultiTaskLassoCV::new(base)
+                .n_alphas(20)
+                .folds(folds)
+                .fit(&data)
+                .unwrap()
         } else {
             let base = MultiTaskElasticNet::new(1.0, 0.5)
                 .fit_intercept(f.fit_intercept)
@@ -114,15 +118,33 @@ fn cv_estimators_reproduce_sklearn() {
             .zip(f.mse_path.iter())
             .map(|(a, b)| rel(*a, *b))
             .fold(0.0f64, f64::max);
-        assert!(worst < 1e-6, "{}: mse_path relative error {worst:e}", f.name);
-        assert!(rel(res.alpha, f.alpha) < 1e-12, "{}: alpha_ {} vs {}", f.name, res.alpha, f.alpha);
+        assert!(
+            worst < 1e-6,
+            "{}: mse_path relative error {worst:e}",
+            f.name
+        );
+        assert!(
+            rel(res.alpha, f.alpha) < 1e-12,
+            "{}: alpha_ {} vs {}",
+            f.name,
+            res.alpha,
+            f.alpha
+        );
         assert_eq!(res.l1_ratio, f.l1_ratio, "{}", f.name);
         let m = &res.model;
-        let dc = (&m.coef() - &f.coef).mapv(f64::abs).sum() / f.coef.mapv(f64::abs).sum().max(1e-300);
+        let dc =
+            (&m.coef() - &f.coef).mapv(f64::abs).sum() / f.coef.mapv(f64::abs).sum().max(1e-300);
         assert!(dc < 1e-6, "{}: coef {dc:e}", f.name);
         let di = (m.intercept() - &f.intercept).mapv(f64::abs).sum();
-        assert!(di < 1e-6 * (1.0 + f.intercept.mapv(f64::abs).sum()), "{}", f.name);
-        eprintln!("{}: mse_path max relative error {worst:.1e}, alpha_ {}", f.name, res.alpha);
+        assert!(
+            di < 1e-6 * (1.0 + f.intercept.mapv(f64::abs).sum()),
+            "{}",
+            f.name
+        );
+        eprintln!(
+            "{}: mse_path max relative error {worst:.1e}, alpha_ {}",
+            f.name, res.alpha
+        );
     }
 }
 
@@ -131,12 +153,21 @@ fn the_grid_starts_at_alpha_max_where_every_coefficient_is_zero() {
     let g = alpha_grid(2.0, 1e-3, 5);
     assert_eq!(g.len(), 5);
     assert!((g[0] - 2.0).abs() < 1e-15 && (g[4] - 2e-3).abs() < 1e-15);
-    assert!(g.windows(2).all(|w| (w[0] / w[1] - 10f64.powf(0.75)).abs() < 1e-12));
+    assert!(
+        g.windows(2)
+            .all(|w| (w[0] / w[1] - 10f64.powf(0.75)).abs() < 1e-12)
+    );
     // squared, logistic and mixed losses, per-task layout: alpha_max gives W = 0, and just below
     // it some row is non-zero
     let x1 = Array2::from_shape_fn((30, 4), |(i, j)| ((i * 7 + j * 5) % 13) as f64 - 6.0);
     let y1 = Array1::from_shape_fn(30, |i| x1[[i, 0]] - 0.5 * x1[[i, 2]]);
-    let y2 = Array1::from_shape_fn(30, |i| if x1[[i, 1]] + x1[[i, 3]] > 0.0 { 1.0 } else { 0.0 });
+    let y2 = Array1::from_shape_fn(30, |i| {
+        if x1[[i, 1]] + x1[[i, 3]] > 0.0 {
+            1.0
+        } else {
+            0.0
+        }
+    });
     let y3 = Array1::from_shape_fn(30, |i| if x1[[i, 0]] > x1[[i, 2]] { 1.0 } else { 0.0 });
     let y4 = Array1::from_shape_fn(30, |i| x1[[i, 3]] + 0.1 * (i % 4) as f64);
     let tasks = |a: &Array1<f64>, b: &Array1<f64>| {
@@ -147,9 +178,16 @@ fn the_grid_starts_at_alpha_max_where_every_coefficient_is_zero() {
         ([Loss::Logistic, Loss::Logistic], tasks(&y2, &y3)),
         ([Loss::Squared, Loss::Logistic], tasks(&y1, &y2)),
     ] {
-        let base = MultiTaskLasso::new(1.0).task_losses(losses).tol(1e-10).max_iter(100_000);
+        let base = MultiTaskLasso::new(1.0)
+            .task_losses(losses)
+            .tol(1e-10)
+            .max_iter(100_000);
         let amax = base.check().unwrap().alpha_max(&data).unwrap();
-        let path = base.check().unwrap().path(&data, &[amax, 0.9 * amax]).unwrap();
+        let path = base
+            .check()
+            .unwrap()
+            .path(&data, &[amax, 0.9 * amax])
+            .unwrap();
         assert!(path[0].coef().iter().all(|&v| v == 0.0), "{losses:?}");
         assert!(path[1].coef().iter().any(|&v| v != 0.0), "{losses:?}");
         // a fit above alpha_max is all zero too
@@ -163,13 +201,21 @@ fn cv_runs_within_tasks_on_the_per_task_layout_and_is_thread_count_independent()
     let x1 = Array2::from_shape_fn((40, 5), |(i, j)| ((i * 3 + j * 11) % 17) as f64 - 8.0);
     let y1 = Array1::from_shape_fn(40, |i| x1[[i, 0]] + 0.3 * ((i % 5) as f64));
     let x2 = Array2::from_shape_fn((25, 5), |(i, j)| ((i * 5 + j * 7) % 19) as f64 - 9.0);
-    let y2 = Array1::from_shape_fn(25, |i| 2.0 * x2[[i, 0]] - x2[[i, 3]] + 0.2 * ((i % 3) as f64));
+    let y2 = Array1::from_shape_fn(25, |i| {
+        2.0 * x2[[i, 0]] - x2[[i, 3]] + 0.2 * ((i % 3) as f64)
+    });
     let data = MultiTaskDataset::per_task(vec![(x1, y1), (x2, y2)]).unwrap();
-    let base = MultiTaskElasticNet::new(1.0, 0.5).tol(1e-10).check().unwrap();
+    let base = MultiTaskElasticNet::new(1.0, 0.5)
+        .tol(1e-10)
+        .check()
+        .unwrap();
     let cv = |jobs: usize, one_se: bool| {
         MultiTaskElasticNetCV::new(base.clone(), vec![0.5, 1.0])
             .n_alphas(12)
-            .folds(Folds::KFold { n_splits: 5, shuffle: Some(3) })
+            .folds(Folds::KFold {
+                n_splits: 5,
+                shuffle: Some(3),
+            })
             .one_standard_error(one_se)
             .n_jobs(jobs)
             .fit(&data)

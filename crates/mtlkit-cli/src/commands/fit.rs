@@ -12,20 +12,42 @@ use crate::config::{DataSource, FitConfig, PenaltyConfig};
 use crate::io;
 
 /// Hyperparameters checked before any data is read.
-enum Checked {
+pub(crate) enum Checked {
     Lasso(ValidMultiTaskParams<L21>),
     ElasticNet(ValidMultiTaskParams<L21Ridge>),
 }
 
-pub fn run(cfg: FitConfig) -> Result<()> {
-    let checked = match cfg.penalty {
+/// The estimator of `cfg`, checked.
+pub(crate) fn checked(cfg: &FitConfig) -> Result<Checked> {
+    Ok(match cfg.penalty {
         PenaltyConfig::Lasso { alpha } => {
-            Checked::Lasso(configure(MultiTaskLasso::new(alpha), &cfg).check()?)
+            Checked::Lasso(configure(MultiTaskLasso::new(alpha), cfg).check()?)
         }
         PenaltyConfig::ElasticNet { alpha, l1_ratio } => {
-            Checked::ElasticNet(configure(MultiTaskElasticNet::new(alpha, l1_ratio), &cfg).check()?)
+            Checked::ElasticNet(configure(MultiTaskElasticNet::new(alpha, l1_ratio), cfg).check()?)
         }
-    };
+    })
+}
+
+/// The dataset of `cfg`, with its sample weights.
+pub(crate) fn load_data(cfg: &FitConfig) -> Result<MultiTaskDataset> {
+    let mut data = load(&cfg.source)?;
+    if let Some(path) = &cfg.sample_weight {
+        let w = io::read_table(path)?.values;
+        if w.ncols() != 1 {
+            bail!(
+                "'{}': sample weights must be one column, found {}",
+                path.display(),
+                w.ncols()
+            );
+        }
+        data = data.with_sample_weight(w.column(0).to_owned())?;
+    }
+    Ok(data)
+}
+
+pub fn run(cfg: FitConfig) -> Result<()> {
+    let checked = checked(&cfg)?;
     // a float32 .npy design with the plain shared problem is fitted in single precision (X kept
     // in f32, half the memory; arithmetic in f64)
     if let DataSource::Files { x, y } = &cfg.source {
@@ -51,18 +73,7 @@ pub fn run(cfg: FitConfig) -> Result<()> {
             }
         }
     }
-    let mut data = load(&cfg.source)?;
-    if let Some(path) = &cfg.sample_weight {
-        let w = io::read_table(path)?.values;
-        if w.ncols() != 1 {
-            bail!(
-                "'{}': sample weights must be one column, found {}",
-                path.display(),
-                w.ncols()
-            );
-        }
-        data = data.with_sample_weight(w.column(0).to_owned())?;
-    }
+    let data = load_data(&cfg)?;
     let model = match checked {
         Checked::Lasso(p) => p.fit(&data)?,
         Checked::ElasticNet(p) => p.fit(&data)?,

@@ -3,7 +3,9 @@
 mod demo;
 mod export;
 mod fit;
+mod plot;
 mod predict;
+mod select;
 
 use anyhow::Result;
 
@@ -15,6 +17,8 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Fit(a) => fit::run(a.try_into()?),
         Command::Predict(a) => predict::run(&a),
         Command::Export(a) => export::run(&a),
+        Command::Path(a) => select::run_path(a),
+        Command::Cv(a) => select::run_cv(a),
         Command::Demo(a) => demo::run(&a),
     }
 }
