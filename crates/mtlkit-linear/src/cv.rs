@@ -393,9 +393,18 @@ fn task_scores(
     losses: &[Loss],
 ) -> Result<Vec<f64>> {
     let mut out = Vec::with_capacity(losses.len());
+    // X W for all tasks at once (one matrix product) when they share X; per task otherwise (as
+    // an n × 1 product: ndarray's matrix-vector loop is far slower)
+    let shared_z = test.as_shared().map(|(x, _)| x.dot(&model.coef()));
     for (t, loss) in losses.iter().enumerate() {
         let (x, y) = test.task(TaskId(t));
-        let z = x.dot(&model.coef().column(t)) + model.intercept()[t];
+        let z = match &shared_z {
+            Some(z) => z.column(t).to_owned(),
+            None => x
+                .dot(&model.coef().column(t).insert_axis(ndarray::Axis(1)))
+                .column(0)
+                .to_owned(),
+        } + model.intercept()[t];
         let classes = model.classes()[t];
         let (mut sum, mut n) = (0.0, 0usize);
         for (&zi, &yi) in z.iter().zip(y.iter()) {

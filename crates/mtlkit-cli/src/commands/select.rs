@@ -220,7 +220,9 @@ fn cv_impl<P: EstimatorPenalty + Send + Sync>(
         .unwrap_or_else(|_| ProgressStyle::default_bar()),
     );
     let tick = pb.clone();
+    let start = std::time::Instant::now();
     let res: CvResult = cv.on_progress(move || tick.inc(1)).fit(data)?;
+    let fit_seconds = start.elapsed().as_secs_f64();
     pb.finish_and_clear();
     res.model.save(a.out)?;
     let (nl, na, nf) = res.mse_path.dim();
@@ -267,6 +269,7 @@ fn cv_impl<P: EstimatorPenalty + Send + Sync>(
             "mean_score": mean.outer_iter().map(|r| r.to_vec()).collect::<Vec<_>>(),
             "sd_score": sd.outer_iter().map(|r| r.to_vec()).collect::<Vec<_>>(),
             "n_folds": nf,
+            "fit_seconds": fit_seconds,
             "model": a.out.display().to_string(),
             "n_active_features": row_norms(&res.model).iter().filter(|&&v| v > 0.0).count(),
             "figures": written.iter().map(|p| p.display().to_string()).collect::<Vec<_>>(),
