@@ -47,6 +47,15 @@ pub enum Folds {
     },
     /// The test rows of each fold, given (shared design only), e.g. scikit-learn's splits.
     Explicit(Vec<Vec<usize>>),
+    /// Rows of the same group never split across train and test (shared design only): groups
+    /// go, largest first, to the fold with the fewest rows so far (scikit-learn's
+    /// `GroupKFold`). `groups[i]` is row `i`'s group id.
+    Groups {
+        /// Number of folds (`>= 2`, at most the number of groups).
+        n_splits: usize,
+        /// Group id of each row.
+        groups: Vec<u64>,
+    },
 }
 
 /// Cross-validated linear multi-task estimator: the estimator `P` with `alpha` (and
@@ -119,8 +128,15 @@ pub struct CvResult {
     /// The CV criterion (mean over tasks of each task's test score), `n_l1_ratios × n_alphas ×
     /// n_folds`.
     pub mse_path: Array3<f64>,
-    /// Each task's test score, `n_l1_ratios × n_alphas × n_folds × n_tasks`.
+    /// Each task's test score (MSE or log-loss), `n_l1_ratios × n_alphas × n_folds × n_tasks`.
     pub task_score_path: Array4<f64>,
+    /// Each regression task's test R² (same shape; NaN for classification tasks).
+    pub task_r2_path: Array4<f64>,
+    /// Each classification task's test accuracy (same shape; NaN for regression tasks).
+    pub task_accuracy_path: Array4<f64>,
+    /// Each classification task's test ROC AUC (same shape; NaN for regression tasks, and
+    /// for a test fold with one class only).
+    pub task_auc_path: Array4<f64>,
     /// The `l1_ratios` searched.
     pub l1_ratios: Vec<f64>,
     /// The model refitted on all the data at the chosen values.
@@ -169,7 +185,7 @@ impl<P: EstimatorPenalty + Send + Sync> MultiTaskCv<P> {
     /// Number of `(l1_ratio, fold)` paths a fit runs (the progress callback's total).
     pub fn n_paths(&self) -> usize {
         let folds = match &self.folds {
-            Folds::KFold { n_splits, .. } => *n_splits,
+            Folds::KFold { n_splits, .. } | Folds::Groups { n_splits, .. } => *n_splits,
             Folds::Explicit(t) => t.len(),
         };
         self.l1_ratios.len() * folds
@@ -264,7 +280,7 @@ impl<P: EstimatorPenalty + Send + Sync> MultiTaskCv<P> {
         let (nl, nf) = (self.l1_ratios.len(), splits.len());
         let jobs: Vec<(usize, usize)> =
             (0..nl).flat_map(|l| (0..nf).map(move |f| (l, f))).collect();
-        let run = |&(l, f): &(usize, usize)| -> Result<Vec<Vec<f64>>> {
+        let run = |&(l, f): &(usize, usize)| -> Result<Vec<Vec<TaskMetrics>>> {
             let (train, test) = &splits[f];
             let p = self.base.with_l1_ratio(self.l1_ratios[l]);
             let models = p.path(train, &grids[l])?;
@@ -277,7 +293,7 @@ impl<P: EstimatorPenalty + Send + Sync> MultiTaskCv<P> {
             }
             scores
         };
-        let results: Vec<Result<Vec<Vec<f64>>>> = if self.n_jobs > 1 {
+        let results: Vec<Result<Vec<Vec<TaskMetrics>>>> = if self.n_jobs > 1 {
             use rayon::prelude::*;
             let pool = rayon::ThreadPoolBuilder::new()
                 .num_threads(self.n_jobs)
@@ -291,11 +307,19 @@ impl<P: EstimatorPenalty + Send + Sync> MultiTaskCv<P> {
         } else {
             jobs.iter().map(run).collect()
         };
-        let mut task_score_path = Array4::<f64>::zeros((nl, n_alphas, nf, nt));
+        let shape = (nl, n_alphas, nf, nt);
+        let mut task_score_path = Array4::<f64>::zeros(shape);
+        let mut task_r2_path = Array4::<f64>::from_elem(shape, f64::NAN);
+        let mut task_accuracy_path = Array4::<f64>::from_elem(shape, f64::NAN);
+        let mut task_auc_path = Array4::<f64>::from_elem(shape, f64::NAN);
         for ((l, f), r) in jobs.iter().zip(results) {
             for (a, scores) in r?.into_iter().enumerate() {
-                for (t, s) in scores.into_iter().enumerate() {
-                    task_score_path[[*l, a, *f, t]] = s;
+                for (t, m) in scores.into_iter().enumerate() {
+                    let at = [*l, a, *f, t];
+                    task_score_path[at] = m.score;
+                    task_r2_path[at] = m.r2;
+                    task_accuracy_path[at] = m.accuracy;
+                    task_auc_path[at] = m.auc;
                 }
             }
         }
@@ -342,56 +366,268 @@ impl<P: EstimatorPenalty + Send + Sync> MultiTaskCv<P> {
             alphas,
             mse_path,
             task_score_path,
+            task_r2_path,
+            task_accuracy_path,
+            task_auc_path,
             l1_ratios: self.l1_ratios.clone(),
             model,
         })
     }
 
     fn splits(&self, data: &MultiTaskDataset) -> Result<Vec<(MultiTaskDataset, MultiTaskDataset)>> {
-        match &self.folds {
-            Folds::KFold { n_splits, shuffle } => Ok(k_fold(data, *n_splits, *shuffle)?),
-            Folds::Explicit(tests) => {
-                let (x, _) = data.require_shared("explicit folds")?;
-                let n = x.nrows();
-                if tests.len() < 2 {
-                    return Err(mtlkit_core::Error::InvalidParameter {
-                        name: "folds",
-                        value: tests.len().to_string(),
-                        expected: "at least 2 folds",
-                    }
-                    .into());
+        let losses = self.base.params().task_loss_list(data.n_tasks())?;
+        let tests: Vec<Vec<usize>> = match &self.folds {
+            Folds::KFold { n_splits, shuffle } => {
+                match stratified(data, &losses, *n_splits, *shuffle)? {
+                    Some(per_unit) => return Ok(from_tests(data, &per_unit)),
+                    None => return Ok(k_fold(data, *n_splits, *shuffle)?),
                 }
-                tests
-                    .iter()
-                    .map(|te| {
-                        if te.is_empty() || te.iter().any(|&i| i >= n) || te.len() >= n {
-                            return Err(mtlkit_core::Error::InvalidParameter {
-                                name: "folds",
-                                value: format!("a fold of {} rows", te.len()),
-                                expected: "non-empty test rows below n_samples, leaving training rows",
-                            }
-                            .into());
-                        }
-                        let mut te = te.clone();
-                        te.sort_unstable();
-                        te.dedup();
-                        let tr: Vec<usize> =
-                            (0..n).filter(|i| te.binary_search(i).is_err()).collect();
-                        Ok((data.take_rows(&[tr]), data.take_rows(&[te])))
-                    })
-                    .collect()
             }
+            Folds::Explicit(tests) => tests.clone(),
+            Folds::Groups { n_splits, groups } => group_folds(data, *n_splits, groups)?,
+        };
+        let (x, _) = data.require_shared("explicit or group folds")?;
+        let n = x.nrows();
+        if tests.len() < 2 {
+            return Err(mtlkit_core::Error::InvalidParameter {
+                name: "folds",
+                value: tests.len().to_string(),
+                expected: "at least 2 folds",
+            }
+            .into());
         }
+        let mut units = Vec::with_capacity(tests.len());
+        for te in tests {
+            if te.is_empty() || te.iter().any(|&i| i >= n) || te.len() >= n {
+                return Err(mtlkit_core::Error::InvalidParameter {
+                    name: "folds",
+                    value: format!("a fold of {} rows", te.len()),
+                    expected: "non-empty test rows below n_samples, leaving training rows",
+                }
+                .into());
+            }
+            let mut te = te;
+            te.sort_unstable();
+            te.dedup();
+            units.push(vec![te]);
+        }
+        // units[f] = [test rows of fold f]; transpose to per-unit lists of folds
+        let per_unit = vec![units.into_iter().map(|mut u| u.remove(0)).collect()];
+        Ok(from_tests(data, &per_unit))
     }
 }
 
-/// Each task's test score of `model` on `test`: mean squared error (squared loss) or mean
-/// log-loss (logistic), over the task's labelled samples.
+/// `(train, test)` per fold from, for each layout unit (the shared rows, or each task), the
+/// test rows of every fold.
+fn from_tests(
+    data: &MultiTaskDataset,
+    per_unit: &[Vec<Vec<usize>>],
+) -> Vec<(MultiTaskDataset, MultiTaskDataset)> {
+    let n_folds = per_unit.first().map_or(0, Vec::len);
+    let sizes: Vec<usize> = (0..per_unit.len())
+        .map(|u| match data.as_shared() {
+            Some((x, _)) => x.nrows(),
+            None => data.n_samples(TaskId(u)),
+        })
+        .collect();
+    (0..n_folds)
+        .map(|f| {
+            let test: Vec<Vec<usize>> = per_unit.iter().map(|u| u[f].clone()).collect();
+            let train: Vec<Vec<usize>> = per_unit
+                .iter()
+                .zip(&sizes)
+                .map(|(u, &n)| (0..n).filter(|i| u[f].binary_search(i).is_err()).collect())
+                .collect();
+            (data.take_rows(&train), data.take_rows(&test))
+        })
+        .collect()
+}
+
+/// Stratified k-fold for classification tasks: in the per-task layout each logistic task's
+/// rows are dealt to the folds class by class (so every fold sees both classes); in the shared
+/// layout the rows are stratified on the labels of the classification task when there is
+/// exactly one (missing labels as a class of their own). `None` when nothing is to be
+/// stratified (plain k-fold applies).
+fn stratified(
+    data: &MultiTaskDataset,
+    losses: &[Loss],
+    n_splits: usize,
+    shuffle: Option<u64>,
+) -> Result<Option<Vec<Vec<Vec<usize>>>>> {
+    use mtlkit_core::split::k_fold_indices;
+    let cls: Vec<usize> = (0..losses.len())
+        .filter(|&t| losses[t] == Loss::Logistic)
+        .collect();
+    let shared = data.as_shared().is_some();
+    if cls.is_empty() || (shared && cls.len() != 1) || n_splits < 2 {
+        return Ok(None);
+    }
+    // deal the rows of each label value to the folds in turn (their order within a class
+    // shuffled with the seed when given)
+    let deal = |labels: &[f64], unit: u64| -> Result<Vec<Vec<usize>>> {
+        let mut keys: Vec<f64> = Vec::new();
+        for &v in labels {
+            if !keys.iter().any(|k| k.total_cmp(&v).is_eq()) {
+                keys.push(v);
+            }
+        }
+        keys.sort_by(f64::total_cmp);
+        let mut folds = vec![Vec::new(); n_splits];
+        let mut offset = 0;
+        for (ci, k) in keys.into_iter().enumerate() {
+            let mut rows: Vec<usize> = (0..labels.len())
+                .filter(|&i| labels[i].total_cmp(&k).is_eq())
+                .collect();
+            if let Some(seed) = shuffle {
+                use rand::SeedableRng;
+                use rand::seq::SliceRandom;
+                let mut rng = rand::rngs::StdRng::seed_from_u64(
+                    seed.wrapping_add(unit.wrapping_mul(1000))
+                        .wrapping_add(ci as u64),
+                );
+                rows.shuffle(&mut rng);
+            }
+            for (pos, &r) in rows.iter().enumerate() {
+                folds[(offset + pos) % n_splits].push(r);
+            }
+            offset += rows.len();
+        }
+        for f in &mut folds {
+            f.sort_unstable();
+        }
+        if folds.iter().any(Vec::is_empty) {
+            return Err(mtlkit_core::Error::TooFewSamples {
+                task: "a task".into(),
+                operation: "stratified k-fold cross-validation",
+                needed: n_splits,
+                found: labels.len(),
+            }
+            .into());
+        }
+        Ok(folds)
+    };
+    if shared {
+        let (_, y) = data.task(TaskId(cls[0]));
+        let labels: Vec<f64> = y.to_vec();
+        return Ok(Some(vec![deal(&labels, 0)?]));
+    }
+    let mut per_unit = Vec::with_capacity(losses.len());
+    for (t, loss) in losses.iter().enumerate() {
+        let (_, y) = data.task(TaskId(t));
+        let n = y.len();
+        if n < n_splits {
+            return Err(mtlkit_core::Error::TooFewSamples {
+                task: data.task_names()[t].clone(),
+                operation: "k-fold cross-validation",
+                needed: n_splits,
+                found: n,
+            }
+            .into());
+        }
+        per_unit.push(if *loss == Loss::Logistic {
+            deal(&y.to_vec(), t as u64)?
+        } else {
+            k_fold_indices(n, n_splits, shuffle.map(|s| s.wrapping_add(t as u64)))
+        });
+    }
+    Ok(Some(per_unit))
+}
+
+/// scikit-learn's `GroupKFold`: groups sorted by size (largest first) go to the fold with the
+/// fewest rows so far.
+fn group_folds(
+    data: &MultiTaskDataset,
+    n_splits: usize,
+    groups: &[u64],
+) -> Result<Vec<Vec<usize>>> {
+    let (x, _) = data.require_shared("group folds")?;
+    if groups.len() != x.nrows() {
+        return Err(mtlkit_core::Error::ShapeMismatch {
+            what: "length of groups vs rows of X",
+            task: None,
+            expected: x.nrows(),
+            found: groups.len(),
+        }
+        .into());
+    }
+    let mut ids: Vec<u64> = groups.to_vec();
+    ids.sort_unstable();
+    ids.dedup();
+    if n_splits < 2 || ids.len() < n_splits {
+        return Err(mtlkit_core::Error::InvalidParameter {
+            name: "n_splits",
+            value: n_splits.to_string(),
+            expected: "between 2 and the number of groups",
+        }
+        .into());
+    }
+    let mut sizes: Vec<(u64, usize)> = ids
+        .iter()
+        .map(|&g| (g, groups.iter().filter(|&&h| h == g).count()))
+        .collect();
+    sizes.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+    let mut load = vec![0usize; n_splits];
+    let mut fold_of = std::collections::HashMap::new();
+    for (g, size) in sizes {
+        let f = (0..n_splits).min_by_key(|&f| (load[f], f)).unwrap_or(0);
+        load[f] += size;
+        fold_of.insert(g, f);
+    }
+    Ok((0..n_splits)
+        .map(|f| {
+            (0..groups.len())
+                .filter(|&i| fold_of[&groups[i]] == f)
+                .collect()
+        })
+        .collect())
+}
+
+/// One task's test metrics.
+struct TaskMetrics {
+    /// MSE (regression) or mean log-loss (classification): the CV criterion.
+    score: f64,
+    /// R² (regression; NaN otherwise).
+    r2: f64,
+    /// Accuracy (classification; NaN otherwise).
+    accuracy: f64,
+    /// ROC AUC (classification with both classes in the fold; NaN otherwise).
+    auc: f64,
+}
+
+/// ROC AUC of scores `z` for binary labels `y01` (Mann–Whitney, ties counted half).
+fn roc_auc(z: &[f64], y01: &[f64]) -> f64 {
+    let pos = y01.iter().filter(|&&v| v == 1.0).count();
+    let neg = y01.len() - pos;
+    if pos == 0 || neg == 0 {
+        return f64::NAN;
+    }
+    let mut idx: Vec<usize> = (0..z.len()).collect();
+    idx.sort_by(|&a, &b| z[a].total_cmp(&z[b]));
+    // average ranks over ties
+    let mut rank_sum_pos = 0.0;
+    let mut i = 0;
+    while i < idx.len() {
+        let mut j = i;
+        while j + 1 < idx.len() && z[idx[j + 1]] == z[idx[i]] {
+            j += 1;
+        }
+        let avg = (i + j) as f64 / 2.0 + 1.0;
+        for &k in &idx[i..=j] {
+            if y01[k] == 1.0 {
+                rank_sum_pos += avg;
+            }
+        }
+        i = j + 1;
+    }
+    (rank_sum_pos - (pos * (pos + 1)) as f64 / 2.0) / (pos * neg) as f64
+}
+
+/// Each task's test metrics of `model` on `test`, over the task's labelled samples.
 fn task_scores(
     model: &MultiTaskLinearModel,
     test: &MultiTaskDataset,
     losses: &[Loss],
-) -> Result<Vec<f64>> {
+) -> Result<Vec<TaskMetrics>> {
     let mut out = Vec::with_capacity(losses.len());
     // X W for all tasks at once (one matrix product) when they share X; per task otherwise (as
     // an n × 1 product: ndarray's matrix-vector loop is far slower)
@@ -405,32 +641,78 @@ fn task_scores(
                 .column(0)
                 .to_owned(),
         } + model.intercept()[t];
-        let classes = model.classes()[t];
-        let (mut sum, mut n) = (0.0, 0usize);
-        for (&zi, &yi) in z.iter().zip(y.iter()) {
-            if yi.is_nan() {
-                continue;
-            }
-            n += 1;
-            sum += match (loss, classes) {
-                (Loss::Logistic, Some([_, c1])) => {
-                    let y01 = if yi == c1 { 1.0 } else { 0.0 };
-                    let l1pe = if zi > 0.0 {
-                        zi + (-zi).exp().ln_1p()
-                    } else {
-                        zi.exp().ln_1p()
-                    };
-                    l1pe - y01 * zi
-                }
-                _ => (yi - zi) * (yi - zi),
-            };
-        }
+        let (zs, ys): (Vec<f64>, Vec<f64>) = z
+            .iter()
+            .zip(y.iter())
+            .filter(|(_, yi)| !yi.is_nan())
+            .map(|(&a, &b)| (a, b))
+            .unzip();
+        let n = zs.len();
         if n == 0 {
             return Err(LinearError::Core(mtlkit_core::Error::NoLabels {
                 task: test.task_names()[t].clone(),
             }));
         }
-        out.push(sum / n as f64);
+        let nf = n as f64;
+        out.push(match (loss, model.classes()[t]) {
+            (Loss::Logistic, Some([_, c1])) => {
+                let y01: Vec<f64> = ys
+                    .iter()
+                    .map(|&v| if v == c1 { 1.0 } else { 0.0 })
+                    .collect();
+                let mut ll = 0.0;
+                let mut correct = 0usize;
+                for (&zi, &yi) in zs.iter().zip(&y01) {
+                    let l1pe = if zi > 0.0 {
+                        zi + (-zi).exp().ln_1p()
+                    } else {
+                        zi.exp().ln_1p()
+                    };
+                    ll += l1pe - yi * zi;
+                    correct += usize::from((zi > 0.0) == (yi == 1.0));
+                }
+                TaskMetrics {
+                    score: ll / nf,
+                    r2: f64::NAN,
+                    accuracy: correct as f64 / nf,
+                    auc: roc_auc(&zs, &y01),
+                }
+            }
+            _ => {
+                let sse: f64 = zs.iter().zip(&ys).map(|(a, b)| (b - a) * (b - a)).sum();
+                let mean = ys.iter().sum::<f64>() / nf;
+                let sst: f64 = ys.iter().map(|v| (v - mean) * (v - mean)).sum();
+                TaskMetrics {
+                    score: sse / nf,
+                    r2: if sst > 0.0 { 1.0 - sse / sst } else { f64::NAN },
+                    accuracy: f64::NAN,
+                    auc: f64::NAN,
+                }
+            }
+        });
     }
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn roc_auc_matches_known_values() {
+        // scikit-learn's roc_auc_score doc example
+        assert!((roc_auc(&[0.1, 0.4, 0.35, 0.8], &[0.0, 0.0, 1.0, 1.0]) - 0.75).abs() < 1e-15);
+        // ties count half; one class only is undefined
+        assert!((roc_auc(&[1.0, 1.0], &[0.0, 1.0]) - 0.5).abs() < 1e-15);
+        assert!(roc_auc(&[1.0, 2.0], &[1.0, 1.0]).is_nan());
+        // a perfect ranking
+        assert_eq!(roc_auc(&[-2.0, -1.0, 3.0], &[0.0, 0.0, 1.0]), 1.0);
+    }
+
+    #[test]
+    fn grid_is_geometric_from_alpha_max() {
+        let g = alpha_grid(1.0, 1e-2, 3);
+        assert!((g[1] - 0.1).abs() < 1e-15 && (g[2] - 0.01).abs() < 1e-15);
+        assert_eq!(alpha_grid(3.0, 1e-3, 1), vec![3.0]);
+    }
 }

@@ -241,3 +241,119 @@ fn cv_runs_within_tasks_on_the_per_task_layout_and_is_thread_count_independent()
         .unwrap_err();
     assert!(err.to_string().contains("k-fold"), "{err}");
 }
+
+#[test]
+fn classification_folds_are_stratified_and_metrics_are_reported() {
+    // two classification tasks with 3 positives in 30 (rare class) and one regression task:
+    // every test fold must hold a positive of each classification task, so every AUC is defined
+    let x = Array2::from_shape_fn((30, 3), |(i, j)| ((i * 7 + j * 13) % 11) as f64 - 5.0);
+    let rare =
+        |shift: usize| Array1::from_shape_fn(30, |i| if i % 10 == shift { 1.0 } else { 0.0 });
+    let reg = Array1::from_shape_fn(30, |i| x[[i, 0]] + 0.2 * (i % 4) as f64);
+    let data = MultiTaskDataset::per_task(vec![
+        (x.clone(), rare(2)),
+        (x.clone(), rare(7)),
+        (x.clone(), reg),
+    ])
+    .unwrap();
+    let base = MultiTaskLasso::new(1.0)
+        .task_losses([Loss::Logistic, Loss::Logistic, Loss::Squared])
+        .tol(1e-8)
+        .check()
+        .unwrap();
+    for shuffle in [None, Some(5)] {
+        let res = MultiTaskLassoCV::new(base.clone())
+            .n_alphas(6)
+            .folds(Folds::KFold {
+                n_splits: 3,
+                shuffle,
+            })
+            .fit(&data)
+            .unwrap();
+        let auc = &res.task_auc_path;
+        for t in 0..2 {
+            assert!(
+                auc.slice(ndarray::s![.., .., .., t])
+                    .iter()
+                    .all(|v| v.is_finite()),
+                "{shuffle:?}"
+            );
+            assert!(
+                res.task_r2_path
+                    .slice(ndarray::s![.., .., .., t])
+                    .iter()
+                    .all(|v| v.is_nan())
+            );
+            let acc = res
+                .task_accuracy_path
+                .slice(ndarray::s![.., .., .., t])
+                .to_owned();
+            assert!(acc.iter().all(|&v| (0.0..=1.0).contains(&v)));
+        }
+        assert!(
+            res.task_auc_path
+                .slice(ndarray::s![.., .., .., 2])
+                .iter()
+                .all(|v| v.is_nan())
+        );
+        // R² and MSE agree: R² = 1 − MSE / var(y_test) ⇒ lower MSE, higher R², fold by fold
+        let r2 = res.task_r2_path.slice(ndarray::s![0, .., 0, 2]).to_owned();
+        let mse = res
+            .task_score_path
+            .slice(ndarray::s![0, .., 0, 2])
+            .to_owned();
+        for a in 1..r2.len() {
+            assert_eq!(mse[a] < mse[a - 1], r2[a] > r2[a - 1]);
+        }
+    }
+}
+
+#[test]
+fn group_folds_keep_groups_together_and_match_the_same_explicit_folds() {
+    let f = &fixtures()[0];
+    let data = MultiTaskDataset::shared(f.x.clone(), f.y.clone()).unwrap();
+    let n = f.x.nrows();
+    // 8 groups of unequal sizes
+    let groups: Vec<u64> = (0..n).map(|i| ((i * i) % 8) as u64).collect();
+    // the greedy rule by hand: largest group first to the lightest fold
+    let mut sizes: Vec<(u64, usize)> = (0..8)
+        .map(|g| (g, groups.iter().filter(|&&h| h == g).count()))
+        .filter(|&(_, c)| c > 0)
+        .collect();
+    sizes.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+    let mut load = [0usize; 3];
+    let mut fold_of = std::collections::HashMap::new();
+    for (g, c) in sizes {
+        let k = (0..3).min_by_key(|&k| (load[k], k)).unwrap();
+        load[k] += c;
+        fold_of.insert(g, k);
+    }
+    let explicit: Vec<Vec<usize>> = (0..3)
+        .map(|k| (0..n).filter(|&i| fold_of[&groups[i]] == k).collect())
+        .collect();
+    let base = MultiTaskLasso::new(1.0).tol(1e-10).check().unwrap();
+    let by_group = MultiTaskLassoCV::new(base.clone())
+        .n_alphas(8)
+        .folds(Folds::Groups {
+            n_splits: 3,
+            groups: groups.clone(),
+        })
+        .fit(&data)
+        .unwrap();
+    let by_rows = MultiTaskLassoCV::new(base.clone())
+        .n_alphas(8)
+        .folds(Folds::Explicit(explicit))
+        .fit(&data)
+        .unwrap();
+    assert_eq!(by_group.mse_path, by_rows.mse_path);
+    assert_eq!(by_group.alpha, by_rows.alpha);
+    // more folds than groups is an error
+    let err = MultiTaskLassoCV::new(base)
+        .folds(Folds::Groups {
+            n_splits: 9,
+            groups,
+        })
+        .fit(&data)
+        .unwrap_err();
+    assert!(err.to_string().contains("number of groups"), "{err}");
+}
