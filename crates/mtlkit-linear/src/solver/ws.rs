@@ -291,10 +291,10 @@ fn ws_gram_pays(n: usize, m: usize, t: usize) -> bool {
 /// Scratch space and cached block Gram matrices of the blocked epoch.
 #[derive(Default)]
 struct BlockCache {
-    /// The working set the Gram matrices belong to.
-    key: Vec<usize>,
-    /// One `b × b` matrix per block of `key`, concatenated.
-    grams: Vec<f64>,
+    /// Per bucket of features (`j / BLOCK`): the working-set members of the bucket and their
+    /// `b × b` Gram matrix, recomputed only when the members change (along a path, most
+    /// buckets keep theirs from one alpha to the next).
+    grams: std::collections::HashMap<usize, (Vec<usize>, Vec<f64>)>,
     /// Gathered columns, `n × b`.
     xb: Vec<f64>,
     /// `X_Bᵀ R`, `b × t`.
@@ -471,31 +471,21 @@ impl<X: Design> CdState for Residual<'_, X> {
         }
         let x = self.x;
         let (n, t) = (x.n_samples(), self.t);
-        let BlockCache {
-            key,
-            grams,
-            xb,
-            g,
-            dw,
-        } = &mut self.blocks;
-        if key.as_slice() != ws {
-            key.clear();
-            key.extend_from_slice(ws);
-            grams.clear();
-            for cols in ws.chunks(BLOCK) {
-                let b = cols.len();
-                let start = grams.len();
-                grams.resize(start + b * b, 0.0);
-                let xbs = gather(x, cols, xb);
-                crate::linalg::gram(xbs, n, b, &mut grams[start..], 1);
-            }
-        }
+        let BlockCache { grams, xb, g, dw } = &mut self.blocks;
         let mut tmp = vec![0.0; t];
-        let mut offset = 0;
-        for cols in ws.chunks(BLOCK) {
+        // blocks: the working-set members of each bucket of BLOCK consecutive features
+        for cols in ws.chunk_by(|a, b| a / BLOCK == b / BLOCK) {
             let b = cols.len();
-            let gram = &grams[offset..offset + b * b];
-            offset += b * b;
+            let entry = grams.entry(cols[0] / BLOCK).or_default();
+            if entry.0.as_slice() != cols {
+                entry.0.clear();
+                entry.0.extend_from_slice(cols);
+                entry.1.clear();
+                entry.1.resize(b * b, 0.0);
+                let xbs = gather(x, cols, xb);
+                crate::linalg::gram(xbs, n, b, &mut entry.1, 1);
+            }
+            let gram = &entry.1;
             let xbs = gather(x, cols, xb);
             g.resize(b * t, 0.0);
             dw.clear();
