@@ -112,7 +112,27 @@ impl PartialEq for Progress {
 pub type MultiTaskLassoCV = MultiTaskCv<L21>;
 
 /// Cross-validated [`crate::MultiTaskElasticNet`] (scikit-learn's `MultiTaskElasticNetCV`):
-/// `alpha` and `l1_ratio` chosen together.
+/// `alpha` and `l1_ratio` chosen together; each candidate minimises the elastic net's objective
+/// `1/(2n)‖Y − XW − 1bᵀ‖²_F + alpha·l1_ratio·Σ_j‖W_j‖₂ + alpha·(1 − l1_ratio)/2·‖W‖²_F` (or its
+/// general per-task form) on each fold's training part.
+///
+/// ```
+/// use mtlkit_core::MultiTaskDataset;
+/// use mtlkit_linear::{MultiTaskElasticNet, cv::{Folds, MultiTaskElasticNetCV}};
+/// use ndarray::Array2;
+///
+/// let x = Array2::from_shape_fn((40, 5), |(i, j)| ((i * 7 + j * 3) % 13) as f64);
+/// let y = Array2::from_shape_fn((40, 3), |(i, t)| x[[i, 1]] * (t as f64 + 1.0) - x[[i, 4]]);
+/// let data = MultiTaskDataset::shared(x, y)?;
+/// let base = MultiTaskElasticNet::new(1.0, 0.5).tol(1e-8).check()?;
+/// let cv = MultiTaskElasticNetCV::new(base, vec![0.3, 0.9])
+///     .n_alphas(15)
+///     .folds(Folds::KFold { n_splits: 4, shuffle: Some(0) })
+///     .fit(&data)?;
+/// assert_eq!(cv.mse_path.dim(), (2, 15, 4));
+/// assert!(cv.l1_ratio == 0.3 || cv.l1_ratio == 0.9);
+/// # Ok::<(), mtlkit_linear::LinearError>(())
+/// ```
 pub type MultiTaskElasticNetCV = MultiTaskCv<L21Ridge>;
 
 /// The outcome of a cross-validated fit (scikit-learn's attribute names without the trailing
