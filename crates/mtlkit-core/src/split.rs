@@ -10,6 +10,20 @@ use rand::seq::SliceRandom;
 
 use crate::{Error, Layout, MultiTaskDataset, Result, param};
 
+/// The units a split works on, with their sizes: all rows (shared layout, named "all tasks") or
+/// each task's rows.
+fn unit_sizes(data: &MultiTaskDataset) -> Vec<(String, usize)> {
+    match data.layout() {
+        Layout::Shared { x, .. } => vec![("all tasks".to_string(), x.nrows())],
+        Layout::PerTask(t) => data
+            .task_names()
+            .iter()
+            .cloned()
+            .zip(t.iter().map(|t| t.x().nrows()))
+            .collect(),
+    }
+}
+
 /// Split `data` into `(train, test)` with a fraction `test_size` of each task's samples in the
 /// test part (rounded up, as scikit-learn's `train_test_split`), shuffled with `seed`.
 ///
@@ -25,15 +39,7 @@ pub fn train_test_split(
 ) -> Result<(MultiTaskDataset, MultiTaskDataset)> {
     param::open_unit_interval("test_size", test_size)?;
     let mut rng = StdRng::seed_from_u64(seed);
-    let sizes: Vec<(String, usize)> = match data.layout() {
-        Layout::Shared { x, .. } => vec![("all tasks".to_string(), x.nrows())],
-        Layout::PerTask(t) => data
-            .task_names()
-            .iter()
-            .cloned()
-            .zip(t.iter().map(|t| t.x().nrows()))
-            .collect(),
-    };
+    let sizes = unit_sizes(data);
     let mut train = Vec::with_capacity(sizes.len());
     let mut test = Vec::with_capacity(sizes.len());
     for (task, n) in sizes {
@@ -99,15 +105,7 @@ pub fn k_fold(
             expected: "at least 2 folds",
         });
     }
-    let sizes: Vec<(String, usize)> = match data.layout() {
-        Layout::Shared { x, .. } => vec![("all tasks".to_string(), x.nrows())],
-        Layout::PerTask(t) => data
-            .task_names()
-            .iter()
-            .cloned()
-            .zip(t.iter().map(|t| t.x().nrows()))
-            .collect(),
-    };
+    let sizes = unit_sizes(data);
     let mut per_unit: Vec<Vec<Vec<usize>>> = Vec::with_capacity(sizes.len());
     for (i, (task, n)) in sizes.iter().enumerate() {
         if *n < n_splits {

@@ -227,6 +227,19 @@ impl DenseDesign<'_, f32> {
         (budget / (8 * self.n.max(1))).clamp(8, 256)
     }
 
+    /// Call `f(j0, j1, panel)` for consecutive panels of columns `j0..j1`, widened to `f64`.
+    fn for_each_panel(&self, mut f: impl FnMut(usize, usize, &[f64])) {
+        let mut buf = Vec::new();
+        let panel = self.panel();
+        let mut j0 = 0;
+        while j0 < self.d {
+            let j1 = (j0 + panel).min(self.d);
+            self.widen(j0, j1, &mut buf);
+            f(j0, j1, &buf);
+            j0 = j1;
+        }
+    }
+
     /// Columns `j0..j1` widened to `f64` (column-major) into `buf`.
     fn widen(&self, j0: usize, j1: usize, buf: &mut Vec<f64>) {
         buf.clear();
@@ -260,14 +273,9 @@ impl Design for DenseDesign<'_, f32> {
         linalg::axpy_f32(a, self.col(j), v);
     }
     fn xt_r(&self, r: &[f64], t: usize, out: &mut [f64]) {
-        let mut buf = Vec::new();
-        let panel = self.panel();
-        let mut j0 = 0;
-        while j0 < self.d {
-            let j1 = (j0 + panel).min(self.d);
-            self.widen(j0, j1, &mut buf);
+        self.for_each_panel(|j0, j1, xp| {
             linalg::xt_r(
-                &buf,
+                xp,
                 self.n,
                 j1 - j0,
                 r,
@@ -275,27 +283,12 @@ impl Design for DenseDesign<'_, f32> {
                 &mut out[j0 * t..j1 * t],
                 self.threads,
             );
-            j0 = j1;
-        }
+        });
     }
     fn sub_x_w(&self, w: &[f64], t: usize, r: &mut [f64]) {
-        let mut buf = Vec::new();
-        let panel = self.panel();
-        let mut j0 = 0;
-        while j0 < self.d {
-            let j1 = (j0 + panel).min(self.d);
-            self.widen(j0, j1, &mut buf);
-            linalg::sub_x_w(
-                &buf,
-                self.n,
-                j1 - j0,
-                &w[j0 * t..j1 * t],
-                t,
-                r,
-                self.threads,
-            );
-            j0 = j1;
-        }
+        self.for_each_panel(|j0, j1, xp| {
+            linalg::sub_x_w(xp, self.n, j1 - j0, &w[j0 * t..j1 * t], t, r, self.threads);
+        });
     }
     fn gram(&self, out: &mut [f64]) {
         let (n, d) = (self.n, self.d);

@@ -586,40 +586,14 @@ impl<P: EstimatorPenalty> ValidMultiTaskParams<P> {
         previous: Option<&MultiTaskLinearModel>,
     ) -> Result<MultiTaskLinearModel> {
         let (n, d) = x.dim();
-        if y.ncols() == 0 {
-            return Err(mtlkit_core::Error::NoTasks.into());
-        }
-        if y.nrows() != n {
-            return Err(mtlkit_core::Error::ShapeMismatch {
-                what: "rows of Y vs rows of X",
-                task: None,
-                expected: n,
-                found: y.nrows(),
-            }
-            .into());
-        }
-        mtlkit_core::dataset_checks::check_finite("Y", y, None)?;
+        check_targets(n, y)?;
         let init = previous.map(|m| m.coef.view());
         check_init(init, d, y.ncols())?;
-        let (x_offset, y_offset) = if self.0.fit_intercept {
-            (
-                Array1::from(CscDesign::column_means(x)),
-                y.sum_axis(Axis(0)) / n as f64,
-            )
-        } else {
-            (Array1::zeros(d), Array1::zeros(y.ncols()))
-        };
-        let yc = &y - &y_offset.view().insert_axis(Axis(0));
-        let prep = Prepared {
-            x_offset,
-            y_offset,
-            sqrt_w: None,
-            yc,
-        };
+        let prep = Prepared::unweighted(y, self.0.fit_intercept, d, || {
+            Array1::from(CscDesign::column_means(x))
+        });
         let design = CscDesign::new(x, prep.x_offset.as_slice());
-        // the data model's default names: x0.., task0..
-        let feature_names: Vec<String> = (0..d).map(|j| format!("x{j}")).collect();
-        let task_names: Vec<String> = (0..y.ncols()).map(|k| format!("task{k}")).collect();
+        let (feature_names, task_names) = default_names(d, y.ncols());
         self.solve(&design, &prep, init, &task_names, &feature_names)
     }
 
@@ -751,24 +725,13 @@ impl<P: EstimatorPenalty> ValidMultiTaskParams<P> {
             }
             .into());
         }
-        if y.ncols() == 0 {
-            return Err(mtlkit_core::Error::NoTasks.into());
-        }
         if n == 0 {
             return Err(mtlkit_core::Error::NoSamples { task: None }.into());
         }
         if d == 0 {
             return Err(mtlkit_core::Error::NoFeatures.into());
         }
-        if y.nrows() != n {
-            return Err(mtlkit_core::Error::ShapeMismatch {
-                what: "rows of Y vs rows of X",
-                task: None,
-                expected: n,
-                found: y.nrows(),
-            }
-            .into());
-        }
+        check_targets(n, y)?;
         if let Some(((row, col), &v)) = x.indexed_iter().find(|(_, v)| !v.is_finite()) {
             return Err(mtlkit_core::Error::NonFinite {
                 array: "X",
@@ -779,27 +742,13 @@ impl<P: EstimatorPenalty> ValidMultiTaskParams<P> {
             }
             .into());
         }
-        mtlkit_core::dataset_checks::check_finite("Y", y, None)?;
-        let (x_offset, y_offset) = if p.fit_intercept {
-            (
-                Array1::from_shape_fn(d, |j| {
-                    x.column(j).iter().map(|&v| f64::from(v)).sum::<f64>() / n as f64
-                }),
-                y.sum_axis(Axis(0)) / n as f64,
-            )
-        } else {
-            (Array1::zeros(d), Array1::zeros(y.ncols()))
-        };
-        let yc = &y - &y_offset.view().insert_axis(Axis(0));
-        let prep = Prepared {
-            x_offset,
-            y_offset,
-            sqrt_w: None,
-            yc,
-        };
+        let prep = Prepared::unweighted(y, p.fit_intercept, d, || {
+            Array1::from_shape_fn(d, |j| {
+                x.column(j).iter().map(|&v| f64::from(v)).sum::<f64>() / n as f64
+            })
+        });
         let design = DenseDesign::<f32>::new(x, prep.x_offset.as_slice()).with_threads(p.n_threads);
-        let feature_names: Vec<String> = (0..d).map(|j| format!("x{j}")).collect();
-        let task_names: Vec<String> = (0..y.ncols()).map(|k| format!("task{k}")).collect();
+        let (feature_names, task_names) = default_names(d, y.ncols());
         self.solve(&design, &prep, None, &task_names, &feature_names)
     }
 
@@ -964,6 +913,32 @@ impl<P: EstimatorPenalty> Fit<MultiTaskDataset> for ValidMultiTaskParams<P> {
     }
 }
 
+/// Targets for a design of `n` rows: at least one task, `n` rows, finite.
+fn check_targets(n: usize, y: ArrayView2<'_, f64>) -> Result<()> {
+    if y.ncols() == 0 {
+        return Err(mtlkit_core::Error::NoTasks.into());
+    }
+    if y.nrows() != n {
+        return Err(mtlkit_core::Error::ShapeMismatch {
+            what: "rows of Y vs rows of X",
+            task: None,
+            expected: n,
+            found: y.nrows(),
+        }
+        .into());
+    }
+    mtlkit_core::dataset_checks::check_finite("Y", y, None)?;
+    Ok(())
+}
+
+/// The data model's default names: `x0, x1, …` and `task0, task1, …`.
+fn default_names(d: usize, t: usize) -> (Vec<String>, Vec<String>) {
+    (
+        (0..d).map(|j| format!("x{j}")).collect(),
+        (0..t).map(|k| format!("task{k}")).collect(),
+    )
+}
+
 fn check_init(init: Option<ArrayView2<'_, f64>>, d: usize, t: usize) -> Result<()> {
     match init {
         Some(w0) if w0.dim() != (d, t) => Err(LinearError::WarmStartShape {
@@ -1015,6 +990,29 @@ impl Prepared {
             x_offset,
             y_offset,
             sqrt_w,
+            yc,
+        }
+    }
+
+    /// Offsets and centred targets without sample weights; `x_mean` gives `X`'s column means
+    /// (called only with an intercept).
+    fn unweighted(
+        y: ArrayView2<'_, f64>,
+        fit_intercept: bool,
+        d: usize,
+        x_mean: impl FnOnce() -> Array1<f64>,
+    ) -> Self {
+        let n = y.nrows() as f64;
+        let (x_offset, y_offset) = if fit_intercept {
+            (x_mean(), y.sum_axis(Axis(0)) / n)
+        } else {
+            (Array1::zeros(d), Array1::zeros(y.ncols()))
+        };
+        let yc = &y - &y_offset.view().insert_axis(Axis(0));
+        Self {
+            x_offset,
+            y_offset,
+            sqrt_w: None,
             yc,
         }
     }

@@ -255,8 +255,7 @@ pub(crate) fn solve(
                 }
             };
         }
-        let wt: Vec<f64> = (0..d).map(|j| w[j * nt + t]).collect();
-        states.push(match task.loss {
+        let mut state = match task.loss {
             Loss::Squared if n >= 2 * d => {
                 let key = Arc::as_ptr(x);
                 let g = match gram_cache.iter().find(|(k, _)| *k == key) {
@@ -271,39 +270,22 @@ pub(crate) fn solve(
                 };
                 let mut xty = vec![0.0; d];
                 linalg::xt_r(x, n, d, &task.y, 1, &mut xty, 1);
-                let mut h = xty.clone();
-                for (j, &wj) in wt.iter().enumerate() {
-                    if wj != 0.0 {
-                        linalg::axpy(-wj, &g[j * d..(j + 1) * d], &mut h);
-                    }
-                }
                 State::Gram {
                     g,
                     xty,
-                    h,
+                    h: vec![0.0; d],
                     y2: task.y.iter().map(|v| v * v).sum(),
                 }
             }
-            Loss::Squared => {
-                let mut r = task.y.clone();
-                for (j, &wj) in wt.iter().enumerate() {
-                    if wj != 0.0 {
-                        linalg::axpy(-wj, &x[j * n..(j + 1) * n], &mut r);
-                    }
-                }
-                State::Residual { r }
-            }
-            Loss::Logistic => {
-                let mut z = vec![b[t]; n];
-                for (j, &wj) in wt.iter().enumerate() {
-                    if wj != 0.0 {
-                        linalg::axpy(wj, &x[j * n..(j + 1) * n], &mut z);
-                    }
-                }
-                let p = z.iter().map(|&v| sigmoid(v)).collect();
-                State::Logit { z, p }
-            }
-        });
+            Loss::Squared => State::Residual { r: vec![0.0; n] },
+            Loss::Logistic => State::Logit {
+                z: vec![0.0; n],
+                p: vec![0.0; n],
+            },
+        };
+        // residual, H or (z, p) at the starting point
+        rebuild(task, &mut state, &w, t, nt, d, b[t]);
+        states.push(state);
     }
     // tolerance: tol × (twice the data term at W = 0, b = 0 for squared tasks; c Σ s 2 ln 2 for
     // logistic ones): scikit-learn's `tol ‖Y‖²/n` in the shared case
