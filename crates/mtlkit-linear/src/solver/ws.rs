@@ -796,7 +796,7 @@ pub(super) fn solve<S: CdState + ?Sized, P: ProxRow + DualNorm>(
             if opts.anderson {
                 anderson.step(state, w, &ws, t, penalty, nf);
             }
-            if inner <= 2 || inner % K == 0 {
+            if inner % K == 0 {
                 state.grad_rows(&ws, &mut ws_grad);
                 let mut worst = 0.0f64;
                 for (&j, gj) in ws.iter().zip(ws_grad.chunks_exact(t)) {
