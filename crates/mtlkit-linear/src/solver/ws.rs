@@ -4,8 +4,9 @@
 //! Outer iteration: one full gradient `XᵀR` gives the duality gap (stop when `gap_n <= tol_n`,
 //! the same certified rule as the plain solver), gap-safe screening, and each feature's
 //! optimality violation (distance of `−∇_j F` to `∂R(W_j)`). The working set is the current
-//! support plus the most violating features, `max(100, 4·|support|)` in all (skglm and celer use
-//! `max(10, 2·|support|)`; see [`GROWTH`]).
+//! support plus the most violating features, `max(100, 4·|support|, |candidates|/4)` in all
+//! (skglm and celer use `max(10, 2·|support|)`; see [`GROWTH`]); the last term skips ramp-up
+//! rounds when most features violate (e.g. an elastic net whose support is nearly everything).
 //! Inner epochs run block CD on the working set only; every `K = 5` epochs the last iterates are
 //! extrapolated (Anderson, as skglm) and the extrapolation is kept only if it lowers the
 //! objective; the inner loop ends when the working set's largest violation falls below 0.3 × the
@@ -751,7 +752,10 @@ pub(super) fn solve<S: CdState + ?Sized, P: ProxRow + DualNorm>(
         let mut cand: Vec<usize> = (0..d)
             .filter(|&j| !excluded[j] && (in_support(j) || scores[j] > 0.0))
             .collect();
-        let ws_size = P0.max(GROWTH * n_support).min(cand.len());
+        let ws_size = P0
+            .max(GROWTH * n_support)
+            .max(cand.len() / 4)
+            .min(cand.len());
         if ws_size < cand.len() {
             let key = |j: usize| {
                 if w[j * t..(j + 1) * t].iter().any(|&v| v != 0.0) {
