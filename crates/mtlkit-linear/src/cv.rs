@@ -683,12 +683,7 @@ fn task_scores(
                 let mut ll = 0.0;
                 let mut correct = 0usize;
                 for (&zi, &yi) in zs.iter().zip(&y01) {
-                    let l1pe = if zi > 0.0 {
-                        zi + (-zi).exp().ln_1p()
-                    } else {
-                        zi.exp().ln_1p()
-                    };
-                    ll += l1pe - yi * zi;
+                    ll += crate::pertask::log1pexp(zi) - yi * zi;
                     correct += usize::from((zi > 0.0) == (yi == 1.0));
                 }
                 TaskMetrics {

@@ -1205,12 +1205,7 @@ impl MultiTaskLinearModel {
         }
         let z = self.decision_function(x)?;
         Ok(Array2::from_shape_fn((z.nrows(), cls.len()), |(i, k)| {
-            let v = z[[i, cls[k]]];
-            if v >= 0.0 {
-                1.0 / (1.0 + (-v).exp())
-            } else {
-                v.exp() / (1.0 + v.exp())
-            }
+            pertask::sigmoid(z[[i, cls[k]]])
         }))
     }
 }

@@ -143,8 +143,9 @@ enum State {
     Logit { z: Vec<f64>, p: Vec<f64> },
 }
 
+/// `σ(z) = 1 / (1 + e⁻ᶻ)` without overflow.
 #[inline]
-fn sigmoid(z: f64) -> f64 {
+pub(crate) fn sigmoid(z: f64) -> f64 {
     if z >= 0.0 {
         1.0 / (1.0 + (-z).exp())
     } else {
@@ -155,7 +156,7 @@ fn sigmoid(z: f64) -> f64 {
 
 /// `log(1 + eᶻ)` without overflow.
 #[inline]
-fn log1pexp(z: f64) -> f64 {
+pub(crate) fn log1pexp(z: f64) -> f64 {
     if z > 0.0 {
         z + (-z).exp().ln_1p()
     } else {
