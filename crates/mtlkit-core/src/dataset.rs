@@ -208,28 +208,7 @@ impl MultiTaskDataset {
                 });
             }
         };
-        if w.len() != n {
-            return Err(Error::ShapeMismatch {
-                what: "length of sample_weight vs rows of X",
-                task: None,
-                expected: n,
-                found: w.len(),
-            });
-        }
-        if let Some(&bad) = w.iter().find(|v| !v.is_finite() || **v < 0.0) {
-            return Err(Error::InvalidParameter {
-                name: "sample_weight",
-                value: bad.to_string(),
-                expected: "finite weights >= 0",
-            });
-        }
-        if w.sum() <= 0.0 {
-            return Err(Error::InvalidParameter {
-                name: "sample_weight",
-                value: "all zero".into(),
-                expected: "at least one positive weight",
-            });
-        }
+        check_sample_weight(w.view(), n)?;
         self.sample_weight = Some(w);
         Ok(self)
     }
@@ -387,6 +366,37 @@ impl MultiTaskDataset {
                 .map(|w| w.select(Axis(0), &rows[0])),
         }
     }
+}
+
+/// Check sample weights for `n` rows: length `n`, finite, `>= 0`, not all zero.
+///
+/// # Errors
+/// [`Error::ShapeMismatch`] for a length other than `n`, [`Error::InvalidParameter`] for a
+/// negative, non-finite or all-zero weight.
+pub fn check_sample_weight(w: ArrayView1<'_, f64>, n: usize) -> Result<()> {
+    if w.len() != n {
+        return Err(Error::ShapeMismatch {
+            what: "length of sample_weight vs rows of X",
+            task: None,
+            expected: n,
+            found: w.len(),
+        });
+    }
+    if let Some(&bad) = w.iter().find(|v| !v.is_finite() || **v < 0.0) {
+        return Err(Error::InvalidParameter {
+            name: "sample_weight",
+            value: bad.to_string(),
+            expected: "finite weights >= 0",
+        });
+    }
+    if w.sum() <= 0.0 {
+        return Err(Error::InvalidParameter {
+            name: "sample_weight",
+            value: "all zero".into(),
+            expected: "at least one positive weight",
+        });
+    }
+    Ok(())
 }
 
 /// Check a design: at least one row and one column, all values finite.

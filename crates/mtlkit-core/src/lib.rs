@@ -27,7 +27,7 @@
 mod dataset;
 /// Input checks shared by the data model and estimators.
 pub mod dataset_checks {
-    pub use crate::dataset::{check_design, check_finite};
+    pub use crate::dataset::{check_design, check_finite, check_sample_weight};
 }
 mod error;
 pub mod io;

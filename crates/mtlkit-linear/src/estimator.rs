@@ -35,7 +35,7 @@
 //! [`check`]: MultiTaskParams::check
 
 use mtlkit_core::{Fit, MultiTaskDataset, Predict, param};
-use ndarray::{Array1, Array2, ArrayView2, Axis};
+use ndarray::{Array1, Array2, ArrayView1, ArrayView2, Axis};
 use serde::{Deserialize, Serialize};
 
 use crate::datafit::{Datafit, Quadratic};
@@ -475,6 +475,19 @@ impl<P: EstimatorPenalty> ValidMultiTaskParams<P> {
         self.fit_from(data, Some(previous.coef.view()))
     }
 
+    /// Fit starting from coefficients `init` (`n_features × n_tasks`) when given: the borrowed
+    /// form of [`fit_warm`](Self::fit_warm).
+    ///
+    /// # Errors
+    /// As [`fit_warm`](Self::fit_warm).
+    pub fn fit_init(
+        &self,
+        data: &MultiTaskDataset,
+        init: Option<ArrayView2<'_, f64>>,
+    ) -> Result<MultiTaskLinearModel> {
+        self.fit_from(data, init)
+    }
+
     fn fit_from(
         &self,
         data: &MultiTaskDataset,
@@ -486,7 +499,12 @@ impl<P: EstimatorPenalty> ValidMultiTaskParams<P> {
         }
         let (x, y) = data.require_shared(P::KIND.name())?;
         check_init(init, x.ncols(), y.ncols())?;
-        let prep = Prepared::new(data, x, y, self.0.fit_intercept);
+        let prep = Prepared::new(
+            data.sample_weight().map(|w| w.view()),
+            x,
+            y,
+            self.0.fit_intercept,
+        );
         let design = prep.design(x).with_threads(self.0.n_threads);
         self.solve(
             &design,
@@ -495,6 +513,61 @@ impl<P: EstimatorPenalty> ValidMultiTaskParams<P> {
             data.task_names(),
             data.feature_names(),
         )
+    }
+
+    /// Fit on arrays borrowed from the caller (how the Python bindings fit without copying):
+    /// `x` (`n × d`, any memory order; used in place when column-major and no centring or
+    /// weighting copy is needed), `y` (`n × T`, NaN = missing target), optional `sample_weight`
+    /// (`n`) and warm-start coefficients `init` (`d × T`). Same objective and result as
+    /// [`Fit::fit`] on `MultiTaskDataset::shared(x, y)` with those weights; fits that need the
+    /// general formulation (missing targets, a non-squared loss, another scaling) copy the data
+    /// into a dataset first.
+    ///
+    /// ```
+    /// use mtlkit_linear::MultiTaskLasso;
+    /// use ndarray::array;
+    ///
+    /// let x = array![[1., 0., 3.], [2., 1., 0.], [0., 4., 1.], [3., 3., 3.]];
+    /// let y = array![[1., 2.], [2., 4.], [0., 1.], [3., 6.]];
+    /// let model = MultiTaskLasso::new(0.05).check()?.fit_arrays(x.view(), y.view(), None, None)?;
+    /// assert_eq!(model.coef().dim(), (3, 2));
+    /// # Ok::<(), mtlkit_linear::LinearError>(())
+    /// ```
+    ///
+    /// # Errors
+    /// As [`Fit::fit`] and [`MultiTaskDataset::with_sample_weight`], plus
+    /// [`LinearError::WarmStartShape`].
+    pub fn fit_arrays(
+        &self,
+        x: ArrayView2<'_, f64>,
+        y: ArrayView2<'_, f64>,
+        sample_weight: Option<ArrayView1<'_, f64>>,
+        init: Option<ArrayView2<'_, f64>>,
+    ) -> Result<MultiTaskLinearModel> {
+        let general = y.iter().any(|v| v.is_nan())
+            || self.0.scaling != LossScaling::TaskMean
+            || self
+                .0
+                .task_loss_list(y.ncols().max(1))?
+                .iter()
+                .any(|&l| l != Loss::Squared);
+        if general {
+            let mut data = MultiTaskDataset::shared(x.to_owned(), y.to_owned())?;
+            if let Some(w) = sample_weight {
+                data = data.with_sample_weight(w.to_owned())?;
+            }
+            return self.fit_from(&data, init);
+        }
+        mtlkit_core::dataset_checks::check_design(x, None)?;
+        check_targets(x.nrows(), y)?;
+        if let Some(w) = sample_weight {
+            mtlkit_core::dataset_checks::check_sample_weight(w, x.nrows())?;
+        }
+        check_init(init, x.ncols(), y.ncols())?;
+        let prep = Prepared::new(sample_weight, x, y, self.0.fit_intercept);
+        let design = prep.design(x).with_threads(self.0.n_threads);
+        let (feature_names, task_names) = default_names(x.ncols(), y.ncols());
+        self.solve(&design, &prep, init, &task_names, &feature_names)
     }
 
     /// A warm-started regularization path: one model per `alpha` in `alphas` (in the order
@@ -539,7 +612,12 @@ impl<P: EstimatorPenalty> ValidMultiTaskParams<P> {
             return Ok(out);
         }
         let (x, y) = data.require_shared(P::KIND.name())?;
-        let prep = Prepared::new(data, x, y, self.0.fit_intercept);
+        let prep = Prepared::new(
+            data.sample_weight().map(|w| w.view()),
+            x,
+            y,
+            self.0.fit_intercept,
+        );
         let design = prep.design(x).with_threads(self.0.n_threads);
         let penalties: Vec<P> = alphas
             .iter()
@@ -585,9 +663,22 @@ impl<P: EstimatorPenalty> ValidMultiTaskParams<P> {
         y: ArrayView2<'_, f64>,
         previous: Option<&MultiTaskLinearModel>,
     ) -> Result<MultiTaskLinearModel> {
+        self.fit_csc_init(x, y, previous.map(|m| m.coef.view()))
+    }
+
+    /// [`fit_csc`](Self::fit_csc) starting from coefficients `init` (`n_features × n_tasks`)
+    /// when given.
+    ///
+    /// # Errors
+    /// As [`fit_csc`](Self::fit_csc).
+    pub fn fit_csc_init(
+        &self,
+        x: &CscMatrix,
+        y: ArrayView2<'_, f64>,
+        init: Option<ArrayView2<'_, f64>>,
+    ) -> Result<MultiTaskLinearModel> {
         let (n, d) = x.dim();
         check_targets(n, y)?;
-        let init = previous.map(|m| m.coef.view());
         check_init(init, d, y.ncols())?;
         let prep = Prepared::unweighted(y, self.0.fit_intercept, d, || {
             Array1::from(CscDesign::column_means(x))
@@ -963,13 +1054,13 @@ struct Prepared {
 
 impl Prepared {
     fn new(
-        data: &MultiTaskDataset,
+        sample_weight: Option<ArrayView1<'_, f64>>,
         x: ArrayView2<'_, f64>,
         y: ArrayView2<'_, f64>,
         fit_intercept: bool,
     ) -> Self {
         let n = x.nrows() as f64;
-        let w = data.sample_weight().map(|w| w * (n / w.sum()));
+        let w = sample_weight.map(|w| &w * (n / w.sum()));
         let (x_offset, y_offset) = match (&w, fit_intercept) {
             (_, false) => (Array1::zeros(x.ncols()), Array1::zeros(y.ncols())),
             (None, true) => (x.sum_axis(Axis(0)) / n, y.sum_axis(Axis(0)) / n),
@@ -1045,7 +1136,7 @@ pub fn alpha_max(data: &MultiTaskDataset, l1_ratio: f64, fit_intercept: bool) ->
         return Ok(pertask::l21_max(&prep.tasks, data.n_features()) / l1_ratio);
     }
     let (x, y) = data.require_shared("alpha_max")?;
-    let prep = Prepared::new(data, x, y, fit_intercept);
+    let prep = Prepared::new(data.sample_weight().map(|w| w.view()), x, y, fit_intercept);
     let mut xc = &x - &prep.x_offset.view().insert_axis(Axis(0));
     if let Some(s) = &prep.sqrt_w {
         xc *= &s.view().insert_axis(Axis(1));
@@ -1134,6 +1225,26 @@ impl MultiTaskLinearModel {
             .into());
         }
         self.task_names = names;
+        Ok(self)
+    }
+    /// The same model with other feature names (e.g. a data frame's columns).
+    ///
+    /// # Errors
+    /// [`mtlkit_core::Error::NamesLength`] for a count other than `n_features`.
+    pub fn with_feature_names<S: Into<String>>(
+        mut self,
+        names: impl IntoIterator<Item = S>,
+    ) -> Result<Self> {
+        let names: Vec<String> = names.into_iter().map(Into::into).collect();
+        if names.len() != self.n_features() {
+            return Err(mtlkit_core::Error::NamesLength {
+                what: "feature names",
+                expected: self.n_features(),
+                found: names.len(),
+            }
+            .into());
+        }
+        self.feature_names = names;
         Ok(self)
     }
     /// The loss of each task.

@@ -56,19 +56,8 @@ impl MultiTaskLinearModel {
     /// # Errors
     /// [`LinearError::InvalidModel`] if serialization fails (not expected for a fitted model).
     pub fn to_bytes(&self) -> Result<Vec<u8>> {
-        let meta = Metadata {
-            format: FORMAT.into(),
-            format_version: FORMAT_VERSION,
-            kind: KIND.into(),
-            hyperparameters: self.hyperparameters,
-            task_names: self.task_names.clone(),
-            feature_names: self.feature_names.clone(),
-            fit_info: self.info,
-            losses: self.losses.clone(),
-            classes: self.classes.clone(),
-        };
         let bad = |reason: String| LinearError::InvalidModel { path: None, reason };
-        let meta = serde_json::to_string(&meta).map_err(|e| bad(e.to_string()))?;
+        let meta = self.metadata_json()?;
         let (d, t) = self.coef.dim();
         let coef = f64_bytes(self.coef.iter().copied());
         let intercept = f64_bytes(self.intercept.iter().copied());
@@ -84,6 +73,63 @@ impl MultiTaskLinearModel {
         ];
         let info = Some(HashMap::from([(META_KEY.to_string(), meta)]));
         safetensors::serialize(tensors, info).map_err(|e| bad(e.to_string()))
+    }
+
+    /// The model's metadata (everything but `coef` and `intercept`) as the JSON object stored in
+    /// model files (see the module docs).
+    ///
+    /// # Errors
+    /// [`LinearError::InvalidModel`] if serialization fails (not expected).
+    pub fn metadata_json(&self) -> Result<String> {
+        let meta = Metadata {
+            format: FORMAT.into(),
+            format_version: FORMAT_VERSION,
+            kind: KIND.into(),
+            hyperparameters: self.hyperparameters,
+            task_names: self.task_names.clone(),
+            feature_names: self.feature_names.clone(),
+            fit_info: self.info,
+            losses: self.losses.clone(),
+            classes: self.classes.clone(),
+        };
+        serde_json::to_string(&meta).map_err(|e| LinearError::InvalidModel {
+            path: None,
+            reason: e.to_string(),
+        })
+    }
+
+    /// A model from its coefficients (`n_features × n_tasks`), intercepts and the metadata JSON
+    /// of [`metadata_json`](Self::metadata_json), validated as a model file is on load (how
+    /// the Python estimators write files the CLI reads).
+    ///
+    /// # Errors
+    /// [`LinearError::InvalidModel`], [`LinearError::ForeignModel`] or
+    /// [`LinearError::UnsupportedVersion`] as [`from_bytes`](Self::from_bytes).
+    pub fn from_parts(
+        coef: Array2<f64>,
+        intercept: Array1<f64>,
+        metadata_json: &str,
+    ) -> Result<Self> {
+        let invalid = |reason: String| LinearError::InvalidModel { path: None, reason };
+        let shape_of = |name: &str, found: &[usize], expected: &[usize]| {
+            invalid(format!(
+                "'{name}' has shape {found:?}, but the metadata implies {expected:?}"
+            ))
+        };
+        let mut m = Self::parse_metadata(metadata_json)?;
+        let (d, t) = (m.feature_names.len(), m.task_names.len());
+        if coef.dim() != (d, t) {
+            return Err(shape_of("coef", coef.shape(), &[d, t]));
+        }
+        if intercept.len() != t {
+            return Err(shape_of("intercept", intercept.shape(), &[t]));
+        }
+        if coef.iter().chain(&intercept).any(|v| !v.is_finite()) {
+            return Err(invalid("coef or intercept has a non-finite value".into()));
+        }
+        m.coef = coef;
+        m.intercept = intercept;
+        Ok(m)
     }
 
     /// Save to `path` atomically (temporary file + rename): a failed write leaves no partial file.
@@ -139,6 +185,22 @@ impl MultiTaskLinearModel {
             .as_ref()
             .and_then(|m| m.get(META_KEY))
             .ok_or_else(|| foreign("no 'mtlkit' metadata in the header"))?;
+        let mut m = Self::parse_metadata(raw)?;
+        let (d, t) = (m.feature_names.len(), m.task_names.len());
+        let coef = read_f64(&st, "coef", &[d, t]).map_err(invalid)?;
+        let intercept = read_f64(&st, "intercept", &[t]).map_err(invalid)?;
+        m.coef = Array2::from_shape_vec((d, t), coef).map_err(|e| invalid(e.to_string()))?;
+        m.intercept = Array1::from(intercept);
+        Ok(m)
+    }
+
+    /// Parse and validate the metadata JSON; `coef` and `intercept` are left zero.
+    fn parse_metadata(raw: &str) -> Result<Self> {
+        let invalid = |reason: String| LinearError::InvalidModel { path: None, reason };
+        let foreign = |reason: &str| LinearError::ForeignModel {
+            path: None,
+            reason: reason.to_string(),
+        };
         let value: serde_json::Value = serde_json::from_str(raw)
             .map_err(|e| invalid(format!("metadata is not JSON ({e})")))?;
         if value.get("format").and_then(|f| f.as_str()) != Some(FORMAT) {
@@ -186,11 +248,9 @@ impl MultiTaskLinearModel {
                 return Err(invalid("a task's classes do not match its loss".into()));
             }
         }
-        let coef = read_f64(&st, "coef", &[d, t]).map_err(invalid)?;
-        let intercept = read_f64(&st, "intercept", &[t]).map_err(invalid)?;
         Ok(Self {
-            coef: Array2::from_shape_vec((d, t), coef).map_err(|e| invalid(e.to_string()))?,
-            intercept: Array1::from(intercept),
+            coef: Array2::zeros((d, t)),
+            intercept: Array1::zeros(t),
             task_names: meta.task_names,
             feature_names: meta.feature_names,
             hyperparameters: meta.hyperparameters,

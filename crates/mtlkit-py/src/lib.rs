@@ -1,0 +1,655 @@
+//! `mtlkit._core`: the Python extension module under the pure-Python estimators of
+//! `python/mtlkit/`.
+//!
+//! This crate converts and maps errors only; every algorithm lives in `mtlkit-linear`.
+//!
+//! - numpy arrays are read in place (`float64` or `float32`, C or Fortran order, any strides):
+//!   no copy is made here. The solver itself makes the one prepared copy scikit-learn also makes
+//!   (the centred design when `fit_intercept`), and none for a Fortran-ordered design without
+//!   intercept.
+//! - The GIL is released while a model is fitted.
+//! - Hyperparameters arrive as one JSON object (built by the Python estimators), parsed into a
+//!   typed struct that rejects unknown keys.
+//! - Errors are mapped in one place, [`to_py_err`]: invalid data or hyperparameters and corrupt
+//!   model files raise `ValueError`, file-system failures `OSError`, anything else
+//!   `RuntimeError`. (`NotFittedError` and `ConvergenceWarning` are raised by the Python layer,
+//!   from `converged`.)
+
+use mtlkit_core::{MultiTaskDataset, sparse::CscMatrix};
+use mtlkit_linear::cv::{CvResult, Folds, MultiTaskCv};
+use mtlkit_linear::estimator::EstimatorPenalty;
+use mtlkit_linear::{
+    GramMode, L21, L21Ridge, LinearError, Loss, LossScaling, MultiTaskElasticNet, MultiTaskLasso,
+    MultiTaskLinearModel, MultiTaskParams, Selection, ValidMultiTaskParams,
+};
+use ndarray::{ArrayView1, ArrayView2};
+use numpy::{
+    IntoPyArray, PyArray1, PyArray2, PyArray3, PyArrayMethods, PyReadonlyArray1, PyReadonlyArray2,
+};
+use pyo3::exceptions::{PyOSError, PyRuntimeError, PyValueError};
+use pyo3::prelude::*;
+use pyo3::types::{PyBytes, PyDict};
+use serde::Deserialize;
+
+/// Map a Rust error to the Python exception a scikit-learn user expects.
+fn to_py_err(e: LinearError) -> PyErr {
+    match &e {
+        LinearError::Core(mtlkit_core::Error::Io { .. }) => PyOSError::new_err(e.to_string()),
+        LinearError::Core(_)
+        | LinearError::WarmStartShape { .. }
+        | LinearError::InvalidLabels { .. }
+        | LinearError::LossCount { .. }
+        | LinearError::NoClassificationTask { .. }
+        | LinearError::InvalidModel { .. }
+        | LinearError::ForeignModel { .. }
+        | LinearError::UnsupportedVersion { .. } => PyValueError::new_err(e.to_string()),
+        _ => PyRuntimeError::new_err(e.to_string()),
+    }
+}
+
+fn bad_param(name: &str, value: &str, expected: &str) -> PyErr {
+    PyValueError::new_err(format!("invalid {name} {value:?}: expected {expected}"))
+}
+
+const fn one() -> f64 {
+    1.0
+}
+const fn yes() -> bool {
+    true
+}
+const fn default_tol() -> f64 {
+    1e-4
+}
+const fn default_max_iter() -> usize {
+    1000
+}
+const fn one_thread() -> usize {
+    1
+}
+fn cyclic() -> String {
+    "cyclic".into()
+}
+fn task_mean() -> String {
+    "task_mean".into()
+}
+fn auto() -> String {
+    "auto".into()
+}
+
+/// The hyperparameters of a fit, as sent by the Python estimators (JSON).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FitParams {
+    /// `lasso` or `elasticnet`.
+    estimator: String,
+    alpha: f64,
+    #[serde(default = "one")]
+    l1_ratio: f64,
+    #[serde(default = "yes")]
+    fit_intercept: bool,
+    #[serde(default = "default_tol")]
+    tol: f64,
+    #[serde(default = "default_max_iter")]
+    max_iter: usize,
+    #[serde(default = "cyclic")]
+    selection: String,
+    #[serde(default)]
+    random_state: u64,
+    /// One loss for all tasks or one per task (`squared`, `logistic`).
+    #[serde(default)]
+    losses: Option<Vec<String>>,
+    #[serde(default = "task_mean")]
+    scaling: String,
+    #[serde(default = "one_thread")]
+    n_threads: usize,
+    #[serde(default = "yes")]
+    screening: bool,
+    #[serde(default = "yes")]
+    working_set: bool,
+    #[serde(default = "yes")]
+    anderson: bool,
+    #[serde(default = "auto")]
+    gram: String,
+    #[serde(default)]
+    task_names: Option<Vec<String>>,
+    #[serde(default)]
+    feature_names: Option<Vec<String>>,
+}
+
+/// Cross-validation settings (JSON).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CvParams {
+    #[serde(default)]
+    l1_ratios: Option<Vec<f64>>,
+    #[serde(default)]
+    alphas: Option<Vec<f64>>,
+    #[serde(default = "hundred")]
+    n_alphas: usize,
+    #[serde(default = "default_eps")]
+    eps: f64,
+    /// Test rows of each fold (shared design).
+    #[serde(default)]
+    test_folds: Option<Vec<Vec<usize>>>,
+    /// K-fold within each task (per-task designs, or when no explicit folds are given).
+    #[serde(default = "five")]
+    n_splits: usize,
+    #[serde(default)]
+    shuffle_seed: Option<u64>,
+    #[serde(default)]
+    one_standard_error: bool,
+    #[serde(default = "one_thread")]
+    n_jobs: usize,
+}
+
+const fn hundred() -> usize {
+    100
+}
+const fn five() -> usize {
+    5
+}
+const fn default_eps() -> f64 {
+    1e-3
+}
+
+fn parse<T: for<'de> Deserialize<'de>>(what: &str, json: &str) -> PyResult<T> {
+    serde_json::from_str(json).map_err(|e| PyValueError::new_err(format!("{what}: {e}")))
+}
+
+fn parse_loss(s: &str) -> PyResult<Loss> {
+    match s {
+        "squared" => Ok(Loss::Squared),
+        "logistic" => Ok(Loss::Logistic),
+        other => Err(bad_param("loss", other, "'squared' or 'logistic'")),
+    }
+}
+
+/// Apply everything but the penalty to `p` and check it.
+fn configure<P: EstimatorPenalty>(
+    mut p: MultiTaskParams<P>,
+    fp: &FitParams,
+) -> PyResult<ValidMultiTaskParams<P>> {
+    let selection = match fp.selection.as_str() {
+        "cyclic" => Selection::Cyclic,
+        "random" => Selection::Random,
+        other => return Err(bad_param("selection", other, "'cyclic' or 'random'")),
+    };
+    let scaling = match fp.scaling.as_str() {
+        "task_mean" => LossScaling::TaskMean,
+        "all_samples" => LossScaling::AllSamples,
+        "sum" => LossScaling::Sum,
+        other => {
+            return Err(bad_param(
+                "scaling",
+                other,
+                "'task_mean', 'all_samples' or 'sum'",
+            ));
+        }
+    };
+    let gram = match fp.gram.as_str() {
+        "auto" => GramMode::Auto,
+        "on" => GramMode::On,
+        "off" => GramMode::Off,
+        other => return Err(bad_param("gram", other, "'auto', 'on' or 'off'")),
+    };
+    if fp.n_threads == 0 {
+        return Err(bad_param("n_threads", "0", "at least 1"));
+    }
+    p = p
+        .fit_intercept(fp.fit_intercept)
+        .tol(fp.tol)
+        .max_iter(fp.max_iter)
+        .selection(selection)
+        .random_state(fp.random_state)
+        .scaling(scaling)
+        .screening(fp.screening)
+        .working_set(fp.working_set)
+        .anderson(fp.anderson)
+        .gram(gram)
+        .n_threads(fp.n_threads);
+    if let Some(losses) = &fp.losses {
+        let losses: Vec<Loss> = losses
+            .iter()
+            .map(|s| parse_loss(s))
+            .collect::<PyResult<_>>()?;
+        p = p.task_losses(losses);
+    }
+    p.check().map_err(to_py_err)
+}
+
+/// The two named estimators, checked.
+enum Params {
+    Lasso(ValidMultiTaskParams<L21>),
+    ElasticNet(ValidMultiTaskParams<L21Ridge>),
+}
+
+impl Params {
+    fn new(fp: &FitParams) -> PyResult<Self> {
+        match fp.estimator.as_str() {
+            "lasso" => Ok(Self::Lasso(configure(MultiTaskLasso::new(fp.alpha), fp)?)),
+            "elasticnet" => Ok(Self::ElasticNet(configure(
+                MultiTaskElasticNet::new(fp.alpha, fp.l1_ratio),
+                fp,
+            )?)),
+            other => Err(bad_param("estimator", other, "'lasso' or 'elasticnet'")),
+        }
+    }
+}
+
+/// Run `$body` with `$p` bound to the checked parameters of either estimator.
+macro_rules! with_params {
+    ($params:expr, $p:ident => $body:expr) => {
+        match $params {
+            Params::Lasso($p) => $body,
+            Params::ElasticNet($p) => $body,
+        }
+    };
+}
+
+/// Give the model the names sent by Python, when any.
+fn named(mut m: MultiTaskLinearModel, fp: &FitParams) -> PyResult<MultiTaskLinearModel> {
+    if let Some(t) = &fp.task_names {
+        m = m.with_task_names(t.clone()).map_err(to_py_err)?;
+    }
+    if let Some(f) = &fp.feature_names {
+        m = m.with_feature_names(f.clone()).map_err(to_py_err)?;
+    }
+    Ok(m)
+}
+
+/// A fitted linear multi-task model (coefficients `n_features × n_tasks`, as in Rust).
+#[pyclass(module = "mtlkit._core", frozen)]
+struct Model {
+    inner: MultiTaskLinearModel,
+}
+
+#[pymethods]
+impl Model {
+    /// Coefficients, `n_features × n_tasks` (a copy).
+    #[getter]
+    fn coef<'py>(&self, py: Python<'py>) -> Bound<'py, PyArray2<f64>> {
+        self.inner.coef().to_owned().into_pyarray(py)
+    }
+    /// Intercepts, one per task (a copy).
+    #[getter]
+    fn intercept<'py>(&self, py: Python<'py>) -> Bound<'py, PyArray1<f64>> {
+        self.inner.intercept().clone().into_pyarray(py)
+    }
+    /// Passes over the data.
+    #[getter]
+    fn n_iter(&self) -> usize {
+        self.inner.info().n_iter
+    }
+    /// Final duality gap (in the objective's own scale).
+    #[getter]
+    fn dual_gap(&self) -> f64 {
+        self.inner.info().dual_gap
+    }
+    /// Whether the duality gap met the tolerance.
+    #[getter]
+    fn converged(&self) -> bool {
+        self.inner.info().converged
+    }
+    /// Loss of each task (`squared` / `logistic`).
+    #[getter]
+    fn losses(&self) -> Vec<&'static str> {
+        self.inner.losses().iter().map(|l| l.name()).collect()
+    }
+    /// The two class labels of each classification task (`None` for regression tasks).
+    #[getter]
+    fn classes(&self) -> Vec<Option<(f64, f64)>> {
+        self.inner
+            .classes()
+            .iter()
+            .map(|c| c.map(|[a, b]| (a, b)))
+            .collect()
+    }
+    /// Task names.
+    #[getter]
+    fn task_names(&self) -> Vec<String> {
+        self.inner.task_names().to_vec()
+    }
+    /// Feature names.
+    #[getter]
+    fn feature_names(&self) -> Vec<String> {
+        self.inner.feature_names().to_vec()
+    }
+    /// Everything but the arrays, as the JSON stored in model files.
+    #[getter]
+    fn metadata_json(&self) -> PyResult<String> {
+        self.inner.metadata_json().map_err(to_py_err)
+    }
+    /// Save as safetensors + JSON metadata, atomically (the CLI's model format).
+    fn save(&self, path: std::path::PathBuf) -> PyResult<()> {
+        self.inner.save(&path).map_err(to_py_err)
+    }
+    /// The model file's bytes.
+    fn to_bytes<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyBytes>> {
+        let b = self.inner.to_bytes().map_err(to_py_err)?;
+        Ok(PyBytes::new(py, &b))
+    }
+    /// Load a model file written by the CLI, Rust or Python.
+    #[staticmethod]
+    fn load(path: std::path::PathBuf) -> PyResult<Self> {
+        Ok(Self {
+            inner: MultiTaskLinearModel::load(&path).map_err(to_py_err)?,
+        })
+    }
+    /// Parse a model file's bytes.
+    #[staticmethod]
+    fn from_bytes(b: &[u8]) -> PyResult<Self> {
+        Ok(Self {
+            inner: MultiTaskLinearModel::from_bytes(b).map_err(to_py_err)?,
+        })
+    }
+    /// A model from `coef` (`n_features × n_tasks`), `intercept` and metadata JSON, validated
+    /// as a file is on load.
+    #[staticmethod]
+    fn from_parts(
+        coef: PyReadonlyArray2<'_, f64>,
+        intercept: PyReadonlyArray1<'_, f64>,
+        metadata_json: &str,
+    ) -> PyResult<Self> {
+        Ok(Self {
+            inner: MultiTaskLinearModel::from_parts(
+                coef.as_array().to_owned(),
+                intercept.as_array().to_owned(),
+                metadata_json,
+            )
+            .map_err(to_py_err)?,
+        })
+    }
+    /// Pickle support: through the model file's bytes.
+    fn __reduce__<'py>(
+        slf: &Bound<'py, Self>,
+        py: Python<'py>,
+    ) -> PyResult<(Bound<'py, PyAny>, (Bound<'py, PyBytes>,))> {
+        let ctor = py.get_type::<Self>().getattr("from_bytes")?;
+        Ok((ctor, (slf.get().to_bytes(py)?,)))
+    }
+}
+
+/// A design from Python: dense `float64`, dense `float32`, or CSC parts.
+enum XView<'a> {
+    F64(ArrayView2<'a, f64>),
+    F32(ArrayView2<'a, f32>),
+}
+
+fn fit_on(
+    p: &Params,
+    x: XView<'_>,
+    y: ArrayView2<'_, f64>,
+    w: Option<ArrayView1<'_, f64>>,
+    init: Option<ArrayView2<'_, f64>>,
+) -> Result<MultiTaskLinearModel, LinearError> {
+    match x {
+        XView::F64(x) => with_params!(p, p => p.fit_arrays(x, y, w, init)),
+        XView::F32(x) => {
+            if w.is_some() || init.is_some() || y.iter().any(|v| v.is_nan()) {
+                return Err(mtlkit_core::Error::InvalidParameter {
+                    name: "X",
+                    value: "float32".into(),
+                    expected: "float64 X with sample_weight, warm start or missing targets",
+                }
+                .into());
+            }
+            with_params!(p, p => p.fit_f32(x, y))
+        }
+    }
+}
+
+/// Fit on a dense design shared by all tasks. `x`: `float64` or `float32` array `n × d` (read in
+/// place); `y`: `n × T` (NaN = missing target); `sample_weight`: `n`; `coef_init`: `d × T`;
+/// `params`: JSON hyperparameters. The GIL is released during the fit.
+#[pyfunction]
+#[pyo3(signature = (x, y, params, sample_weight=None, coef_init=None))]
+fn fit_dense(
+    py: Python<'_>,
+    x: &Bound<'_, PyAny>,
+    y: PyReadonlyArray2<'_, f64>,
+    params: &str,
+    sample_weight: Option<PyReadonlyArray1<'_, f64>>,
+    coef_init: Option<PyReadonlyArray2<'_, f64>>,
+) -> PyResult<Model> {
+    let fp: FitParams = parse("params", params)?;
+    let p = Params::new(&fp)?;
+    let yv = y.as_array();
+    let wv = sample_weight.as_ref().map(|w| w.as_array());
+    let iv = coef_init.as_ref().map(|c| c.as_array());
+    let m = if let Ok(x64) = x.cast::<PyArray2<f64>>() {
+        let xr = x64
+            .try_readonly()
+            .map_err(|e| PyValueError::new_err(e.to_string()))?;
+        let xv = xr.as_array();
+        py.detach(|| fit_on(&p, XView::F64(xv), yv, wv, iv))
+    } else if let Ok(x32) = x.cast::<PyArray2<f32>>() {
+        let xr = x32
+            .try_readonly()
+            .map_err(|e| PyValueError::new_err(e.to_string()))?;
+        let xv = xr.as_array();
+        py.detach(|| fit_on(&p, XView::F32(xv), yv, wv, iv))
+    } else {
+        return Err(PyValueError::new_err(
+            "X must be a 2-D float64 or float32 numpy array",
+        ));
+    }
+    .map_err(to_py_err)?;
+    Ok(Model {
+        inner: named(m, &fp)?,
+    })
+}
+
+/// Fit on a sparse design in CSC form (scipy's `data`, `indices`, `indptr`, `shape`).
+#[pyfunction]
+#[pyo3(signature = (data, indices, indptr, shape, y, params, coef_init=None))]
+#[allow(clippy::too_many_arguments)]
+fn fit_csc(
+    py: Python<'_>,
+    data: PyReadonlyArray1<'_, f64>,
+    indices: PyReadonlyArray1<'_, i64>,
+    indptr: PyReadonlyArray1<'_, i64>,
+    shape: (usize, usize),
+    y: PyReadonlyArray2<'_, f64>,
+    params: &str,
+    coef_init: Option<PyReadonlyArray2<'_, f64>>,
+) -> PyResult<Model> {
+    let fp: FitParams = parse("params", params)?;
+    let p = Params::new(&fp)?;
+    let to_usize = |name: &str, a: &PyReadonlyArray1<'_, i64>| -> PyResult<Vec<usize>> {
+        a.as_array()
+            .iter()
+            .map(|&v| usize::try_from(v))
+            .collect::<Result<_, _>>()
+            .map_err(|_| PyValueError::new_err(format!("CSC {name} has a negative entry")))
+    };
+    let x = CscMatrix::new(
+        shape.0,
+        shape.1,
+        to_usize("indptr", &indptr)?,
+        to_usize("indices", &indices)?,
+        data.as_array().to_vec(),
+    )
+    .map_err(|e| to_py_err(e.into()))?;
+    let yv = y.as_array();
+    let init = coef_init.as_ref().map(|c| c.as_array());
+    let m = py
+        .detach(|| with_params!(&p, p => p.fit_csc_init(&x, yv, init)))
+        .map_err(to_py_err)?;
+    Ok(Model {
+        inner: named(m, &fp)?,
+    })
+}
+
+/// The per-task dataset of `xs[t]` (`n_t × d`) and `ys[t]` (`n_t`).
+fn per_task_dataset(
+    xs: &[PyReadonlyArray2<'_, f64>],
+    ys: &[PyReadonlyArray1<'_, f64>],
+) -> PyResult<MultiTaskDataset> {
+    if xs.len() != ys.len() {
+        return Err(PyValueError::new_err(format!(
+            "{} designs but {} target vectors: give one (X_t, y_t) per task",
+            xs.len(),
+            ys.len()
+        )));
+    }
+    let tasks = xs
+        .iter()
+        .zip(ys)
+        .map(|(x, y)| (x.as_array().to_owned(), y.as_array().to_owned()))
+        .collect();
+    MultiTaskDataset::per_task(tasks).map_err(|e| to_py_err(e.into()))
+}
+
+/// Fit with one design per task: `xs[t]` (`n_t × d`, float64), `ys[t]` (`n_t`). The data are
+/// copied into the per-task dataset (the general solver reorganises them anyway).
+#[pyfunction]
+#[pyo3(signature = (xs, ys, params, coef_init=None))]
+fn fit_tasks(
+    py: Python<'_>,
+    xs: Vec<PyReadonlyArray2<'_, f64>>,
+    ys: Vec<PyReadonlyArray1<'_, f64>>,
+    params: &str,
+    coef_init: Option<PyReadonlyArray2<'_, f64>>,
+) -> PyResult<Model> {
+    let fp: FitParams = parse("params", params)?;
+    let p = Params::new(&fp)?;
+    let data = per_task_dataset(&xs, &ys)?;
+    let init = coef_init.as_ref().map(|c| c.as_array());
+    let m = py
+        .detach(|| with_params!(&p, p => p.fit_init(&data, init)))
+        .map_err(to_py_err)?;
+    Ok(Model {
+        inner: named(m, &fp)?,
+    })
+}
+
+/// `alpha_max` (the smallest alpha with all-zero coefficients) for these hyperparameters on a
+/// shared design (`x`, `y`, optional weights) or per-task designs (`xs`, `ys`).
+#[pyfunction]
+#[pyo3(signature = (params, x=None, y=None, sample_weight=None, xs=None, ys=None))]
+fn alpha_max(
+    params: &str,
+    x: Option<PyReadonlyArray2<'_, f64>>,
+    y: Option<PyReadonlyArray2<'_, f64>>,
+    sample_weight: Option<PyReadonlyArray1<'_, f64>>,
+    xs: Option<Vec<PyReadonlyArray2<'_, f64>>>,
+    ys: Option<Vec<PyReadonlyArray1<'_, f64>>>,
+) -> PyResult<f64> {
+    let fp: FitParams = parse("params", params)?;
+    let p = Params::new(&fp)?;
+    let data = dataset(x, y, sample_weight, xs, ys)?;
+    with_params!(&p, p => p.alpha_max(&data)).map_err(to_py_err)
+}
+
+/// A dataset from either a shared design or per-task designs.
+fn dataset(
+    x: Option<PyReadonlyArray2<'_, f64>>,
+    y: Option<PyReadonlyArray2<'_, f64>>,
+    sample_weight: Option<PyReadonlyArray1<'_, f64>>,
+    xs: Option<Vec<PyReadonlyArray2<'_, f64>>>,
+    ys: Option<Vec<PyReadonlyArray1<'_, f64>>>,
+) -> PyResult<MultiTaskDataset> {
+    match (x, y, xs, ys) {
+        (Some(x), Some(y), None, None) => {
+            let mut d = MultiTaskDataset::shared(x.as_array().to_owned(), y.as_array().to_owned())
+                .map_err(|e| to_py_err(e.into()))?;
+            if let Some(w) = sample_weight {
+                d = d
+                    .with_sample_weight(w.as_array().to_owned())
+                    .map_err(|e| to_py_err(e.into()))?;
+            }
+            Ok(d)
+        }
+        (None, None, Some(xs), Some(ys)) => {
+            if sample_weight.is_some() {
+                return Err(PyValueError::new_err(
+                    "sample_weight is supported with a shared design only",
+                ));
+            }
+            per_task_dataset(&xs, &ys)
+        }
+        _ => Err(PyValueError::new_err(
+            "give either x and y (shared design) or xs and ys (one design per task)",
+        )),
+    }
+}
+
+/// Cross-validate `alpha` (and `l1_ratio` for the elastic net), then refit on all the data.
+/// Returns a dict: `alpha`, `l1_ratio`, `alphas` (`n_l1_ratios × n_alphas`), `mse_path`
+/// (`n_l1_ratios × n_alphas × n_folds`), `l1_ratios`, `model`.
+#[pyfunction]
+#[pyo3(signature = (params, cv, x=None, y=None, sample_weight=None, xs=None, ys=None))]
+fn cross_validate<'py>(
+    py: Python<'py>,
+    params: &str,
+    cv: &str,
+    x: Option<PyReadonlyArray2<'_, f64>>,
+    y: Option<PyReadonlyArray2<'_, f64>>,
+    sample_weight: Option<PyReadonlyArray1<'_, f64>>,
+    xs: Option<Vec<PyReadonlyArray2<'_, f64>>>,
+    ys: Option<Vec<PyReadonlyArray1<'_, f64>>>,
+) -> PyResult<Bound<'py, PyDict>> {
+    let fp: FitParams = parse("params", params)?;
+    let cp: CvParams = parse("cv", cv)?;
+    let p = Params::new(&fp)?;
+    let data = dataset(x, y, sample_weight, xs, ys)?;
+    let folds = match cp.test_folds {
+        Some(f) => Folds::Explicit(f),
+        None => Folds::KFold {
+            n_splits: cp.n_splits,
+            shuffle: cp.shuffle_seed,
+        },
+    };
+    let res: CvResult = py
+        .detach(|| -> Result<CvResult, LinearError> {
+            macro_rules! run {
+                ($cv:expr) => {{
+                    let mut c = $cv
+                        .n_alphas(cp.n_alphas)
+                        .eps(cp.eps)
+                        .folds(folds)
+                        .one_standard_error(cp.one_standard_error)
+                        .n_jobs(cp.n_jobs);
+                    if let Some(a) = cp.alphas {
+                        c = c.alphas(a);
+                    }
+                    c.fit(&data)
+                }};
+            }
+            match p {
+                Params::Lasso(p) => run!(MultiTaskCv::<L21>::new(p)),
+                Params::ElasticNet(p) => run!(MultiTaskCv::<L21Ridge>::new(
+                    p,
+                    cp.l1_ratios.unwrap_or_else(|| vec![fp.l1_ratio])
+                )),
+            }
+        })
+        .map_err(to_py_err)?;
+    let out = PyDict::new(py);
+    out.set_item("alpha", res.alpha)?;
+    out.set_item("l1_ratio", res.l1_ratio)?;
+    out.set_item("l1_ratios", res.l1_ratios.clone())?;
+    out.set_item("alphas", res.alphas.clone().into_pyarray(py))?;
+    let mse: Bound<'py, PyArray3<f64>> = res.mse_path.clone().into_pyarray(py);
+    out.set_item("mse_path", mse)?;
+    out.set_item(
+        "model",
+        Model {
+            inner: named(res.model, &fp)?,
+        },
+    )?;
+    Ok(out)
+}
+
+/// The extension module.
+#[pymodule]
+fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add("__version__", env!("CARGO_PKG_VERSION"))?;
+    m.add_class::<Model>()?;
+    m.add_function(wrap_pyfunction!(fit_dense, m)?)?;
+    m.add_function(wrap_pyfunction!(fit_csc, m)?)?;
+    m.add_function(wrap_pyfunction!(fit_tasks, m)?)?;
+    m.add_function(wrap_pyfunction!(alpha_max, m)?)?;
+    m.add_function(wrap_pyfunction!(cross_validate, m)?)?;
+    Ok(())
+}
