@@ -579,6 +579,7 @@ fn dataset(
 /// (`n_l1_ratios × n_alphas × n_folds`), `l1_ratios`, `model`.
 #[pyfunction]
 #[pyo3(signature = (params, cv, x=None, y=None, sample_weight=None, xs=None, ys=None))]
+#[allow(clippy::too_many_arguments)]
 fn cross_validate<'py>(
     py: Python<'py>,
     params: &str,

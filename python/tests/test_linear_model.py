@@ -1,0 +1,368 @@
+"""Issue 6: parity with scikit-learn, per-task / logistic / mixed models, pipelines, model files,
+pickling and error mapping."""
+
+import os
+import pickle
+import shutil
+import subprocess
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+from sklearn import linear_model as sk
+from sklearn.exceptions import ConvergenceWarning, NotFittedError
+from sklearn.model_selection import GridSearchCV, KFold, cross_val_score
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
+
+import mtlkit
+from mtlkit import _core
+
+TIGHT = dict(tol=1e-12, max_iter=1_000_000)
+
+
+def problem(seed, n=None, d=None, t=None, order="C"):
+    rng = np.random.default_rng(seed)
+    n = n or int(rng.integers(20, 80))
+    d = d or int(rng.integers(5, 60))
+    t = t or int(rng.integers(1, 6))
+    X = rng.normal(size=(n, d)) * rng.uniform(0.5, 3, size=d) + rng.normal(size=d)
+    W = np.zeros((d, t))
+    k = max(1, d // 5)
+    W[rng.choice(d, k, replace=False)] = rng.normal(size=(k, t)) * 3
+    Y = X @ W + rng.normal(size=(n, t)) + rng.normal(size=t)
+    X = np.asfortranarray(X) if order == "F" else np.ascontiguousarray(X)
+    return X, Y, rng
+
+
+def rel(a, b):
+    return np.abs(a - b).max() / max(np.abs(b).max(), 1e-12)
+
+
+# ---- parity with scikit-learn on many random problems ------------------------------------------
+
+
+@pytest.mark.parametrize("seed", range(24))
+def test_parity_with_sklearn(seed):
+    X, Y, rng = problem(seed, order="F" if seed % 2 else "C")
+    alpha_max = np.sqrt(((X - X.mean(0)).T @ (Y - Y.mean(0))) ** 2).sum(1).max() / X.shape[0]
+    alpha = alpha_max * float(rng.choice([0.5, 0.1, 0.02]))
+    fit_intercept = bool(seed % 3)
+    if seed % 4 < 2:
+        ours = mtlkit.MultiTaskLasso(alpha=alpha, fit_intercept=fit_intercept, **TIGHT)
+        ref = sk.MultiTaskLasso(alpha=alpha, fit_intercept=fit_intercept, **TIGHT)
+    else:
+        r = float(rng.choice([0.2, 0.5, 0.9]))
+        ours = mtlkit.MultiTaskElasticNet(
+            alpha=alpha, l1_ratio=r, fit_intercept=fit_intercept, **TIGHT
+        )
+        ref = sk.MultiTaskElasticNet(alpha=alpha, l1_ratio=r, fit_intercept=fit_intercept, **TIGHT)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        ref.fit(X, Y)
+    ours.fit(X, Y)
+    assert ours.coef_.shape == ref.coef_.shape == (Y.shape[1], X.shape[1])
+    assert rel(ours.coef_, ref.coef_) < 1e-6
+    assert rel(ours.intercept_, ref.intercept_) < 1e-6 or np.abs(ref.intercept_).max() < 1e-9
+    assert ours.n_features_in_ == X.shape[1]
+    assert ours.converged_
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_sample_weight_parity(seed):
+    X, Y, rng = problem(100 + seed)
+    w = rng.uniform(0, 3, size=X.shape[0])
+    ours = mtlkit.MultiTaskElasticNet(alpha=0.05, **TIGHT).fit(X, Y, sample_weight=w)
+    ref = sk.MultiTaskElasticNet(alpha=0.05, **TIGHT).fit(X, Y, sample_weight=w)
+    assert rel(ours.coef_, ref.coef_) < 1e-6
+    assert rel(ours.intercept_, ref.intercept_) < 1e-6
+
+
+def test_float32_sparse_and_memory_orders_agree():
+    X, Y, _ = problem(7, n=60, d=30, t=3)
+    base = mtlkit.MultiTaskLasso(alpha=0.1, **TIGHT).fit(X, Y).coef_
+    f = mtlkit.MultiTaskLasso(alpha=0.1, **TIGHT).fit(np.asfortranarray(X), Y).coef_
+    s = mtlkit.MultiTaskLasso(alpha=0.1, **TIGHT).fit(sp.csc_matrix(X), Y).coef_
+    x32 = X.astype(np.float32)
+    c32 = mtlkit.MultiTaskLasso(alpha=0.1, **TIGHT).fit(x32, Y).coef_
+    c64 = mtlkit.MultiTaskLasso(alpha=0.1, **TIGHT).fit(x32.astype(np.float64), Y).coef_
+    assert rel(f, base) < 1e-9
+    assert rel(s, base) < 1e-8
+    # float32 X is widened exactly: same problem as its float64 copy (centred copy in f32)
+    assert rel(c32, c64) < 1e-5
+
+
+def test_cv_parity_with_sklearn():
+    X, Y, _ = problem(3, n=80, d=40, t=4)
+    for ours, ref in [
+        (
+            mtlkit.MultiTaskLassoCV(cv=KFold(4), **TIGHT),
+            sk.MultiTaskLassoCV(cv=KFold(4), **TIGHT),
+        ),
+        (
+            mtlkit.MultiTaskElasticNetCV(l1_ratio=[0.3, 0.8], cv=3, alphas=20, **TIGHT),
+            sk.MultiTaskElasticNetCV(l1_ratio=[0.3, 0.8], cv=3, alphas=20, **TIGHT),
+        ),
+    ]:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            ref.fit(X, Y)
+        ours.fit(X, Y)
+        assert ours.alpha_ == pytest.approx(ref.alpha_, rel=1e-9)
+        assert ours.mse_path_.shape == ref.mse_path_.shape
+        assert rel(ours.mse_path_, ref.mse_path_) < 1e-6
+        assert rel(ours.alphas_, ref.alphas_) < 1e-9
+        assert rel(ours.coef_, ref.coef_) < 1e-6
+        if hasattr(ref, "l1_ratio_"):
+            assert ours.l1_ratio_ == ref.l1_ratio_
+
+
+# ---- scikit-learn tools ---------------------------------------------------------------------------
+
+
+def test_pipeline_gridsearch_cross_val_score():
+    X, Y, _ = problem(11, n=90, d=20, t=3)
+    pipe = make_pipeline(StandardScaler(), mtlkit.MultiTaskLasso())
+    grid = GridSearchCV(pipe, {"multitasklasso__alpha": [0.01, 0.1, 1.0]}, cv=3).fit(X, Y)
+    assert grid.best_params_["multitasklasso__alpha"] in (0.01, 0.1, 1.0)
+    ref = GridSearchCV(
+        make_pipeline(StandardScaler(), sk.MultiTaskLasso()),
+        {"multitasklasso__alpha": [0.01, 0.1, 1.0]},
+        cv=3,
+    ).fit(X, Y)
+    assert grid.best_params_ == ref.best_params_
+    scores = cross_val_score(mtlkit.MultiTaskElasticNet(alpha=0.1), X, Y, cv=3)
+    ref_scores = cross_val_score(sk.MultiTaskElasticNet(alpha=0.1), X, Y, cv=3)
+    np.testing.assert_allclose(scores, ref_scores, atol=1e-3)
+
+
+def test_pickle_roundtrip_and_feature_names():
+    pd = pytest.importorskip("pandas")
+    X, Y, _ = problem(5, n=40, d=6, t=2)
+    df = pd.DataFrame(X, columns=[f"gene{j}" for j in range(6)])
+    yd = pd.DataFrame(Y, columns=["motor", "total"])
+    m = mtlkit.MultiTaskLasso(alpha=0.05).fit(df, yd)
+    assert list(m.feature_names_in_) == [f"gene{j}" for j in range(6)]
+    assert list(m.task_names_) == ["motor", "total"]
+    back = pickle.loads(pickle.dumps(m))
+    np.testing.assert_array_equal(back.predict(df), m.predict(df))
+    # the Rust model object pickles too
+    model = _core.Model.from_parts(
+        np.ascontiguousarray(m.coef_.T), m.intercept_, m._metadata
+    )
+    again = pickle.loads(pickle.dumps(model))
+    np.testing.assert_array_equal(again.coef, model.coef)
+
+
+# ---- per-task data, logistic and mixed losses ---------------------------------------------------
+
+
+def test_per_task_data_task_ids_and_fit_tasks():
+    rng = np.random.default_rng(0)
+    d = 8
+    w = rng.normal(size=d)
+    Xs = [rng.normal(size=(n, d)) for n in (30, 45, 12)]
+    ys = [x @ (w + 0.1 * rng.normal(size=d)) + 0.1 * rng.normal(size=len(x)) for x in Xs]
+    a = mtlkit.MultiTaskLasso(alpha=0.01, **TIGHT).fit_tasks(Xs, ys)
+    X = np.vstack(Xs)
+    y = np.concatenate(ys)
+    ids = np.repeat(["a", "b", "c"], [30, 45, 12])
+    b = mtlkit.MultiTaskLasso(alpha=0.01, **TIGHT).fit(X, y, task_ids=ids)
+    np.testing.assert_allclose(a.coef_, b.coef_, rtol=1e-10, atol=1e-12)
+    assert list(b.tasks_) == ["a", "b", "c"]
+    assert b.coef_.shape == (3, d)
+    pred = b.predict(X, task_ids=ids)
+    full = b.predict(X)
+    np.testing.assert_allclose(pred, full[np.arange(len(X)), np.searchsorted(b.tasks_, ids)])
+    with pytest.raises(ValueError, match="unknown task ids"):
+        b.predict(X[:2], task_ids=["a", "zzz"])
+
+
+def test_per_task_equals_shared_when_designs_coincide():
+    X, Y, _ = problem(21, n=50, d=10, t=3)
+    shared = mtlkit.MultiTaskLasso(alpha=0.05, **TIGHT).fit(X, Y)
+    per = mtlkit.MultiTaskLasso(alpha=0.05, **TIGHT).fit_tasks([X] * 3, [Y[:, t] for t in range(3)])
+    assert rel(per.coef_, shared.coef_) < 1e-7
+
+
+def test_missing_targets_leave_only_their_task():
+    X, Y, _ = problem(8, n=60, d=10, t=2)
+    Ym = Y.copy()
+    Ym[:20, 1] = np.nan
+    m = mtlkit.MultiTaskLasso(alpha=0.05, **TIGHT).fit(X, Ym)
+    per = mtlkit.MultiTaskLasso(alpha=0.05, **TIGHT).fit_tasks([X, X[20:]], [Y[:, 0], Y[20:, 1]])
+    assert rel(m.coef_, per.coef_) < 1e-7
+
+
+def test_logistic_matches_sklearn_for_one_task_ridge_free_limit():
+    # one task, L2,1 = L1 on one column: scikit-learn's L1 logistic regression with
+    # C = 1 / (n * alpha) solves the same problem (up to its scaling)
+    rng = np.random.default_rng(4)
+    X = rng.normal(size=(200, 6))
+    y = (X[:, 0] - X[:, 1] + 0.5 * rng.normal(size=200) > 0).astype(int)
+    alpha = 0.02
+    ours = mtlkit.MultiTaskLogisticRegression(alpha=alpha, **TIGHT).fit(X, y)
+    ref = sk.LogisticRegression(
+        l1_ratio=1.0, C=1 / (200 * alpha), solver="liblinear", tol=1e-12, max_iter=100_000,
+        intercept_scaling=1e6,
+    ).fit(X, y)
+    np.testing.assert_allclose(ours.coef_[0], ref.coef_[0], atol=2e-4)
+    assert ours.predict(X).shape == (200,)
+    assert ours.predict_proba(X).shape == (200, 2)
+    assert (ours.predict(X) == ref.predict(X)).mean() > 0.99
+
+
+def test_logistic_string_labels_missing_and_multitask():
+    rng = np.random.default_rng(1)
+    X = rng.normal(size=(150, 5))
+    Y = np.column_stack([X[:, 0] > 0, X[:, 0] + X[:, 2] > 0]).astype(float)
+    Y[:30, 1] = np.nan
+    m = mtlkit.MultiTaskLogisticRegression(alpha=0.005).fit(X, Y)
+    assert m.predict(X).shape == (150, 2)
+    assert m.predict_proba(X).shape == (150, 2)
+    assert m.score(X, Y) > 0.9
+    labels = np.where(X[:, :1] > 0, "yes", "no")
+    s = mtlkit.MultiTaskLogisticRegression(alpha=0.005).fit(X, labels)
+    assert set(np.unique(s.predict(X))) <= {"yes", "no"}
+    with pytest.raises(ValueError, match="Only binary"):
+        mtlkit.MultiTaskLogisticRegression().fit(X, rng.integers(0, 3, size=(150, 2)))
+
+
+def test_mixed_losses():
+    rng = np.random.default_rng(2)
+    X = rng.normal(size=(200, 6))
+    Y = np.column_stack([X[:, 0] + 0.1 * rng.normal(size=200), X[:, 0] > 0]).astype(float)
+    m = mtlkit.MultiTaskMixedLoss(alpha=0.01, losses=["squared", "logistic"]).fit(X, Y)
+    assert m.losses_ == ["squared", "logistic"]
+    pred = m.predict(X)
+    assert set(np.unique(pred[:, 1])) <= {0.0, 1.0}
+    assert m.predict_proba(X).shape == (200, 1)
+    assert m.score(X, Y) > 0.9
+    # the shared support: feature 0 only
+    assert np.flatnonzero(np.abs(m.coef_).sum(0) > 1e-3).tolist() == [0]
+
+
+# ---- model files shared with the CLI --------------------------------------------------------------
+
+
+def cli():
+    exe = os.environ.get("MTLKIT_CLI") or shutil.which("mtlkit")
+    if exe is None:
+        for target in (
+            os.environ.get("CARGO_TARGET_DIR"),
+            Path(__file__).resolve().parents[2] / "target",
+        ):
+            for profile in ("release", "debug"):
+                if target and (Path(target) / profile / "mtlkit").exists():
+                    return str(Path(target) / profile / "mtlkit")
+    return exe
+
+
+def test_model_file_roundtrip_python(tmp_path):
+    X, Y, _ = problem(9, n=40, d=7, t=3)
+    m = mtlkit.MultiTaskElasticNet(alpha=0.05, l1_ratio=0.7).fit(X, Y)
+    m.save(tmp_path / "m.safetensors")
+    back = mtlkit.load_model(tmp_path / "m.safetensors")
+    assert isinstance(back, mtlkit.MultiTaskElasticNet)
+    assert back.l1_ratio == 0.7
+    np.testing.assert_array_equal(back.predict(X), m.predict(X))
+    clf = mtlkit.MultiTaskLogisticRegression(alpha=0.01).fit(X, (Y > Y.mean(0)).astype(int))
+    clf.save(tmp_path / "c.safetensors")
+    clf2 = mtlkit.load_model(tmp_path / "c.safetensors")
+    np.testing.assert_array_equal(clf2.predict(X), clf.predict(X))
+
+
+def test_model_files_cross_between_cli_and_python(tmp_path):
+    exe = cli()
+    if exe is None:
+        pytest.skip("the mtlkit CLI is not built (cargo build --release -p mtlkit-cli)")
+    X, Y, _ = problem(10, n=50, d=5, t=2)
+    np.savetxt(tmp_path / "x.csv", X, delimiter=",", header="a,b,c,d,e", comments="")
+    np.savetxt(tmp_path / "y.csv", Y, delimiter=",", header="t1,t2", comments="")
+    # CLI -> Python
+    subprocess.run(
+        [exe, "fit", "--estimator", "multitask-lasso", "--x", str(tmp_path / "x.csv"),
+         "--y", str(tmp_path / "y.csv"),
+         "--alpha", "0.05", "--tol", "1e-10", "--out", str(tmp_path / "cli.safetensors")],
+        check=True, capture_output=True,
+    )
+    m = mtlkit.load_model(tmp_path / "cli.safetensors")
+    ref = mtlkit.MultiTaskLasso(alpha=0.05, tol=1e-10).fit(X, Y)
+    assert rel(m.coef_, ref.coef_) < 1e-8
+    assert list(m.feature_names_in_) == ["a", "b", "c", "d", "e"]
+    # Python -> CLI (the CSV header must name the model's features: x0.. for numpy input)
+    ref.save(tmp_path / "py.safetensors")
+    np.savetxt(tmp_path / "x0.csv", X, delimiter=",", header="x0,x1,x2,x3,x4", comments="")
+    out = subprocess.run(
+        [exe, "predict", str(tmp_path / "py.safetensors"), "--x",
+         str(tmp_path / "x0.csv"), "--out", str(tmp_path / "pred.csv")],
+        check=True, capture_output=True,
+    )
+    assert out.returncode == 0
+    pred = np.loadtxt(tmp_path / "pred.csv", delimiter=",", skiprows=1)
+    np.testing.assert_allclose(pred, ref.predict(X), rtol=1e-10, atol=1e-10)
+
+
+# ---- errors and warnings ---------------------------------------------------------------------------
+
+
+def test_errors_are_mapped():
+    X, Y, _ = problem(12, n=30, d=5, t=2)
+    with pytest.raises(NotFittedError):
+        mtlkit.MultiTaskLasso().predict(X)
+    with pytest.raises(ValueError, match="2-D"):
+        mtlkit.MultiTaskLasso().fit(X, Y[:, 0])
+    with pytest.raises(ValueError):
+        mtlkit.MultiTaskLasso(alpha=-1).fit(X, Y)
+    with pytest.raises(ValueError):
+        mtlkit.MultiTaskLasso(alpha=float("nan")).fit(X, Y)
+    bad = X.copy()
+    bad[0, 0] = np.inf
+    with pytest.raises(ValueError):
+        mtlkit.MultiTaskLasso().fit(bad, Y)
+    with pytest.raises(ValueError):
+        mtlkit.MultiTaskLasso().fit(X, Y[:-1])
+    with pytest.raises(ValueError, match="features"):
+        mtlkit.MultiTaskLasso().fit(X, Y).predict(X[:, :3])
+    with pytest.raises(ValueError):
+        _core.fit_dense(X, Y, '{"estimator": "lasso", "alpha": 1, "unknown": 3}')
+    with pytest.raises(OSError):
+        mtlkit.load_model("/nonexistent/model.safetensors")
+
+
+def test_corrupt_model_file_is_a_value_error(tmp_path):
+    X, Y, _ = problem(13, n=30, d=5, t=2)
+    m = mtlkit.MultiTaskLasso(alpha=0.1).fit(X, Y)
+    m.save(tmp_path / "m.safetensors")
+    data = (tmp_path / "m.safetensors").read_bytes()
+    (tmp_path / "bad.safetensors").write_bytes(data[: len(data) // 2])
+    with pytest.raises(ValueError, match="invalid model file"):
+        mtlkit.load_model(tmp_path / "bad.safetensors")
+
+
+def test_non_convergence_warns():
+    X, Y, _ = problem(14, n=60, d=40, t=3)
+    with pytest.warns(ConvergenceWarning):
+        m = mtlkit.MultiTaskLasso(alpha=1e-4, max_iter=2, tol=1e-14).fit(X, Y)
+    assert not m.converged_
+
+
+def test_fits_in_threads_are_deterministic():
+    # the GIL is released during fits (py.detach in mtlkit-py): two fits in threads run at
+    # once, do not deadlock and give identical answers
+    import threading
+
+    X, Y, _ = problem(15, n=300, d=200, t=5)
+    results = {}
+
+    def run(k):
+        results[k] = mtlkit.MultiTaskLasso(alpha=0.01, **TIGHT).fit(X, Y).coef_
+
+    threads = [threading.Thread(target=run, args=(k,)) for k in range(2)]
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join()
+    np.testing.assert_array_equal(results[0], results[1])
