@@ -140,6 +140,7 @@ class _BaseMultiTask(MultiOutputMixin, BaseEstimator):
             raise ValueError(
                 f"{type(self).__name__} requires y to be passed, but the target y is None"
             )
+        # NaN / inf in X are rejected by the Rust core (one check, not a second pass here)
         X = validate_data(
             self,
             X,
@@ -147,6 +148,7 @@ class _BaseMultiTask(MultiOutputMixin, BaseEstimator):
             dtype=[np.float64, np.float32],
             reset=True,
             ensure_min_samples=1,
+            ensure_all_finite=False,
         )
         task_names = getattr(y, "columns", None)
         y = check_array(
