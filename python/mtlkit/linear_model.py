@@ -183,6 +183,7 @@ class _BaseMultiTask(MultiOutputMixin, BaseEstimator):
         """
         self._validate_params()
         X, y, task_names = self._validate_xy(X, y)
+        self._y_1d = False
         if task_ids is not None:
             if sample_weight is not None:
                 raise ValueError("sample_weight is not supported with task_ids (per-task data)")
@@ -192,7 +193,6 @@ class _BaseMultiTask(MultiOutputMixin, BaseEstimator):
             ys = [self._encode_task(yt, t) for t, yt in enumerate(ys)]
             self.tasks_ = labels
             return self._fit_tasks(xs, ys, task_names=[str(t) for t in labels])
-        self._y_1d = False
         if y.ndim == 1 and self._accepts_1d_y:
             y = y.reshape(-1, 1)
             self._y_1d = True

@@ -180,6 +180,29 @@ def test_per_task_data_task_ids_and_fit_tasks():
         b.predict(X[:2], task_ids=["a", "zzz"])
 
 
+def test_per_task_cv_and_logistic():
+    rng = np.random.default_rng(3)
+    d = 6
+    Xs = [rng.normal(size=(n, d)) for n in (40, 60, 25)]
+    ys = [x[:, 0] - x[:, 1] + 0.3 * rng.normal(size=len(x)) for x in Xs]
+    X, y = np.vstack(Xs), np.concatenate(ys)
+    ids = np.repeat([0, 1, 2], [40, 60, 25])
+    cv = mtlkit.MultiTaskLassoCV(cv=4, alphas=30).fit(X, y, task_ids=ids)
+    assert cv.mse_path_.shape == (30, 4)
+    assert cv.alpha_ in cv.alphas_
+    # the refit equals a plain fit at the chosen alpha
+    plain = mtlkit.MultiTaskLasso(alpha=cv.alpha_).fit(X, y, task_ids=ids)
+    np.testing.assert_allclose(cv.coef_, plain.coef_, rtol=1e-6, atol=1e-8)
+    with pytest.raises(ValueError, match="cv must be an int"):
+        mtlkit.MultiTaskLassoCV(cv=KFold(3)).fit(X, y, task_ids=ids)
+    labels = (y > 0).astype(int)
+    clf = mtlkit.MultiTaskLogisticRegression(alpha=0.01).fit(X, labels, task_ids=ids)
+    assert clf.coef_.shape == (3, d)
+    assert clf.predict(X, task_ids=ids).shape == (len(X),)
+    assert (clf.predict(X, task_ids=ids) == labels).mean() > 0.85
+    assert clf.predict_proba(X, task_ids=ids).shape == (len(X), 2)
+
+
 def test_per_task_equals_shared_when_designs_coincide():
     X, Y, _ = problem(21, n=50, d=10, t=3)
     shared = mtlkit.MultiTaskLasso(alpha=0.05, **TIGHT).fit(X, Y)

@@ -16,6 +16,22 @@ pub fn non_negative(name: &'static str, value: f64) -> Result<f64> {
     }
 }
 
+/// `value > 0` and finite.
+///
+/// # Errors
+/// [`Error::InvalidParameter`] naming the parameter.
+pub fn positive(name: &'static str, value: f64) -> Result<f64> {
+    if value > 0.0 && value.is_finite() {
+        Ok(value)
+    } else {
+        Err(Error::InvalidParameter {
+            name,
+            value: value.to_string(),
+            expected: "a finite number > 0",
+        })
+    }
+}
+
 /// `value` must lie in `[0, 1]`.
 ///
 /// # Errors

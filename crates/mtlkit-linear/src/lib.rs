@@ -39,6 +39,7 @@ pub mod penalty;
 pub mod persist;
 pub mod pertask;
 pub mod solver;
+pub mod structured;
 
 pub use datafit::{Datafit, Quadratic};
 pub use error::{LinearError, Result};

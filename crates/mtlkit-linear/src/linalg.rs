@@ -223,6 +223,42 @@ fn axpy_impl<const FMA: bool>(alpha: f64, x: &[f64], y: &mut [f64]) {
     }
 }
 
+/// Singular values of the row-major `m × n` matrix `a` (non-increasing). An SVD that fails to
+/// converge (not expected for finite input) gives NaNs, which callers see as non-finite values.
+pub(crate) fn singular_values(a: &[f64], m: usize, n: usize) -> Vec<f64> {
+    MatRef::from_row_major_slice(a, m, n)
+        .singular_values()
+        .unwrap_or_else(|_| vec![f64::NAN; m.min(n)])
+}
+
+/// In place: `a ← U diag(max(σ − τ, 0)) Vᵀ` for the row-major `m × n` matrix `a` (the prox of
+/// `τ‖·‖_*`, singular value soft-thresholding).
+pub(crate) fn shrink_singular_values(a: &mut [f64], m: usize, n: usize, tau: f64) {
+    if tau <= 0.0 {
+        return;
+    }
+    let Ok(svd) = MatRef::from_row_major_slice(a, m, n).thin_svd() else {
+        a.iter_mut().for_each(|v| *v = f64::NAN);
+        return;
+    };
+    let (u, v) = (svd.U(), svd.V());
+    let s = svd.S().column_vector();
+    let k = s.nrows();
+    a.iter_mut().for_each(|x| *x = 0.0);
+    for r in 0..k {
+        let sr = s[r] - tau;
+        if sr <= 0.0 {
+            break;
+        }
+        for i in 0..m {
+            let ui = u[(i, r)] * sr;
+            for j in 0..n {
+                a[i * n + j] += ui * v[(j, r)];
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
