@@ -4,7 +4,7 @@
 //! slices, so the rest of the crate speaks `ndarray` and `&[f64]` only.
 
 use faer::linalg::matmul::matmul;
-use faer::{Accum, MatMut, MatRef, Par};
+use faer::{Accum, Mat, MatMut, MatRef, Par};
 
 /// faer's parallelism for `threads` threads (1 = sequential; rayon's global pool otherwise).
 fn par(threads: usize) -> Par {
@@ -223,12 +223,50 @@ fn axpy_impl<const FMA: bool>(alpha: f64, x: &[f64], y: &mut [f64]) {
     }
 }
 
+/// Thin SVD of the row-major `m × n` matrix `a`, sequential (faer's high-level `thin_svd`
+/// would use the global thread pool): `(U m × k, σ (k, non-increasing), V n × k)`, `k =
+/// min(m, n)`; `None` if it does not converge (not expected for finite input).
+fn thin_svd(
+    a: &[f64],
+    m: usize,
+    n: usize,
+    vectors: bool,
+) -> Option<(Mat<f64>, Vec<f64>, Mat<f64>)> {
+    use faer::dyn_stack::{MemBuffer, MemStack};
+    use faer::linalg::svd::{ComputeSvdVectors, svd, svd_scratch};
+    let k = m.min(n);
+    let am = MatRef::from_row_major_slice(a, m, n);
+    let which = if vectors {
+        ComputeSvdVectors::Thin
+    } else {
+        ComputeSvdVectors::No
+    };
+    let mut u = Mat::<f64>::zeros(if vectors { m } else { 0 }, if vectors { k } else { 0 });
+    let mut v = Mat::<f64>::zeros(if vectors { n } else { 0 }, if vectors { k } else { 0 });
+    let mut s = faer::diag::Diag::<f64>::zeros(k);
+    let mut buf = MemBuffer::new(svd_scratch::<f64>(
+        m,
+        n,
+        which,
+        which,
+        Par::Seq,
+        Default::default(),
+    ));
+    let stack = MemStack::new(&mut buf);
+    let (uo, vo) = if vectors {
+        (Some(u.as_mut()), Some(v.as_mut()))
+    } else {
+        (None, None)
+    };
+    svd(am, s.as_mut(), uo, vo, Par::Seq, stack, Default::default()).ok()?;
+    let sv: Vec<f64> = (0..k).map(|i| s[i]).collect();
+    Some((u, sv, v))
+}
+
 /// Singular values of the row-major `m × n` matrix `a` (non-increasing). An SVD that fails to
 /// converge (not expected for finite input) gives NaNs, which callers see as non-finite values.
 pub(crate) fn singular_values(a: &[f64], m: usize, n: usize) -> Vec<f64> {
-    MatRef::from_row_major_slice(a, m, n)
-        .singular_values()
-        .unwrap_or_else(|_| vec![f64::NAN; m.min(n)])
+    thin_svd(a, m, n, false).map_or_else(|| vec![f64::NAN; m.min(n)], |(_, s, _)| s)
 }
 
 /// In place: `a ← U diag(max(σ − τ, 0)) Vᵀ` for the row-major `m × n` matrix `a` (the prox of
@@ -237,16 +275,13 @@ pub(crate) fn shrink_singular_values(a: &mut [f64], m: usize, n: usize, tau: f64
     if tau <= 0.0 {
         return;
     }
-    let Ok(svd) = MatRef::from_row_major_slice(a, m, n).thin_svd() else {
-        a.iter_mut().for_each(|v| *v = f64::NAN);
+    let Some((u, s, v)) = thin_svd(a, m, n, true) else {
+        a.iter_mut().for_each(|x| *x = f64::NAN);
         return;
     };
-    let (u, v) = (svd.U(), svd.V());
-    let s = svd.S().column_vector();
-    let k = s.nrows();
     a.iter_mut().for_each(|x| *x = 0.0);
-    for r in 0..k {
-        let sr = s[r] - tau;
+    for (r, &sr) in s.iter().enumerate() {
+        let sr = sr - tau;
         if sr <= 0.0 {
             break;
         }

@@ -508,6 +508,7 @@ impl StructuredParams {
         };
         let problem = Problem {
             tasks: &prep.tasks,
+            grams: grams(&prep.tasks, d),
             d,
             nt,
             graph: self.graph.as_ref().map(|g| {
@@ -635,9 +636,47 @@ impl StructuredModel {
     }
 }
 
+/// Gram form of a squared task with `n_t > d`: `XᵀX` (`d × d`, shared between tasks with the
+/// same design), `Xᵀy`, `‖y‖²`; a pass then costs `d²` instead of `n_t·d`.
+struct Gram {
+    g: std::sync::Arc<Vec<f64>>,
+    h: Vec<f64>,
+    y2: f64,
+}
+
+fn grams(tasks: &[Task], d: usize) -> Vec<Option<Gram>> {
+    let mut cache: Vec<(*const Vec<f64>, std::sync::Arc<Vec<f64>>)> = Vec::new();
+    tasks
+        .iter()
+        .map(|task| {
+            if task.loss != Loss::Squared || task.n <= d {
+                return None;
+            }
+            let key = std::sync::Arc::as_ptr(&task.x);
+            let g = match cache.iter().find(|(k, _)| *k == key) {
+                Some((_, g)) => std::sync::Arc::clone(g),
+                None => {
+                    let mut g = vec![0.0; d * d];
+                    crate::linalg::gram(&task.x, task.n, d, &mut g, 1);
+                    let g = std::sync::Arc::new(g);
+                    cache.push((key, std::sync::Arc::clone(&g)));
+                    g
+                }
+            };
+            let n = task.n;
+            let h = (0..d)
+                .map(|j| crate::linalg::dot(&task.x[j * n..(j + 1) * n], &task.y))
+                .collect();
+            let y2 = task.y.iter().map(|v| v * v).sum();
+            Some(Gram { g, h, y2 })
+        })
+        .collect()
+}
+
 /// The smooth part: the data term over prepared tasks plus the graph term.
 struct Problem<'a> {
     tasks: &'a [Task],
+    grams: Vec<Option<Gram>>,
     d: usize,
     nt: usize,
     /// `(R Rᵀ` row-major `T × T`, `α)`.
@@ -655,6 +694,24 @@ impl Problem<'_> {
             gb.iter_mut().for_each(|v| *v = 0.0);
         }
         for (t, task) in self.tasks.iter().enumerate() {
+            if let Some(gr) = &self.grams[t] {
+                let wt: Vec<f64> = (0..d).map(|j| w[j * nt + t]).collect();
+                let mut gw_t = vec![0.0; d];
+                for (k, &v) in wt.iter().enumerate() {
+                    if v != 0.0 {
+                        crate::linalg::axpy(v, &gr.g[k * d..(k + 1) * d], &mut gw_t);
+                    }
+                }
+                let quad: f64 = crate::linalg::dot(&wt, &gw_t);
+                let lin: f64 = crate::linalg::dot(&wt, &gr.h);
+                f += task.c * 0.5 * (quad - 2.0 * lin + gr.y2).max(0.0);
+                if let Some((gw, _)) = grad.as_mut() {
+                    for j in 0..d {
+                        gw[j * nt + t] = task.c * (gw_t[j] - gr.h[j]);
+                    }
+                }
+                continue;
+            }
             let n = task.n;
             let x = &task.x;
             let mut z = vec![if task.intercept { b[t] } else { 0.0 }; n];
@@ -716,6 +773,17 @@ impl Problem<'_> {
         let (d, nt) = (self.d, self.nt);
         let mut total = 0.0;
         for (t, task) in self.tasks.iter().enumerate() {
+            if let Some(gr) = &self.grams[t] {
+                let dt: Vec<f64> = (0..d).map(|j| dw[j * nt + t]).collect();
+                let mut gd = vec![0.0; d];
+                for (k, &v) in dt.iter().enumerate() {
+                    if v != 0.0 {
+                        crate::linalg::axpy(v, &gr.g[k * d..(k + 1) * d], &mut gd);
+                    }
+                }
+                total += 0.5 * task.c * crate::linalg::dot(&dt, &gd).max(0.0);
+                continue;
+            }
             let n = task.n;
             let x = &task.x;
             let mut dz = vec![if task.intercept { db[t] } else { 0.0 }; n];
