@@ -263,6 +263,20 @@ fn thin_svd(
     Some((u, sv, v))
 }
 
+/// Thin SVD of the row-major `m × n` matrix `a`: `(U, σ, V)` with `U` (`m × k`) and `V`
+/// (`n × k`) row-major, `k = min(m, n)`, `σ` non-increasing; `None` if it fails to converge.
+pub(crate) fn svd(a: &[f64], m: usize, n: usize) -> Option<(Vec<f64>, Vec<f64>, Vec<f64>)> {
+    let (u, s, v) = thin_svd(a, m, n, true)?;
+    let k = s.len();
+    let flat = |x: &Mat<f64>, rows: usize| -> Vec<f64> {
+        (0..rows)
+            .flat_map(|i| (0..k).map(move |r| (i, r)))
+            .map(|(i, r)| x[(i, r)])
+            .collect()
+    };
+    Some((flat(&u, m), s, flat(&v, n)))
+}
+
 /// Singular values of the row-major `m × n` matrix `a` (non-increasing). An SVD that fails to
 /// converge (not expected for finite input) gives NaNs, which callers see as non-finite values.
 pub(crate) fn singular_values(a: &[f64], m: usize, n: usize) -> Vec<f64> {

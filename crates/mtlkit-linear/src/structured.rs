@@ -346,6 +346,12 @@ pub struct StructuredParams {
     pub parts: Vec<Regularizer>,
     /// Optional graph term.
     pub graph: Option<TaskGraph>,
+    /// Optional task-side quadratic term `α tr(W M Wᵀ)` (`M`: `n_tasks × n_tasks`, symmetric
+    /// positive semi-definite; MTRL's `Ω⁻¹`).
+    pub task_metric: Option<(Array2<f64>, f64)>,
+    /// Optional feature-side quadratic term `α tr(Wᵀ A W)` (`A`: `n_features × n_features`,
+    /// symmetric positive semi-definite; multi-task feature learning's `D⁻¹`).
+    pub feature_metric: Option<(Array2<f64>, f64)>,
     /// One loss for all tasks or one per task.
     pub losses: Vec<Loss>,
     /// Task weights `c_t`.
@@ -365,6 +371,8 @@ impl StructuredParams {
         Self {
             parts,
             graph: None,
+            task_metric: None,
+            feature_metric: None,
             losses: vec![Loss::Squared],
             scaling: LossScaling::TaskMean,
             fit_intercept: true,
@@ -411,6 +419,54 @@ impl StructuredParams {
     pub fn max_iter(mut self, v: usize) -> Self {
         self.max_iter = v;
         self
+    }
+
+    fn quads(&self) -> Vec<Quad> {
+        let flat = |m: &Array2<f64>| m.iter().copied().collect::<Vec<f64>>();
+        let mut q = Vec::new();
+        if let Some(g) = &self.graph {
+            q.push(Quad {
+                tasks_side: true,
+                m: flat(&g.r.dot(&g.r.t())),
+                alpha: g.alpha,
+            });
+        }
+        if let Some((m, alpha)) = &self.task_metric {
+            q.push(Quad {
+                tasks_side: true,
+                m: flat(m),
+                alpha: *alpha,
+            });
+        }
+        if let Some((a, alpha)) = &self.feature_metric {
+            q.push(Quad {
+                tasks_side: false,
+                m: flat(a),
+                alpha: *alpha,
+            });
+        }
+        q
+    }
+
+    fn check_metrics(&self, d: usize, nt: usize) -> Result<()> {
+        for (m, alpha, n, what) in [
+            (&self.task_metric, nt, "task metric"),
+            (&self.feature_metric, d, "feature metric"),
+        ]
+        .into_iter()
+        .filter_map(|(m, n, what)| m.as_ref().map(|(m, a)| (m, *a, n, what)))
+        {
+            param::non_negative("metric alpha", alpha)?;
+            if m.dim() != (n, n) || m.iter().any(|v| !v.is_finite()) {
+                return Err(mtlkit_core::Error::InvalidParameter {
+                    name: "metric",
+                    value: format!("{what} of shape {:?}", m.dim()),
+                    expected: "a finite square matrix matching the tasks / features",
+                }
+                .into());
+            }
+        }
+        Ok(())
     }
 
     fn check(&self, nt: usize) -> Result<Vec<Loss>> {
@@ -493,6 +549,7 @@ impl StructuredParams {
     ) -> Result<StructuredModel> {
         let (d, nt) = (data.n_features(), data.n_tasks());
         let losses = self.check(nt)?;
+        self.check_metrics(d, nt)?;
         let prep = pertask::prepare(data, &losses, self.scaling, self.fit_intercept)?;
         let mut x0: Vec<Vec<f64>> = match init {
             Some(parts) => {
@@ -511,10 +568,7 @@ impl StructuredParams {
             grams: grams(&prep.tasks, d),
             d,
             nt,
-            graph: self.graph.as_ref().map(|g| {
-                let m = g.r.dot(&g.r.t());
-                (m.iter().copied().collect::<Vec<f64>>(), g.alpha)
-            }),
+            quads: self.quads(),
         };
         let mut total_iter = 0;
         if init.is_none() && self.parts.iter().any(|p| !p.is_convex()) {
@@ -576,6 +630,267 @@ impl StructuredParams {
             },
         })
     }
+}
+
+/// `(K / tr K, tr K · K⁻¹)` for `K = (Wᵀ W + ε σ²_max I)^{1/2}` (`tasks_side`, `T × T`) or
+/// `K = (W Wᵀ + ε σ²_max I)^{1/2}` (`d × d`), `σ_max` the largest singular value of `W`: the
+/// closed-form covariance step of MTRL and of multi-task feature learning, and its inverse (the
+/// next weight step's metric). `ε` is relative so that it does not depend on the data's scale.
+fn normalised_sqrt(
+    w: &Array2<f64>,
+    tasks_side: bool,
+    eps: f64,
+) -> Result<(Array2<f64>, Array2<f64>)> {
+    let (d, nt) = w.dim();
+    let flat: Vec<f64> = w.iter().copied().collect();
+    let (u, s, v) = crate::linalg::svd(&flat, d, nt).ok_or_else(|| LinearError::InvalidModel {
+        path: None,
+        reason: "the SVD of the coefficients did not converge".into(),
+    })?;
+    let k = s.len();
+    // ε relative to the largest squared singular value (scale-free; 0 coefficients: ε itself)
+    let smax2 = s.first().map_or(0.0, |x| x * x);
+    let eps = if smax2 > 0.0 { eps * smax2 } else { eps };
+    // the side's singular vectors: V (T × k) for the task side, U (d × k) for features
+    let (vecs, n) = if tasks_side { (v, nt) } else { (u, d) };
+    let root_eps = eps.sqrt();
+    let roots: Vec<f64> = s.iter().map(|x| (x * x + eps).sqrt()).collect();
+    let trace = roots.iter().sum::<f64>() + (n - k) as f64 * root_eps;
+    let mut kmat = Array2::<f64>::eye(n) * root_eps;
+    let mut kinv = Array2::<f64>::eye(n) / root_eps;
+    for r in 0..k {
+        for i in 0..n {
+            for j in 0..n {
+                let vv = vecs[i * k + r] * vecs[j * k + r];
+                kmat[[i, j]] += vv * (roots[r] - root_eps);
+                kinv[[i, j]] += vv * (1.0 / roots[r] - 1.0 / root_eps);
+            }
+        }
+    }
+    Ok((kmat / trace, kinv * trace))
+}
+
+/// Multi-task relationship learning (Zhang & Yeung, 2010): a learned task covariance `Ω`
+/// (`T × T`, which can express positive, zero and negative task correlation),
+///
+/// `min_{W, b, Ω} f(W, b) + λ₁/2 ‖W‖²_F + λ₂/2 tr(W Ω⁻¹ Wᵀ)` s.t. `Ω ⪰ 0, tr Ω = 1`,
+///
+/// `f` the data term of [`StructuredParams`]. Alternating minimisation: the `W` step is a
+/// structured fit (ridge part plus the task metric `Ω⁻¹`), the `Ω` step is closed form,
+/// `Ω = (WᵀW + ε σ²_max I)^{1/2} / tr(·)` (`ε > 0`, relative to the largest squared singular
+/// value of `W`, keeps `Ω` invertible and the weight step well conditioned). Stops when the joint
+/// objective changes by less than `outer_tol` (relative) between outer iterations.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Mtrl {
+    /// `λ₁` (ridge).
+    pub lambda1: f64,
+    /// `λ₂` (task-covariance term).
+    pub lambda2: f64,
+    /// `ε` of the covariance step.
+    pub epsilon: f64,
+    /// Outer iterations cap.
+    pub max_outer: usize,
+    /// Relative objective change that ends the outer loop.
+    pub outer_tol: f64,
+    /// The inner fits' settings (losses, scaling, intercept, tol, max_iter; `parts` and the
+    /// metrics are set by the outer loop).
+    pub inner: StructuredParams,
+}
+
+/// An alternating fit: the model, the learned covariance, the outer loop's report.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AlternatingModel {
+    /// The final weight step's model.
+    pub model: StructuredModel,
+    /// The learned covariance: `Ω` (`T × T`) for MTRL, `D` (`d × d`) for feature learning.
+    pub covariance: Array2<f64>,
+    /// Joint objective after each outer iteration.
+    pub objective_trace: Vec<f64>,
+    /// Whether the outer loop met `outer_tol` (and every inner fit converged).
+    pub converged: bool,
+}
+
+impl AlternatingModel {
+    /// The covariance as correlations (`Ω_ij / √(Ω_ii Ω_jj)`).
+    pub fn correlation(&self) -> Array2<f64> {
+        let c = &self.covariance;
+        Array2::from_shape_fn(c.dim(), |(i, j)| c[[i, j]] / (c[[i, i]] * c[[j, j]]).sqrt())
+    }
+}
+
+impl Mtrl {
+    /// MTRL with `λ₁`, `λ₂`, `ε = 1e-4`, at most 100 outer iterations, `outer_tol = 1e-6`.
+    pub fn new(lambda1: f64, lambda2: f64) -> Self {
+        Self {
+            lambda1,
+            lambda2,
+            epsilon: 1e-4,
+            max_outer: 100,
+            outer_tol: 1e-6,
+            inner: StructuredParams::new(vec![Regularizer::Ridge { alpha: lambda1 }]),
+        }
+    }
+
+    /// Fit on `data`.
+    ///
+    /// # Errors
+    /// Invalid hyperparameters (negative `λ`, `ε <= 0`) and the errors of
+    /// [`StructuredParams::fit`].
+    pub fn fit(&self, data: &MultiTaskDataset) -> Result<AlternatingModel> {
+        param::non_negative("lambda1", self.lambda1)?;
+        param::non_negative("lambda2", self.lambda2)?;
+        param::positive("epsilon", self.epsilon)?;
+        alternate(
+            data,
+            &self.inner,
+            vec![Regularizer::Ridge {
+                alpha: self.lambda1,
+            }],
+            true,
+            self.lambda2 / 2.0,
+            self.epsilon,
+            self.max_outer,
+            self.outer_tol,
+        )
+    }
+}
+
+/// Multi-task feature learning (Argyriou, Evgeniou & Pontil, 2008): a learned feature
+/// covariance `D` (`d × d`) shared by all tasks,
+///
+/// `min_{W, b, D} f(W, b) + γ tr(Wᵀ D⁻¹ W)` s.t. `D ⪰ 0, tr D ≤ 1`
+///
+/// (equivalent to `γ ‖W‖²_*`, a squared trace norm). Alternating minimisation as the paper:
+/// `D = (W Wᵀ + ε σ²_max I)^{1/2} / tr(·)`, then the `W` step with the feature metric `D⁻¹`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FeatureLearning {
+    /// `γ`.
+    pub gamma: f64,
+    /// `ε` of the covariance step.
+    pub epsilon: f64,
+    /// Outer iterations cap.
+    pub max_outer: usize,
+    /// Relative objective change that ends the outer loop.
+    pub outer_tol: f64,
+    /// The inner fits' settings.
+    pub inner: StructuredParams,
+}
+
+impl FeatureLearning {
+    /// Feature learning with `γ`, `ε = 1e-4`, at most 100 outer iterations, `outer_tol = 1e-6`.
+    pub fn new(gamma: f64) -> Self {
+        Self {
+            gamma,
+            epsilon: 1e-4,
+            max_outer: 100,
+            outer_tol: 1e-6,
+            inner: StructuredParams::new(vec![Regularizer::Ridge { alpha: 0.0 }]),
+        }
+    }
+
+    /// Fit on `data`.
+    ///
+    /// # Errors
+    /// As [`Mtrl::fit`].
+    pub fn fit(&self, data: &MultiTaskDataset) -> Result<AlternatingModel> {
+        param::non_negative("gamma", self.gamma)?;
+        param::positive("epsilon", self.epsilon)?;
+        alternate(
+            data,
+            &self.inner,
+            vec![Regularizer::Ridge { alpha: 0.0 }],
+            false,
+            self.gamma,
+            self.epsilon,
+            self.max_outer,
+            self.outer_tol,
+        )
+    }
+}
+
+/// The alternating loop of MTRL (`tasks_side`) and feature learning.
+#[allow(clippy::too_many_arguments)]
+fn alternate(
+    data: &MultiTaskDataset,
+    inner: &StructuredParams,
+    parts: Vec<Regularizer>,
+    tasks_side: bool,
+    weight: f64,
+    eps: f64,
+    max_outer: usize,
+    outer_tol: f64,
+) -> Result<AlternatingModel> {
+    param::positive_count("max_outer", max_outer)?;
+    param::positive("outer_tol", outer_tol)?;
+    let (d, nt) = (data.n_features(), data.n_tasks());
+    let n = if tasks_side { nt } else { d };
+    // start from the uniform covariance I / n
+    let mut cov = Array2::<f64>::eye(n) / n as f64;
+    let mut inv = Array2::<f64>::eye(n) * n as f64;
+    let mut trace = Vec::new();
+    let mut prev: Option<Vec<Array2<f64>>> = None;
+    let mut all_inner = true;
+    let mut converged = false;
+    let mut model = None;
+    for _ in 0..max_outer {
+        let mut p = inner.clone();
+        p.parts.clone_from(&parts);
+        if tasks_side {
+            p.task_metric = Some((inv.clone(), weight));
+        } else {
+            p.feature_metric = Some((inv.clone(), weight));
+        }
+        let m = p.fit_init(data, prev.as_deref())?;
+        all_inner &= m.info.converged;
+        (cov, inv) = normalised_sqrt(&m.coef, tasks_side, eps)?;
+        // joint objective at (W, new covariance): the inner objective with the old metric
+        // replaced by the new one
+        let w = &m.coef;
+        let quad = if tasks_side {
+            (w.dot(&inv) * w).sum()
+        } else {
+            (inv.dot(w) * w).sum()
+        };
+        let old_quad = if tasks_side {
+            p.task_metric
+                .as_ref()
+                .map_or(0.0, |(a, _)| (w.dot(a) * w).sum())
+        } else {
+            p.feature_metric
+                .as_ref()
+                .map_or(0.0, |(a, _)| (a.dot(w) * w).sum())
+        };
+        let obj = m.info.objective - weight * old_quad + weight * quad;
+        prev = Some(m.parts.clone());
+        model = Some(m);
+        if let Some(&last) = trace.last() {
+            let last: f64 = last;
+            trace.push(obj);
+            if (last - obj).abs() <= outer_tol * last.abs().max(1e-300) {
+                converged = true;
+                break;
+            }
+        } else {
+            trace.push(obj);
+        }
+    }
+    let model = model.ok_or_else(|| LinearError::InvalidModel {
+        path: None,
+        reason: "no outer iteration ran".into(),
+    })?;
+    if !(converged && all_inner) {
+        log::warn!(
+            "alternating fit stopped after {} outer iterations without meeting outer_tol {:.1e}              (or an inner fit did not converge)",
+            trace.len(),
+            outer_tol
+        );
+    }
+    Ok(AlternatingModel {
+        model,
+        covariance: cov,
+        objective_trace: trace,
+        converged: converged && all_inner,
+    })
 }
 
 /// Convergence report of a structured fit.
@@ -679,8 +994,51 @@ struct Problem<'a> {
     grams: Vec<Option<Gram>>,
     d: usize,
     nt: usize,
-    /// `(R Rᵀ` row-major `T × T`, `α)`.
-    graph: Option<(Vec<f64>, f64)>,
+    /// Quadratic terms `α tr(W M Wᵀ)` (task side) and `α tr(Wᵀ A W)` (feature side).
+    quads: Vec<Quad>,
+}
+
+/// A quadratic term; `m` row-major, `T × T` on the task side, `d × d` on the feature side.
+struct Quad {
+    tasks_side: bool,
+    m: Vec<f64>,
+    alpha: f64,
+}
+
+impl Quad {
+    /// `α tr(W M Wᵀ)` or `α tr(Wᵀ A W)` of `w` (`d × T` row-major), adding `2α W M` / `2α A W`
+    /// to `grad` when given.
+    fn eval(&self, w: &[f64], d: usize, nt: usize, grad: Option<&mut [f64]>) -> f64 {
+        let (m, alpha) = (&self.m, self.alpha);
+        let mut f = 0.0;
+        let mut mw = vec![0.0; d * nt];
+        if self.tasks_side {
+            for j in 0..d {
+                let row = &w[j * nt..(j + 1) * nt];
+                for s in 0..nt {
+                    mw[j * nt + s] = (0..nt).map(|u| row[u] * m[u * nt + s]).sum();
+                }
+            }
+        } else {
+            for j in 0..d {
+                for k in 0..d {
+                    let a = m[j * d + k];
+                    if a != 0.0 {
+                        for t in 0..nt {
+                            mw[j * nt + t] += a * w[k * nt + t];
+                        }
+                    }
+                }
+            }
+        }
+        f += alpha * w.iter().zip(&mw).map(|(a, b)| a * b).sum::<f64>();
+        if let Some(g) = grad {
+            g.iter_mut()
+                .zip(&mw)
+                .for_each(|(gi, v)| *gi += 2.0 * alpha * v);
+        }
+        f
+    }
 }
 
 impl Problem<'_> {
@@ -748,18 +1106,8 @@ impl Problem<'_> {
                 }
             }
         }
-        if let Some((m, alpha)) = &self.graph {
-            // α ‖W R‖² = α tr(W M Wᵀ), gradient 2 α W M
-            for j in 0..d {
-                let row = &w[j * nt..(j + 1) * nt];
-                for s in 0..nt {
-                    let wm: f64 = (0..nt).map(|u| row[u] * m[u * nt + s]).sum();
-                    f += alpha * row[s] * wm;
-                    if let Some((gw, _)) = grad.as_mut() {
-                        gw[j * nt + s] += 2.0 * alpha * wm;
-                    }
-                }
-            }
+        for q in &self.quads {
+            f += q.eval(w, d, nt, grad.as_mut().map(|(gw, _)| &mut **gw));
         }
         f
     }
@@ -819,14 +1167,8 @@ impl Problem<'_> {
                 }
             }
         }
-        if let Some((m, alpha)) = &self.graph {
-            for j in 0..d {
-                let row = &dw[j * nt..(j + 1) * nt];
-                for s in 0..nt {
-                    let dm: f64 = (0..nt).map(|u| row[u] * m[u * nt + s]).sum();
-                    total += alpha * row[s] * dm;
-                }
-            }
+        for q in &self.quads {
+            total += q.eval(dw, d, nt, None);
         }
         total
     }
