@@ -7,12 +7,16 @@ Estimators (``mtlkit.linear_model``, re-exported here):
 - :class:`MultiTaskLogisticRegression` — binary classification tasks, L2,1 / elastic net
 - :class:`MultiTaskMixedLoss` — regression and classification tasks together
 
+Structural regularizers (trace norm, dirty models, rMTFL, robust MTL, mean and graph
+regularization, MTRL, multi-task feature learning, block MCP/SCAD, ...) are in
+:mod:`mtlkit.structured`.
+
 Every estimator accepts per-task data (``fit(X, y, task_ids=...)`` with stacked rows, or
 ``fit_tasks(Xs, ys)``), NaN as a missing target, and saves models the ``mtlkit`` CLI reads
 (``save`` / :func:`load_model`).
 """
 
-from . import _core
+from . import _core, structured
 from .linear_model import (
     MultiTaskElasticNet,
     MultiTaskElasticNetCV,
@@ -33,5 +37,6 @@ __all__ = [
     "MultiTaskLogisticRegression",
     "MultiTaskMixedLoss",
     "load_model",
+    "structured",
     "__version__",
 ]

@@ -20,6 +20,7 @@ import warnings
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
 import mtlkit
+import mtlkit.structured as S
 
 ESTIMATORS = [
     mtlkit.MultiTaskLasso(),
@@ -28,6 +29,21 @@ ESTIMATORS = [
     mtlkit.MultiTaskElasticNetCV(tol=1e-10, eps=1e-2, max_iter=100_000),
     mtlkit.MultiTaskLogisticRegression(),
     mtlkit.MultiTaskMixedLoss(),
+    # issue 7: the structural regularizers
+    S.StructuredRegressor(),
+    S.MultiTaskLassoEntrywise(),
+    S.L1InfRegression(),
+    S.TraceNormRegression(),
+    S.SparseLowRank(),
+    S.DirtyModel(),
+    S.RMTFL(),
+    S.RobustMTL(),
+    S.MeanRegularized(),
+    S.GraphRegularized(),
+    S.BlockMCP(),
+    S.BlockSCAD(),
+    S.MTRL(),
+    S.MultiTaskFeatureLearning(),
 ]
 
 

@@ -642,6 +642,167 @@ fn cross_validate<'py>(
     Ok(out)
 }
 
+/// A structured fit's settings (JSON): `parts` (regularizers, `{"kind": "lasso", "alpha": 0.1}`,
+/// kinds as `mtlkit_linear::structured::Regularizer`), optional `graph` (`{"edges": [[s, t],
+/// ...], "alpha": a}`), `model` (`structured`, `mtrl`, `feature-learning`) with its own
+/// settings, and the common ones.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct StructuredJson {
+    #[serde(default = "structured")]
+    model: String,
+    #[serde(default)]
+    parts: Vec<mtlkit_linear::structured::Regularizer>,
+    #[serde(default)]
+    graph: Option<GraphJson>,
+    #[serde(default)]
+    losses: Option<Vec<String>>,
+    #[serde(default = "task_mean")]
+    scaling: String,
+    #[serde(default = "yes")]
+    fit_intercept: bool,
+    #[serde(default = "default_structured_tol")]
+    tol: f64,
+    #[serde(default = "default_structured_iter")]
+    max_iter: usize,
+    #[serde(default)]
+    lambda1: f64,
+    #[serde(default)]
+    lambda2: f64,
+    #[serde(default)]
+    gamma: f64,
+    #[serde(default = "default_eps_rel")]
+    epsilon: f64,
+    #[serde(default = "hundred")]
+    max_outer: usize,
+    #[serde(default = "default_outer_tol")]
+    outer_tol: f64,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct GraphJson {
+    edges: Vec<(usize, usize)>,
+    alpha: f64,
+}
+
+fn structured() -> String {
+    "structured".into()
+}
+const fn default_structured_tol() -> f64 {
+    1e-6
+}
+const fn default_structured_iter() -> usize {
+    10_000
+}
+const fn default_eps_rel() -> f64 {
+    1e-4
+}
+const fn default_outer_tol() -> f64 {
+    1e-6
+}
+
+/// Fit a structured model (`mtlkit_linear::structured`) on a shared design (`x`, `y`, NaN =
+/// missing, optional weights) or per-task designs (`xs`, `ys`). Returns a dict: `coef`
+/// (`d × T`), `parts` (list of `d × T`), `intercept`, `n_iter`, `kkt_residual`, `objective`,
+/// `converged`, `losses`, `classes`, and for alternating models `covariance` and
+/// `objective_trace`.
+#[pyfunction]
+#[pyo3(signature = (params, x=None, y=None, sample_weight=None, xs=None, ys=None))]
+fn fit_structured<'py>(
+    py: Python<'py>,
+    params: &str,
+    x: Option<PyReadonlyArray2<'_, f64>>,
+    y: Option<PyReadonlyArray2<'_, f64>>,
+    sample_weight: Option<PyReadonlyArray1<'_, f64>>,
+    xs: Option<Vec<PyReadonlyArray2<'_, f64>>>,
+    ys: Option<Vec<PyReadonlyArray1<'_, f64>>>,
+) -> PyResult<Bound<'py, PyDict>> {
+    use mtlkit_linear::structured::{FeatureLearning, Mtrl, StructuredParams, TaskGraph};
+    let sj: StructuredJson = parse("params", params)?;
+    let data = dataset(x, y, sample_weight, xs, ys)?;
+    let scaling = match sj.scaling.as_str() {
+        "task_mean" => LossScaling::TaskMean,
+        "all_samples" => LossScaling::AllSamples,
+        "sum" => LossScaling::Sum,
+        other => {
+            return Err(bad_param(
+                "scaling",
+                other,
+                "'task_mean', 'all_samples' or 'sum'",
+            ));
+        }
+    };
+    let losses: Vec<Loss> = match &sj.losses {
+        None => vec![Loss::Squared],
+        Some(l) => l.iter().map(|s| parse_loss(s)).collect::<PyResult<_>>()?,
+    };
+    let mut inner = StructuredParams::new(sj.parts.clone())
+        .losses(losses)
+        .scaling(scaling)
+        .fit_intercept(sj.fit_intercept)
+        .tol(sj.tol)
+        .max_iter(sj.max_iter);
+    if let Some(g) = &sj.graph {
+        inner = inner
+            .graph(TaskGraph::from_edges(data.n_tasks(), &g.edges, g.alpha).map_err(to_py_err)?);
+    }
+    let out = PyDict::new(py);
+    let model = match sj.model.as_str() {
+        "structured" => py.detach(|| inner.fit(&data)).map_err(to_py_err)?,
+        "mtrl" | "feature-learning" => {
+            let alt = if sj.model == "mtrl" {
+                let mut m = Mtrl::new(sj.lambda1, sj.lambda2);
+                m.inner = inner;
+                m.epsilon = sj.epsilon;
+                m.max_outer = sj.max_outer;
+                m.outer_tol = sj.outer_tol;
+                py.detach(|| m.fit(&data))
+            } else {
+                let mut m = FeatureLearning::new(sj.gamma);
+                m.inner = inner;
+                m.epsilon = sj.epsilon;
+                m.max_outer = sj.max_outer;
+                m.outer_tol = sj.outer_tol;
+                py.detach(|| m.fit(&data))
+            }
+            .map_err(to_py_err)?;
+            out.set_item("covariance", alt.covariance.into_pyarray(py))?;
+            out.set_item("objective_trace", alt.objective_trace)?;
+            out.set_item("outer_converged", alt.converged)?;
+            alt.model
+        }
+        other => {
+            return Err(bad_param(
+                "model",
+                other,
+                "'structured', 'mtrl' or 'feature-learning'",
+            ));
+        }
+    };
+    out.set_item("coef", model.coef.into_pyarray(py))?;
+    let parts: Vec<Bound<'py, PyArray2<f64>>> = model
+        .parts
+        .into_iter()
+        .map(|p| p.into_pyarray(py))
+        .collect();
+    out.set_item("parts", parts)?;
+    out.set_item("intercept", model.intercept.into_pyarray(py))?;
+    out.set_item("n_iter", model.info.n_iter)?;
+    out.set_item("kkt_residual", model.info.kkt_residual)?;
+    out.set_item("objective", model.info.objective)?;
+    out.set_item("converged", model.info.converged)?;
+    let losses: Vec<&str> = model.losses.iter().map(|l| l.name()).collect();
+    out.set_item("losses", losses)?;
+    let classes: Vec<Option<(f64, f64)>> = model
+        .classes
+        .iter()
+        .map(|c| c.map(|[a, b]| (a, b)))
+        .collect();
+    out.set_item("classes", classes)?;
+    Ok(out)
+}
+
 /// The extension module.
 #[pymodule]
 fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
@@ -652,5 +813,6 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(fit_tasks, m)?)?;
     m.add_function(wrap_pyfunction!(alpha_max, m)?)?;
     m.add_function(wrap_pyfunction!(cross_validate, m)?)?;
+    m.add_function(wrap_pyfunction!(fit_structured, m)?)?;
     Ok(())
 }
