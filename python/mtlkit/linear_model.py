@@ -1093,7 +1093,9 @@ def load_model(path):
     """Load a model file written by the CLI, Rust or an estimator's ``save``.
 
     Returns a fitted :class:`MultiTaskLasso` / :class:`MultiTaskElasticNet` (regression models),
-    :class:`MultiTaskLogisticRegression` (all tasks logistic) or :class:`MultiTaskMixedLoss`.
+    :class:`MultiTaskLogisticRegression` (all tasks logistic), :class:`MultiTaskMixedLoss`, or
+    for a structured model written by ``mtlkit fit --penalty`` a fitted
+    :class:`mtlkit.structured.StructuredRegressor` (its parts are not stored, only ``coef_``).
     Raises ``OSError`` for an unreadable file and ``ValueError`` for a corrupt or foreign one.
     """
     model = _core.Model.load(str(path))
@@ -1108,6 +1110,33 @@ def load_model(path):
         selection=hp["selection"],
         scaling=hp.get("scaling", "task-mean").replace("-", "_"),
     )
+    if hp["estimator"] == "structured":
+        from .structured import StructuredRegressor
+
+        st = meta.get("structure") or {}
+        parts = [
+            (p["kind"], p["alpha"]) if "gamma" not in p else (p["kind"], p["alpha"], p["gamma"])
+            for p in st.get("parts", [])
+        ]
+        est = StructuredRegressor(
+            parts=parts,
+            fit_intercept=hp["fit_intercept"],
+            tol=hp["tol"],
+            max_iter=hp["max_iter"],
+            scaling=common["scaling"],
+            loss=losses[0] if len(set(losses)) == 1 else "squared",
+        )
+        est.n_features_in_ = len(model.feature_names)
+        if not all(n == f"x{j}" for j, n in enumerate(model.feature_names)):
+            est.feature_names_in_ = np.asarray(model.feature_names, dtype=object)
+        est.coef_ = np.ascontiguousarray(model.coef.T)
+        est.intercept_ = np.asarray(model.intercept)
+        est.n_iter_ = max(1, int(model.n_iter))
+        est.kkt_residual_ = float(st.get("kkt_residual", model.dual_gap))
+        est.objective_ = float(st.get("objective", np.nan))
+        est.converged_ = bool(model.converged)
+        est.task_names_ = np.asarray(model.task_names, dtype=object)
+        return est
     if all(s == "squared" for s in losses):
         if hp["estimator"] == "multitask-lasso":
             est = MultiTaskLasso(**common)

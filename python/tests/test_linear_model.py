@@ -328,6 +328,28 @@ def test_model_files_cross_between_cli_and_python(tmp_path):
     np.testing.assert_allclose(pred, ref.predict(X), rtol=1e-10, atol=1e-10)
 
 
+def test_structured_model_from_the_cli_loads_in_python(tmp_path):
+    exe = cli()
+    if exe is None:
+        pytest.skip("the mtlkit CLI is not built (cargo build --release -p mtlkit-cli)")
+    import mtlkit.structured as S
+
+    X, Y, _ = problem(16, n=60, d=6, t=3)
+    np.save(tmp_path / "x.npy", X)
+    np.save(tmp_path / "y.npy", Y)
+    subprocess.run(
+        [exe, "fit", "--penalty", "trace-norm=0.5", "--tol", "1e-9", "--max-iter", "100000",
+         "--x", str(tmp_path / "x.npy"), "--y", str(tmp_path / "y.npy"),
+         "--out", str(tmp_path / "s.safetensors")],
+        check=True, capture_output=True,
+    )
+    m = mtlkit.load_model(tmp_path / "s.safetensors")
+    assert isinstance(m, S.StructuredRegressor)
+    assert m.parts == [("trace-norm", 0.5)]
+    ref = S.TraceNormRegression(alpha=0.5, tol=1e-9, max_iter=100_000).fit(X, Y)
+    np.testing.assert_allclose(m.predict(X), ref.predict(X), rtol=1e-7, atol=1e-7)
+
+
 # ---- errors and warnings ---------------------------------------------------------------------------
 
 

@@ -71,8 +71,8 @@ pub enum ScalingArg {
 /// Estimator and data flags shared by `fit`, `path` and `cv`.
 #[derive(Debug, Args)]
 pub struct CommonArgs {
-    /// The estimator.
-    #[arg(long, value_enum)]
+    /// The estimator (`fit --penalty ...` fits a structured model instead).
+    #[arg(long, value_enum, default_value_t = EstimatorArg::MultitaskLasso)]
     pub estimator: EstimatorArg,
     /// L2,1 vs ridge mix in [0, 1] (elastic net only; default 0.5).
     #[arg(long, allow_negative_numbers = true)]
@@ -135,9 +135,23 @@ pub struct FitArgs {
     /// Estimator and data.
     #[command(flatten)]
     pub common: CommonArgs,
-    /// Regularization strength (>= 0).
+    /// Regularization strength (>= 0) of --estimator (not used with --penalty).
     #[arg(long, allow_negative_numbers = true)]
-    pub alpha: f64,
+    pub alpha: Option<f64>,
+    /// Structural regularizers instead of --estimator: parts joined by '+', each KIND=ALPHA (or
+    /// KIND=ALPHA:GAMMA for block-mcp / block-scad); W is the sum of the parts. KIND: lasso,
+    /// l1-inf, l21, column-l21, trace-norm, ridge, shared-mean, block-mcp, block-scad. E.g.
+    /// `trace-norm=100`, `l1-inf=0.1+lasso=0.05` (dirty model), `shared-mean=0.1+ridge=1`
+    /// (mean regularization), `l21=0.1+column-l21=0.2` (rMTFL).
+    #[arg(long)]
+    pub penalty: Option<String>,
+    /// With --penalty: a task graph (SRMTL), comma-separated edges `S-T` of task indices; adds
+    /// --graph-alpha * ||W R||^2 with one column e_S - e_T of R per edge.
+    #[arg(long, value_delimiter = ',')]
+    pub graph_edges: Option<Vec<String>>,
+    /// Weight of the graph term.
+    #[arg(long, default_value_t = 1.0, allow_negative_numbers = true)]
+    pub graph_alpha: f64,
     /// Where to write the model (.safetensors).
     #[arg(long)]
     pub out: PathBuf,

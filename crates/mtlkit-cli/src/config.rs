@@ -52,9 +52,89 @@ pub enum PenaltyConfig {
     },
 }
 
+/// A structured model's regularizers and graph (`fit --penalty`).
+#[derive(Debug, Clone)]
+pub struct StructureConfig {
+    /// The parts.
+    pub parts: Vec<mtlkit_linear::structured::Regularizer>,
+    /// Graph edges and weight.
+    pub graph: Option<(Vec<(usize, usize)>, f64)>,
+}
+
+/// Parse `KIND=ALPHA[:GAMMA]+...`.
+fn parse_penalty(spec: &str) -> Result<Vec<mtlkit_linear::structured::Regularizer>> {
+    use mtlkit_linear::structured::Regularizer as R;
+    let mut parts = Vec::new();
+    for item in spec.split('+') {
+        let item = item.trim();
+        let Some((kind, val)) = item.split_once('=') else {
+            bail!("--penalty: '{item}' is not KIND=ALPHA (e.g. trace-norm=0.1)");
+        };
+        let (alpha, gamma) = match val.split_once(':') {
+            Some((a, g)) => (a, Some(g)),
+            None => (val, None),
+        };
+        let num = |v: &str, what: &str| -> Result<f64> {
+            v.trim()
+                .parse::<f64>()
+                .map_err(|_| anyhow::anyhow!("--penalty: {what} '{v}' of '{item}' is not a number"))
+        };
+        let alpha = num(alpha, "alpha")?;
+        let gamma = gamma.map(|g| num(g, "gamma")).transpose()?;
+        let no_gamma = |r: R| -> Result<R> {
+            if gamma.is_some() {
+                bail!("--penalty: '{kind}' takes no gamma");
+            }
+            Ok(r)
+        };
+        parts.push(match kind.trim() {
+            "lasso" => no_gamma(R::Lasso { alpha })?,
+            "l1-inf" => no_gamma(R::L1Inf { alpha })?,
+            "l21" => no_gamma(R::L21 { alpha })?,
+            "column-l21" => no_gamma(R::ColumnL21 { alpha })?,
+            "trace-norm" => no_gamma(R::TraceNorm { alpha })?,
+            "ridge" => no_gamma(R::Ridge { alpha })?,
+            "shared-mean" => no_gamma(R::SharedMean { alpha })?,
+            "block-mcp" => R::BlockMcp {
+                alpha,
+                gamma: gamma.unwrap_or(3.0),
+            },
+            "block-scad" => R::BlockScad {
+                alpha,
+                gamma: gamma.unwrap_or(3.7),
+            },
+            other => bail!(
+                "--penalty: unknown regularizer '{other}' (lasso, l1-inf, l21, column-l21, \
+                 trace-norm, ridge, shared-mean, block-mcp, block-scad)"
+            ),
+        });
+    }
+    Ok(parts)
+}
+
+/// Parse graph edges `S-T`.
+fn parse_edges(edges: &[String]) -> Result<Vec<(usize, usize)>> {
+    edges
+        .iter()
+        .map(|e| {
+            let (s, t) = e
+                .split_once('-')
+                .ok_or_else(|| anyhow::anyhow!("--graph-edges: '{e}' is not S-T"))?;
+            let idx = |v: &str| {
+                v.trim().parse::<usize>().map_err(|_| {
+                    anyhow::anyhow!("--graph-edges: '{v}' in '{e}' is not a task index")
+                })
+            };
+            Ok((idx(s)?, idx(t)?))
+        })
+        .collect()
+}
+
 /// A validated `fit` command.
 #[derive(Debug)]
 pub struct FitConfig {
+    /// `--penalty`: a structured model instead of the estimator's penalty.
+    pub structure: Option<StructureConfig>,
     /// The penalty.
     pub penalty: PenaltyConfig,
     /// fit_intercept.
@@ -86,7 +166,28 @@ pub struct FitConfig {
 impl TryFrom<FitArgs> for FitConfig {
     type Error = anyhow::Error;
     fn try_from(a: FitArgs) -> Result<Self> {
-        Self::from_common(a.common, a.alpha, a.out, a.json)
+        let structure = match (&a.penalty, &a.graph_edges) {
+            (Some(spec), edges) => Some(StructureConfig {
+                parts: parse_penalty(spec)?,
+                graph: edges
+                    .as_ref()
+                    .map(|e| parse_edges(e).map(|e| (e, a.graph_alpha)))
+                    .transpose()?,
+            }),
+            (None, Some(_)) => bail!("--graph-edges goes with --penalty (a structured model)"),
+            (None, None) => None,
+        };
+        let alpha = match (a.alpha, &structure) {
+            (Some(_), Some(_)) => bail!(
+                "--alpha is for --estimator; with --penalty each part has its own (KIND=ALPHA)"
+            ),
+            (Some(alpha), None) => alpha,
+            (None, Some(_)) => 0.0,
+            (None, None) => bail!("--alpha is required (or give --penalty KIND=ALPHA+...)"),
+        };
+        let mut cfg = Self::from_common(a.common, alpha, a.out, a.json)?;
+        cfg.structure = structure;
+        Ok(cfg)
     }
 }
 
@@ -147,6 +248,7 @@ impl FitConfig {
             ),
         };
         Ok(Self {
+            structure: None,
             penalty,
             fit_intercept: a.fit_intercept,
             tol: a.tol,

@@ -65,6 +65,9 @@ pub enum EstimatorKind {
     MultitaskLasso,
     /// [`MultiTaskElasticNet`].
     MultitaskElasticnet,
+    /// A structured model ([`crate::structured`]); its regularizers are in the model's
+    /// `structure`.
+    Structured,
 }
 
 impl EstimatorKind {
@@ -73,6 +76,7 @@ impl EstimatorKind {
         match self {
             Self::MultitaskLasso => "multitask-lasso",
             Self::MultitaskElasticnet => "multitask-elasticnet",
+            Self::Structured => "structured",
         }
     }
 }
@@ -764,6 +768,7 @@ impl<P: EstimatorPenalty> ValidMultiTaskParams<P> {
             },
             losses,
             classes: prep.classes,
+            structure: None,
         })
     }
 
@@ -920,6 +925,7 @@ impl<P: EstimatorPenalty> ValidMultiTaskParams<P> {
             },
             losses: vec![Loss::Squared; task_names.len()],
             classes: vec![None; task_names.len()],
+            structure: None,
         }
     }
 
@@ -1172,9 +1178,16 @@ pub struct MultiTaskLinearModel {
     pub(crate) info: FitInfo,
     pub(crate) losses: Vec<Loss>,
     pub(crate) classes: Vec<Option<[f64; 2]>>,
+    /// Structured models: the regularizers and graph, as JSON.
+    pub(crate) structure: Option<serde_json::Value>,
 }
 
 impl MultiTaskLinearModel {
+    /// The regularizers of a structured model (JSON: `{"parts": [...], "graph": ...,
+    /// "model": ...}`); `None` for the named estimators.
+    pub fn structure(&self) -> Option<&serde_json::Value> {
+        self.structure.as_ref()
+    }
     /// `W`, `n_features × n_tasks` (Python's `coef_` is its transpose).
     pub fn coef(&self) -> ArrayView2<'_, f64> {
         self.coef.view()

@@ -44,6 +44,9 @@ struct Metadata {
     /// Class labels per task (absent in older files: none).
     #[serde(default)]
     classes: Vec<Option<[f64; 2]>>,
+    /// Structured models: their regularizers.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    structure: Option<serde_json::Value>,
 }
 
 fn f64_bytes(v: impl Iterator<Item = f64>) -> Vec<u8> {
@@ -91,6 +94,7 @@ impl MultiTaskLinearModel {
             fit_info: self.info,
             losses: self.losses.clone(),
             classes: self.classes.clone(),
+            structure: self.structure.clone(),
         };
         serde_json::to_string(&meta).map_err(|e| LinearError::InvalidModel {
             path: None,
@@ -257,6 +261,7 @@ impl MultiTaskLinearModel {
             info: meta.fit_info,
             losses,
             classes,
+            structure: meta.structure,
         })
     }
 }

@@ -924,6 +924,54 @@ pub struct StructuredModel {
 }
 
 impl StructuredModel {
+    /// The model in the form every tool reads (`mtlkit predict`, the Python package): a
+    /// [`crate::MultiTaskLinearModel`] of kind `structured` with `params`' regularizers in its
+    /// `structure`, named after `data`'s tasks and features.
+    pub fn to_linear_model(
+        &self,
+        params: &StructuredParams,
+        data: &MultiTaskDataset,
+    ) -> crate::MultiTaskLinearModel {
+        let structure = serde_json::json!({
+            "parts": params.parts,
+            "graph": params.graph.as_ref().map(|g| serde_json::json!({
+                "r": g.r.rows().into_iter().map(|r| r.to_vec()).collect::<Vec<_>>(),
+                "alpha": g.alpha,
+            })),
+            "kkt_residual": self.info.kkt_residual,
+            "objective": self.info.objective,
+        });
+        crate::MultiTaskLinearModel {
+            coef: self.coef.clone(),
+            intercept: self.intercept.clone(),
+            task_names: data.task_names().to_vec(),
+            feature_names: data.feature_names().to_vec(),
+            hyperparameters: crate::Hyperparameters {
+                estimator: crate::EstimatorKind::Structured,
+                alpha: params.parts.iter().map(Regularizer::alpha).sum(),
+                l1_ratio: 1.0,
+                fit_intercept: params.fit_intercept,
+                tol: params.tol,
+                max_iter: params.max_iter,
+                selection: crate::Selection::Cyclic,
+                random_state: 0,
+                screening: false,
+                working_set: false,
+                anderson: false,
+                gram: crate::GramMode::Auto,
+                scaling: params.scaling,
+            },
+            info: crate::FitInfo {
+                n_iter: self.info.n_iter,
+                dual_gap: self.info.kkt_residual,
+                converged: self.info.converged,
+            },
+            losses: self.losses.clone(),
+            classes: self.classes.clone(),
+            structure: Some(structure),
+        }
+    }
+
     /// `X W + 1 bᵀ` for `x` (`n × d`): predictions (squared tasks) or log-odds (logistic).
     ///
     /// # Errors
