@@ -62,6 +62,7 @@ __all__ = [
     "BlockSCAD",
     "MTRL",
     "MultiTaskFeatureLearning",
+    "ClusteredMTL",
 ]
 
 _NONNEG = [Interval(numbers.Real, 0, None, closed="left")]
@@ -476,3 +477,32 @@ class MultiTaskFeatureLearning(_StructuredBase):
         return {"model": "feature-learning", "parts": [{"kind": "ridge", "alpha": 0.0}],
                 "gamma": float(self.gamma), "epsilon": float(self.epsilon),
                 "max_outer": int(self.max_outer)}
+
+
+class ClusteredMTL(_StructuredBase):
+    """Clustered multi-task learning, convex relaxation (Zhou, Chen & Ye; MALSAR's CMTL)::
+
+        min f(W) + rho1 eta (1 + eta) tr(W (eta I + M)^-1 W^T),  tr M = k,  0 <= M <= I
+
+    with ``eta = rho2 / rho1``, by alternating minimisation. ``covariance_`` is ``M``
+    (``n_tasks x n_tasks``): large entries join tasks of one cluster. A ``k`` above the number
+    of tasks is reduced to it (each task its own cluster)."""
+
+    _parameter_constraints: dict = {**_COMMON,
+                                    "rho1": [Interval(numbers.Real, 0, None, closed="neither")],
+                                    "rho2": [Interval(numbers.Real, 0, None, closed="neither")],
+                                    "k": [Interval(numbers.Integral, 1, None, closed="left")],
+                                    "max_outer": [Interval(numbers.Integral, 1, None, closed="left")]}
+
+    def __init__(self, k=2, rho1=0.1, rho2=0.01, *, max_outer=100, fit_intercept=True, tol=1e-6,
+                 max_iter=10_000, scaling="task_mean", loss="squared"):
+        self.k = k
+        self.rho1 = rho1
+        self.rho2 = rho2
+        self.max_outer = max_outer
+        _common_init(self, fit_intercept, tol, max_iter, scaling, loss)
+
+    def _spec(self, n_tasks):
+        return {"model": "clustered", "parts": [{"kind": "ridge", "alpha": 0.0}],
+                "rho1": float(self.rho1), "rho2": float(self.rho2),
+                "k": int(min(self.k, n_tasks)), "max_outer": int(self.max_outer)}

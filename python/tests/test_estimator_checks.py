@@ -44,6 +44,7 @@ ESTIMATORS = [
     S.BlockSCAD(),
     S.MTRL(),
     S.MultiTaskFeatureLearning(),
+    S.ClusteredMTL(),
 ]
 
 

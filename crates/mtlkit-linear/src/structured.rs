@@ -117,6 +117,27 @@ impl Regularizer {
         }
     }
 
+    /// The same regularizer with `alpha` multiplied by `c` (`gamma` unchanged).
+    pub fn scaled(&self, c: f64) -> Self {
+        match *self {
+            Self::Lasso { alpha } => Self::Lasso { alpha: alpha * c },
+            Self::L1Inf { alpha } => Self::L1Inf { alpha: alpha * c },
+            Self::L21 { alpha } => Self::L21 { alpha: alpha * c },
+            Self::ColumnL21 { alpha } => Self::ColumnL21 { alpha: alpha * c },
+            Self::TraceNorm { alpha } => Self::TraceNorm { alpha: alpha * c },
+            Self::Ridge { alpha } => Self::Ridge { alpha: alpha * c },
+            Self::SharedMean { alpha } => Self::SharedMean { alpha: alpha * c },
+            Self::BlockMcp { alpha, gamma } => Self::BlockMcp {
+                alpha: alpha * c,
+                gamma,
+            },
+            Self::BlockScad { alpha, gamma } => Self::BlockScad {
+                alpha: alpha * c,
+                gamma,
+            },
+        }
+    }
+
     /// Whether the regularizer is convex.
     pub fn is_convex(&self) -> bool {
         !matches!(self, Self::BlockMcp { .. } | Self::BlockScad { .. })
@@ -538,6 +559,43 @@ impl StructuredParams {
         self.fit_init(data, None)
     }
 
+    /// A warm-started regularization path: for each `scale` (decreasing is fastest) every
+    /// part's `alpha` (and the graph's) multiplied by it; each fit starts from the previous
+    /// solution.
+    ///
+    /// ```
+    /// use mtlkit_core::MultiTaskDataset;
+    /// use mtlkit_linear::structured::{Regularizer, StructuredParams};
+    /// use ndarray::Array2;
+    ///
+    /// let x = Array2::from_shape_fn((40, 6), |(i, j)| ((i * 5 + j * 7) % 13) as f64 - 6.0);
+    /// let y = Array2::from_shape_fn((40, 3), |(i, t)| x[[i, 0]] * (t as f64 + 1.0) - x[[i, 2]]);
+    /// let data = MultiTaskDataset::shared(x, y)?;
+    /// let p = StructuredParams::new(vec![Regularizer::TraceNorm { alpha: 10.0 }]);
+    /// let path = p.path(&data, &[1.0, 0.1, 0.01])?;
+    /// assert!(path[0].rank(1e-6) <= path[2].rank(1e-6));
+    /// # Ok::<(), mtlkit_linear::LinearError>(())
+    /// ```
+    ///
+    /// # Errors
+    /// As [`fit`](Self::fit), plus a negative or non-finite scale.
+    pub fn path(&self, data: &MultiTaskDataset, scales: &[f64]) -> Result<Vec<StructuredModel>> {
+        let mut out: Vec<StructuredModel> = Vec::with_capacity(scales.len());
+        for &c in scales {
+            param::non_negative("scale", c)?;
+            let mut p = self.clone();
+            for r in &mut p.parts {
+                *r = r.scaled(c);
+            }
+            if let Some(g) = &mut p.graph {
+                g.alpha *= c;
+            }
+            let m = p.fit_init(data, out.last().map(|m| m.parts.as_slice()))?;
+            out.push(m);
+        }
+        Ok(out)
+    }
+
     /// Fit starting from parts `init` (each `d × T`), e.g. a path's previous solution.
     ///
     /// # Errors
@@ -740,6 +798,8 @@ impl Mtrl {
         param::non_negative("lambda1", self.lambda1)?;
         param::non_negative("lambda2", self.lambda2)?;
         param::positive("epsilon", self.epsilon)?;
+        let nt = data.n_tasks();
+        let eps = self.epsilon;
         alternate(
             data,
             &self.inner,
@@ -748,7 +808,8 @@ impl Mtrl {
             }],
             true,
             self.lambda2 / 2.0,
-            self.epsilon,
+            uniform(nt),
+            &|w| normalised_sqrt(w, true, eps),
             self.max_outer,
             self.outer_tol,
         )
@@ -795,20 +856,172 @@ impl FeatureLearning {
     pub fn fit(&self, data: &MultiTaskDataset) -> Result<AlternatingModel> {
         param::non_negative("gamma", self.gamma)?;
         param::positive("epsilon", self.epsilon)?;
+        let d = data.n_features();
+        let eps = self.epsilon;
         alternate(
             data,
             &self.inner,
             vec![Regularizer::Ridge { alpha: 0.0 }],
             false,
             self.gamma,
-            self.epsilon,
+            uniform(d),
+            &|w| normalised_sqrt(w, false, eps),
             self.max_outer,
             self.outer_tol,
         )
     }
 }
 
-/// The alternating loop of MTRL (`tasks_side`) and feature learning.
+/// The closed-form covariance step of an alternating model: `W ↦ (covariance, metric)`.
+type CovarianceStep<'a> = dyn Fn(&Array2<f64>) -> Result<(Array2<f64>, Array2<f64>)> + 'a;
+
+/// `(I / n, n I)`: the uniform trace-one covariance and its inverse.
+fn uniform(n: usize) -> (Array2<f64>, Array2<f64>) {
+    (
+        Array2::<f64>::eye(n) / n as f64,
+        Array2::<f64>::eye(n) * n as f64,
+    )
+}
+
+/// Clustered multi-task learning, the convex relaxation of Zhou, Chen & Ye (2011; MALSAR's
+/// `CMTL`): tasks in `k` clusters, cluster structure relaxed to a matrix `M`,
+///
+/// `min_{W, b, M} f(W, b) + ρ₁ η (1 + η) tr(W (ηI + M)⁻¹ Wᵀ)` s.t. `tr M = k`, `0 ⪯ M ⪯ I`,
+/// `η = ρ₂ / ρ₁`,
+///
+/// by alternating minimisation: the `W` step is a structured fit with the task metric
+/// `η(1 + η)(ηI + M)⁻¹`; the `M` step is closed form from the SVD `W = U Σ Vᵀ`:
+/// `M = V diag(m) Vᵀ` with `m_i = clip(σ_i/√ν − η, 0, 1)` and `ν` set by bisection so that
+/// `Σ m_i = k` (directions with `σ = 0` share what is left). `covariance` of the result is `M`,
+/// whose large entries group tasks of one cluster.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ClusteredMtl {
+    /// `ρ₁`.
+    pub rho1: f64,
+    /// `ρ₂` (`η = ρ₂/ρ₁`).
+    pub rho2: f64,
+    /// Number of clusters `k` (`1 ≤ k ≤ T`).
+    pub k: usize,
+    /// Outer iterations cap.
+    pub max_outer: usize,
+    /// Relative objective change that ends the outer loop.
+    pub outer_tol: f64,
+    /// The inner fits' settings.
+    pub inner: StructuredParams,
+}
+
+impl ClusteredMtl {
+    /// Clustered MTL with `ρ₁`, `ρ₂`, `k` clusters, at most 100 outer iterations,
+    /// `outer_tol = 1e-6`.
+    pub fn new(rho1: f64, rho2: f64, k: usize) -> Self {
+        Self {
+            rho1,
+            rho2,
+            k,
+            max_outer: 100,
+            outer_tol: 1e-6,
+            inner: StructuredParams::new(vec![Regularizer::Ridge { alpha: 0.0 }]),
+        }
+    }
+
+    /// Fit on `data`.
+    ///
+    /// # Errors
+    /// `ρ₁ <= 0`, `ρ₂ <= 0`, `k` outside `1..=T`, and the errors of [`StructuredParams::fit`].
+    pub fn fit(&self, data: &MultiTaskDataset) -> Result<AlternatingModel> {
+        param::positive("rho1", self.rho1)?;
+        param::positive("rho2", self.rho2)?;
+        let nt = data.n_tasks();
+        if self.k == 0 || self.k > nt {
+            return Err(mtlkit_core::Error::InvalidParameter {
+                name: "k",
+                value: self.k.to_string(),
+                expected: "a number of clusters between 1 and n_tasks",
+            }
+            .into());
+        }
+        let eta = self.rho2 / self.rho1;
+        let k = self.k as f64;
+        let scale = eta * (1.0 + eta);
+        let m0 = Array2::<f64>::eye(nt) * (k / nt as f64);
+        let inv0 = Array2::<f64>::eye(nt) * (scale / (eta + k / nt as f64));
+        alternate(
+            data,
+            &self.inner,
+            vec![Regularizer::Ridge { alpha: 0.0 }],
+            true,
+            self.rho1,
+            (m0, inv0),
+            &|w| cluster_step(w, eta, k),
+            self.max_outer,
+            self.outer_tol,
+        )
+    }
+}
+
+/// The `M` step of clustered MTL: `(M, η(1 + η)(ηI + M)⁻¹)`.
+fn cluster_step(w: &Array2<f64>, eta: f64, k: f64) -> Result<(Array2<f64>, Array2<f64>)> {
+    let (d, nt) = w.dim();
+    let flat: Vec<f64> = w.iter().copied().collect();
+    let (_, s, v) = crate::linalg::svd(&flat, d, nt).ok_or_else(|| LinearError::InvalidModel {
+        path: None,
+        reason: "the SVD of the coefficients did not converge".into(),
+    })?;
+    let r = s.len();
+    let m_of = |nu: f64| -> Vec<f64> {
+        s.iter()
+            .map(|&si| (si / nu.sqrt() - eta).clamp(0.0, 1.0))
+            .collect()
+    };
+    let total = |m: &[f64]| m.iter().sum::<f64>();
+    // Σ m_i(ν) decreases in ν: bisection on log ν
+    let mut m = m_of(1e-300);
+    let fill;
+    if total(&m) <= k {
+        // even ν → 0 leaves mass: the σ = 0 directions (T − r of them, or those with m = 0)
+        // share the rest uniformly
+        let free = (nt - r) as f64 + m.iter().filter(|&&x| x == 0.0).count() as f64;
+        let rest = k - total(&m);
+        let c = if free > 0.0 {
+            (rest / free).min(1.0)
+        } else {
+            0.0
+        };
+        for x in &mut m {
+            if *x == 0.0 {
+                *x = c;
+            }
+        }
+        fill = if nt > r { c } else { 0.0 };
+    } else {
+        let (mut lo, mut hi) = (1e-300f64.ln(), 1e300f64.ln());
+        for _ in 0..200 {
+            let mid = 0.5 * (lo + hi);
+            if total(&m_of(mid.exp())) > k {
+                lo = mid;
+            } else {
+                hi = mid;
+            }
+        }
+        m = m_of(hi.exp());
+        fill = 0.0;
+    }
+    let scale = eta * (1.0 + eta);
+    let mut mm = Array2::<f64>::eye(nt) * fill;
+    let mut inv = Array2::<f64>::eye(nt) * (scale / (eta + fill));
+    for (q, &mq) in m.iter().enumerate() {
+        for i in 0..nt {
+            for j in 0..nt {
+                let vv = v[i * r + q] * v[j * r + q];
+                mm[[i, j]] += vv * (mq - fill);
+                inv[[i, j]] += vv * (scale / (eta + mq) - scale / (eta + fill));
+            }
+        }
+    }
+    Ok((mm, inv))
+}
+
+/// The alternating loop of MTRL, clustered MTL (`tasks_side`) and feature learning.
 #[allow(clippy::too_many_arguments)]
 fn alternate(
     data: &MultiTaskDataset,
@@ -816,17 +1029,14 @@ fn alternate(
     parts: Vec<Regularizer>,
     tasks_side: bool,
     weight: f64,
-    eps: f64,
+    start: (Array2<f64>, Array2<f64>),
+    step: &CovarianceStep<'_>,
     max_outer: usize,
     outer_tol: f64,
 ) -> Result<AlternatingModel> {
     param::positive_count("max_outer", max_outer)?;
     param::positive("outer_tol", outer_tol)?;
-    let (d, nt) = (data.n_features(), data.n_tasks());
-    let n = if tasks_side { nt } else { d };
-    // start from the uniform covariance I / n
-    let mut cov = Array2::<f64>::eye(n) / n as f64;
-    let mut inv = Array2::<f64>::eye(n) * n as f64;
+    let (mut cov, mut inv) = start;
     let mut trace = Vec::new();
     let mut prev: Option<Vec<Array2<f64>>> = None;
     let mut all_inner = true;
@@ -842,7 +1052,7 @@ fn alternate(
         }
         let m = p.fit_init(data, prev.as_deref())?;
         all_inner &= m.info.converged;
-        (cov, inv) = normalised_sqrt(&m.coef, tasks_side, eps)?;
+        (cov, inv) = step(&m.coef)?;
         // joint objective at (W, new covariance): the inner objective with the old metric
         // replaced by the new one
         let w = &m.coef;

@@ -402,3 +402,61 @@ fn feature_learning_shares_a_low_dimensional_feature_space() {
     assert!(inactive_max < 0.1 * active / 6.0 * 3.0, "{dg}");
     assert!(m.model.rank(1e-3) <= 3, "rank {}", m.model.rank(1e-3));
 }
+
+#[test]
+fn clustered_mtl_finds_planted_task_clusters() {
+    use mtlkit_linear::structured::ClusteredMtl;
+    let mut rng = StdRng::seed_from_u64(9);
+    let d = 15;
+    let centres: Vec<Array1<f64>> = (0..3)
+        .map(|_| Array1::from_shape_fn(d, |_| 2.0 * normal(&mut rng)))
+        .collect();
+    let cluster = [0usize, 0, 0, 1, 1, 1, 2, 2, 2];
+    let data: Vec<(Array2<f64>, Array1<f64>)> = cluster
+        .iter()
+        .map(|&c| {
+            let w = &centres[c] + &Array1::from_shape_fn(d, |_| 0.2 * normal(&mut rng));
+            let x = Array2::from_shape_fn((40, d), |_| normal(&mut rng));
+            let y = x.dot(&w) + Array1::from_shape_fn(40, |_| 0.5 * normal(&mut rng));
+            (x, y)
+        })
+        .collect();
+    let ds = MultiTaskDataset::per_task(data).unwrap();
+    let mut cmtl = ClusteredMtl::new(0.1, 0.01, 3);
+    cmtl.inner = cmtl.inner.tol(1e-7).max_iter(100_000);
+    cmtl.outer_tol = 1e-5;
+    let m = cmtl.fit(&ds).unwrap();
+    assert!(m.converged, "{:?} {:?}", m.objective_trace, m.model.info);
+    for w in m.objective_trace.windows(2) {
+        assert!(w[1] <= w[0] * (1.0 + 1e-9), "{:?}", m.objective_trace);
+    }
+    let mm = &m.covariance;
+    assert!(
+        (mm.diag().sum() - 3.0).abs() < 1e-8,
+        "tr M = {}",
+        mm.diag().sum()
+    );
+    let (mut within, mut across, mut nw, mut na) = (0.0, 0.0, 0.0, 0.0);
+    for i in 0..9 {
+        for j in 0..9 {
+            if i != j {
+                if cluster[i] == cluster[j] {
+                    within += mm[[i, j]];
+                    nw += 1.0;
+                } else {
+                    across += mm[[i, j]].abs();
+                    na += 1.0;
+                }
+            }
+        }
+    }
+    let (within, across) = (within / nw, across / na);
+    eprintln!(
+        "clustered MTL: within {within:.3}, across {across:.3}, {} outer",
+        m.objective_trace.len()
+    );
+    assert!(
+        within > 4.0 * across,
+        "within {within}, across {across}\n{mm:.2}"
+    );
+}

@@ -671,6 +671,12 @@ struct StructuredJson {
     lambda2: f64,
     #[serde(default)]
     gamma: f64,
+    #[serde(default)]
+    rho1: f64,
+    #[serde(default)]
+    rho2: f64,
+    #[serde(default = "one_thread")]
+    k: usize,
     #[serde(default = "default_eps_rel")]
     epsilon: f64,
     #[serde(default = "hundred")]
@@ -718,7 +724,9 @@ fn fit_structured<'py>(
     xs: Option<Vec<PyReadonlyArray2<'_, f64>>>,
     ys: Option<Vec<PyReadonlyArray1<'_, f64>>>,
 ) -> PyResult<Bound<'py, PyDict>> {
-    use mtlkit_linear::structured::{FeatureLearning, Mtrl, StructuredParams, TaskGraph};
+    use mtlkit_linear::structured::{
+        ClusteredMtl, FeatureLearning, Mtrl, StructuredParams, TaskGraph,
+    };
     let sj: StructuredJson = parse("params", params)?;
     let data = dataset(x, y, sample_weight, xs, ys)?;
     let scaling = match sj.scaling.as_str() {
@@ -750,8 +758,14 @@ fn fit_structured<'py>(
     let out = PyDict::new(py);
     let model = match sj.model.as_str() {
         "structured" => py.detach(|| inner.fit(&data)).map_err(to_py_err)?,
-        "mtrl" | "feature-learning" => {
-            let alt = if sj.model == "mtrl" {
+        "mtrl" | "feature-learning" | "clustered" => {
+            let alt = if sj.model == "clustered" {
+                let mut m = ClusteredMtl::new(sj.rho1, sj.rho2, sj.k);
+                m.inner = inner;
+                m.max_outer = sj.max_outer;
+                m.outer_tol = sj.outer_tol;
+                py.detach(|| m.fit(&data))
+            } else if sj.model == "mtrl" {
                 let mut m = Mtrl::new(sj.lambda1, sj.lambda2);
                 m.inner = inner;
                 m.epsilon = sj.epsilon;
@@ -776,7 +790,7 @@ fn fit_structured<'py>(
             return Err(bad_param(
                 "model",
                 other,
-                "'structured', 'mtrl' or 'feature-learning'",
+                "'structured', 'mtrl', 'feature-learning' or 'clustered'",
             ));
         }
     };
