@@ -142,7 +142,9 @@ pub struct FitArgs {
     /// KIND=ALPHA:GAMMA for block-mcp / block-scad); W is the sum of the parts. KIND: lasso,
     /// l1-inf, l21, column-l21, trace-norm, ridge, shared-mean, block-mcp, block-scad. E.g.
     /// `trace-norm=100`, `l1-inf=0.1+lasso=0.05` (dirty model), `shared-mean=0.1+ridge=1`
-    /// (mean regularization), `l21=0.1+column-l21=0.2` (rMTFL).
+    /// (mean regularization), `l21=0.1+column-l21=0.2` (rMTFL). Alternating models, alone:
+    /// `mtrl=LAMBDA1:LAMBDA2` (learned task covariance), `feature-learning=GAMMA`,
+    /// `clustered=RHO1:RHO2:K` (clustered MTL, K clusters).
     #[arg(long)]
     pub penalty: Option<String>,
     /// With --penalty: a task graph (SRMTL), comma-separated edges `S-T` of task indices; adds

@@ -59,6 +59,56 @@ pub struct StructureConfig {
     pub parts: Vec<mtlkit_linear::structured::Regularizer>,
     /// Graph edges and weight.
     pub graph: Option<(Vec<(usize, usize)>, f64)>,
+    /// An alternating model instead of parts.
+    pub alternating: Option<AlternatingConfig>,
+}
+
+/// The alternating models of `--penalty`.
+#[derive(Debug, Clone, Copy)]
+pub enum AlternatingConfig {
+    /// `mtrl=LAMBDA1:LAMBDA2`.
+    Mtrl(f64, f64),
+    /// `feature-learning=GAMMA`.
+    FeatureLearning(f64),
+    /// `clustered=RHO1:RHO2:K`.
+    Clustered(f64, f64, usize),
+}
+
+/// Parse an alternating model spec, if `spec` is one.
+fn parse_alternating(spec: &str) -> Result<Option<AlternatingConfig>> {
+    let Some((kind, val)) = spec.trim().split_once('=') else {
+        return Ok(None);
+    };
+    let nums = |n: usize| -> Result<Vec<f64>> {
+        let v: Vec<&str> = val.split(':').collect();
+        if v.len() != n {
+            bail!("--penalty: '{kind}' takes {n} value(s) separated by ':', got '{val}'");
+        }
+        v.iter()
+            .map(|x| {
+                x.trim()
+                    .parse::<f64>()
+                    .map_err(|_| anyhow::anyhow!("--penalty: '{x}' in '{spec}' is not a number"))
+            })
+            .collect()
+    };
+    Ok(match kind.trim() {
+        "mtrl" => {
+            let v = nums(2)?;
+            Some(AlternatingConfig::Mtrl(v[0], v[1]))
+        }
+        "feature-learning" => Some(AlternatingConfig::FeatureLearning(nums(1)?[0])),
+        "clustered" => {
+            let v = nums(3)?;
+            if v[2] < 1.0 || v[2].fract() != 0.0 {
+                bail!(
+                    "--penalty: the number of clusters K of clustered=RHO1:RHO2:K must be a whole number >= 1"
+                );
+            }
+            Some(AlternatingConfig::Clustered(v[0], v[1], v[2] as usize))
+        }
+        _ => None,
+    })
 }
 
 /// Parse `KIND=ALPHA[:GAMMA]+...`.
@@ -167,12 +217,23 @@ impl TryFrom<FitArgs> for FitConfig {
     type Error = anyhow::Error;
     fn try_from(a: FitArgs) -> Result<Self> {
         let structure = match (&a.penalty, &a.graph_edges) {
-            (Some(spec), edges) => Some(StructureConfig {
-                parts: parse_penalty(spec)?,
-                graph: edges
-                    .as_ref()
-                    .map(|e| parse_edges(e).map(|e| (e, a.graph_alpha)))
-                    .transpose()?,
+            (Some(spec), edges) if spec.contains('+') || parse_alternating(spec)?.is_none() => {
+                Some(StructureConfig {
+                    parts: parse_penalty(spec)?,
+                    alternating: None,
+                    graph: edges
+                        .as_ref()
+                        .map(|e| parse_edges(e).map(|e| (e, a.graph_alpha)))
+                        .transpose()?,
+                })
+            }
+            (Some(_), Some(_)) => {
+                bail!("--graph-edges does not combine with mtrl / feature-learning / clustered")
+            }
+            (Some(spec), None) => Some(StructureConfig {
+                parts: Vec::new(),
+                alternating: parse_alternating(spec)?,
+                graph: None,
             }),
             (None, Some(_)) => bail!("--graph-edges goes with --penalty (a structured model)"),
             (None, None) => None,

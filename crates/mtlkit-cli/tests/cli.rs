@@ -877,4 +877,50 @@ fn structured_penalties_fit_save_and_predict() {
     }
     let out = mtlkit(&["fit", "--x", s(&xp), "--y", s(&yp), "--out", s(&model)]);
     assert_user_error(&out, "--alpha is required");
+    // the alternating models: the learned covariance lands in the model's metadata
+    for (spec, kind, n) in [
+        ("mtrl=0.01:0.1", "mtrl", y.ncols()),
+        ("feature-learning=0.1", "feature-learning", x.ncols()),
+        ("clustered=0.1:0.01:2", "clustered", y.ncols()),
+    ] {
+        let out = mtlkit(&[
+            "fit",
+            "--penalty",
+            spec,
+            "--x",
+            s(&xp),
+            "--y",
+            s(&yp),
+            "--out",
+            s(&model),
+            "--json",
+        ]);
+        assert!(
+            out.status.success(),
+            "{spec}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let summary: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        assert_eq!(summary["structure"]["model"], kind);
+        let cov = summary["structure"]["covariance"].as_array().unwrap();
+        assert_eq!(cov.len(), n, "{spec}");
+        let out = mtlkit(&["predict", s(&model), "--x", s(&xp), "--out", s(&pred)]);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    let out = mtlkit(&[
+        "fit",
+        "--penalty",
+        "clustered=0.1:0.01",
+        "--x",
+        s(&xp),
+        "--y",
+        s(&yp),
+        "--out",
+        s(&model),
+    ]);
+    assert_user_error(&out, "takes 3 value(s)");
 }

@@ -769,6 +769,35 @@ pub struct AlternatingModel {
 }
 
 impl AlternatingModel {
+    /// The model in the common model format (see [`StructuredModel::to_linear_model`]); the
+    /// metadata's `structure` also names the alternating `model`, its `hyperparameters` and the
+    /// learned `covariance`.
+    pub fn to_linear_model(
+        &self,
+        inner: &StructuredParams,
+        data: &MultiTaskDataset,
+        model: &str,
+        hyperparameters: serde_json::Value,
+    ) -> crate::MultiTaskLinearModel {
+        let mut m = self.model.to_linear_model(inner, data);
+        if let Some(serde_json::Value::Object(st)) = m.structure.as_mut() {
+            st.insert("model".into(), model.into());
+            st.insert("hyperparameters".into(), hyperparameters);
+            st.insert(
+                "covariance".into(),
+                self.covariance
+                    .rows()
+                    .into_iter()
+                    .map(|r| r.to_vec())
+                    .collect::<Vec<_>>()
+                    .into(),
+            );
+            st.insert("outer_iterations".into(), self.objective_trace.len().into());
+        }
+        m.info.converged = self.converged;
+        m
+    }
+
     /// The covariance as correlations (`Ω_ij / √(Ω_ii Ω_jj)`).
     pub fn correlation(&self) -> Array2<f64> {
         let c = &self.covariance;

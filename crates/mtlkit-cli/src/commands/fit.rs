@@ -87,8 +87,54 @@ pub fn run(cfg: FitConfig) -> Result<()> {
 /// `fit --penalty`: a structured model (accelerated proximal gradient), saved in the same model
 /// format (`estimator: structured`, the regularizers in the metadata's `structure`).
 fn run_structured(cfg: &FitConfig, st: &crate::config::StructureConfig) -> Result<()> {
-    use mtlkit_linear::structured::{StructuredParams, TaskGraph};
+    use crate::config::AlternatingConfig;
+    use mtlkit_linear::structured::{
+        ClusteredMtl, FeatureLearning, Mtrl, StructuredParams, TaskGraph,
+    };
     let data = load_data(cfg)?;
+    let inner = |p: StructuredParams| {
+        p.losses(cfg.losses.clone())
+            .scaling(cfg.scaling)
+            .fit_intercept(cfg.fit_intercept)
+            .tol(cfg.tol)
+            .max_iter(cfg.max_iter)
+    };
+    if let Some(alt) = st.alternating {
+        let (m, inner_params, name, hp) = match alt {
+            AlternatingConfig::Mtrl(l1, l2) => {
+                let mut e = Mtrl::new(l1, l2);
+                e.inner = inner(e.inner);
+                (
+                    e.fit(&data)?,
+                    e.inner,
+                    "mtrl",
+                    serde_json::json!({"lambda1": l1, "lambda2": l2}),
+                )
+            }
+            AlternatingConfig::FeatureLearning(g) => {
+                let mut e = FeatureLearning::new(g);
+                e.inner = inner(e.inner);
+                (
+                    e.fit(&data)?,
+                    e.inner,
+                    "feature-learning",
+                    serde_json::json!({"gamma": g}),
+                )
+            }
+            AlternatingConfig::Clustered(r1, r2, k) => {
+                let mut e = ClusteredMtl::new(r1, r2, k);
+                e.inner = inner(e.inner);
+                (
+                    e.fit(&data)?,
+                    e.inner,
+                    "clustered",
+                    serde_json::json!({"rho1": r1, "rho2": r2, "k": k}),
+                )
+            }
+        };
+        let model = m.to_linear_model(&inner_params, &data, name, hp);
+        return finish(cfg, &model);
+    }
     let mut p = StructuredParams::new(st.parts.clone())
         .losses(cfg.losses.clone())
         .scaling(cfg.scaling)
