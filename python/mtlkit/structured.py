@@ -63,6 +63,7 @@ __all__ = [
     "MTRL",
     "MultiTaskFeatureLearning",
     "ClusteredMTL",
+    "GOMTL",
 ]
 
 _NONNEG = [Interval(numbers.Real, 0, None, closed="left")]
@@ -150,6 +151,10 @@ class _StructuredBase(MultiOutputMixin, RegressorMixin, BaseEstimator):
         self.kkt_residual_ = float(res["kkt_residual"])
         self.objective_ = float(res["objective"])
         self.converged_ = bool(res["converged"])
+        if "basis" in res:
+            self.basis_ = np.asarray(res["basis"])
+            self.codes_ = np.asarray(res["codes"])
+            self.objective_trace_ = np.asarray(res["objective_trace"])
         if "covariance" in res:
             self.covariance_ = np.asarray(res["covariance"])
             self.objective_trace_ = np.asarray(res["objective_trace"])
@@ -506,3 +511,32 @@ class ClusteredMTL(_StructuredBase):
         return {"model": "clustered", "parts": [{"kind": "ridge", "alpha": 0.0}],
                 "rho1": float(self.rho1), "rho2": float(self.rho2),
                 "k": int(min(self.k, n_tasks)), "max_outer": int(self.max_outer)}
+
+
+class GOMTL(_StructuredBase):
+    """GO-MTL (Kumar & Daume III): a latent basis shared by all tasks, ``W = L S``::
+
+        min f(L S) + mu ||S||_1 + lambda ||L||_F^2
+
+    ``basis_`` is ``L`` (n_features x k), ``codes_`` is ``S`` (k x n_tasks): which basis vectors
+    each task uses. Alternating minimisation from an SVD start (non-convex; thousands of cheap
+    outer iterations are usual). A ``k`` above ``min(n_features, n_tasks)`` is reduced to it."""
+
+    _parameter_constraints: dict = {**_COMMON,
+                                    "k": [Interval(numbers.Integral, 1, None, closed="left")],
+                                    "mu": _NONNEG, "lambda_": _NONNEG,
+                                    "max_outer": [Interval(numbers.Integral, 1, None, closed="left")]}
+
+    def __init__(self, k=2, mu=0.01, lambda_=0.001, *, max_outer=5000, fit_intercept=True,
+                 tol=1e-6, max_iter=10_000, scaling="task_mean", loss="squared"):
+        self.k = k
+        self.mu = mu
+        self.lambda_ = lambda_
+        self.max_outer = max_outer
+        _common_init(self, fit_intercept, tol, max_iter, scaling, loss)
+
+    def _spec(self, n_tasks):
+        d = self.n_features_in_
+        return {"model": "go-mtl", "parts": [{"kind": "ridge", "alpha": 0.0}],
+                "k": int(max(1, min(self.k, n_tasks, d))), "mu": float(self.mu),
+                "lambda": float(self.lambda_), "max_outer": int(self.max_outer)}

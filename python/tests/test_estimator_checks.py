@@ -45,6 +45,7 @@ ESTIMATORS = [
     S.MTRL(),
     S.MultiTaskFeatureLearning(),
     S.ClusteredMTL(),
+    S.GOMTL(),
 ]
 
 

@@ -144,7 +144,8 @@ pub struct FitArgs {
     /// `trace-norm=100`, `l1-inf=0.1+lasso=0.05` (dirty model), `shared-mean=0.1+ridge=1`
     /// (mean regularization), `l21=0.1+column-l21=0.2` (rMTFL). Alternating models, alone:
     /// `mtrl=LAMBDA1:LAMBDA2` (learned task covariance), `feature-learning=GAMMA`,
-    /// `clustered=RHO1:RHO2:K` (clustered MTL, K clusters).
+    /// `clustered=RHO1:RHO2:K` (clustered MTL, K clusters), `go-mtl=K:MU:LAMBDA` (latent basis
+    /// of size K, sparse codes).
     #[arg(long)]
     pub penalty: Option<String>,
     /// With --penalty: a task graph (SRMTL), comma-separated edges `S-T` of task indices; adds

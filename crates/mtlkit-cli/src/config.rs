@@ -72,6 +72,8 @@ pub enum AlternatingConfig {
     FeatureLearning(f64),
     /// `clustered=RHO1:RHO2:K`.
     Clustered(f64, f64, usize),
+    /// `go-mtl=K:MU:LAMBDA`.
+    GoMtl(usize, f64, f64),
 }
 
 /// Parse an alternating model spec, if `spec` is one.
@@ -98,6 +100,15 @@ fn parse_alternating(spec: &str) -> Result<Option<AlternatingConfig>> {
             Some(AlternatingConfig::Mtrl(v[0], v[1]))
         }
         "feature-learning" => Some(AlternatingConfig::FeatureLearning(nums(1)?[0])),
+        "go-mtl" => {
+            let v = nums(3)?;
+            if v[0] < 1.0 || v[0].fract() != 0.0 {
+                bail!(
+                    "--penalty: the basis size K of go-mtl=K:MU:LAMBDA must be a whole number >= 1"
+                );
+            }
+            Some(AlternatingConfig::GoMtl(v[0] as usize, v[1], v[2]))
+        }
         "clustered" => {
             let v = nums(3)?;
             if v[2] < 1.0 || v[2].fract() != 0.0 {

@@ -1132,6 +1132,375 @@ fn alternate(
     })
 }
 
+/// GO-MTL (Kumar & Daumé III, 2012): a latent basis shared by all tasks, `W = L S` with
+/// `L` (`d × k`) and sparse task codes `S` (`k × T`),
+///
+/// `min_{L, S, b} f(L S, b) + μ ‖S‖₁ + λ ‖L‖²_F`
+///
+/// (non-convex jointly, convex in each factor). Start: `L`, `S` from the top `k` singular
+/// triplets of an independent ridge fit (`W ≈ U_k Σ_k V_kᵀ`, `L = U_k Σ_k^{1/2}`,
+/// `S = Σ_k^{1/2} V_kᵀ`); then alternate an `S` step (FISTA with soft-thresholding) and an
+/// `L` step (accelerated gradient), each stopped on its KKT residual (`inner.tol`), and a
+/// closed-form rebalancing of each basis column against its codes (`W` unchanged, objective
+/// lower), until the objective changes by less than `outer_tol` (relative).
+#[derive(Debug, Clone, PartialEq)]
+pub struct GoMtl {
+    /// Latent basis size `k`.
+    pub k: usize,
+    /// `μ` (sparsity of the codes).
+    pub mu: f64,
+    /// `λ` (size of the basis).
+    pub lambda: f64,
+    /// Outer iterations cap.
+    pub max_outer: usize,
+    /// Relative objective change that ends the outer loop.
+    pub outer_tol: f64,
+    /// Losses, scaling, intercept, inner `tol` and `max_iter`.
+    pub inner: StructuredParams,
+}
+
+/// A fitted GO-MTL model.
+#[derive(Debug, Clone, PartialEq)]
+pub struct GoMtlModel {
+    /// `W = L S`, `n_features × n_tasks`.
+    pub coef: Array2<f64>,
+    /// The basis `L`, `n_features × k`.
+    pub basis: Array2<f64>,
+    /// The codes `S`, `k × n_tasks` (which basis vectors each task uses).
+    pub codes: Array2<f64>,
+    /// One intercept per task.
+    pub intercept: Array1<f64>,
+    /// Objective after each outer iteration.
+    pub objective_trace: Vec<f64>,
+    /// Whether the outer loop met `outer_tol` and every inner step its `tol`.
+    pub converged: bool,
+}
+
+impl GoMtl {
+    /// GO-MTL with `k`, `μ`, `λ`, at most 5000 outer iterations (alternating on a product
+    /// converges slowly: the codes' preference for sparsity rotates the basis a little at
+    /// each step; thousands of cheap iterations are usual), `outer_tol = 1e-6`.
+    pub fn new(k: usize, mu: f64, lambda: f64) -> Self {
+        Self {
+            k,
+            mu,
+            lambda,
+            max_outer: 5000,
+            outer_tol: 1e-6,
+            inner: StructuredParams::new(vec![Regularizer::Ridge { alpha: 0.0 }]),
+        }
+    }
+
+    /// Fit on `data`.
+    ///
+    /// # Errors
+    /// `k` outside `1..=min(d, T)`, negative `μ`, `λ`, and the errors of
+    /// [`StructuredParams::fit`].
+    pub fn fit(&self, data: &MultiTaskDataset) -> Result<GoMtlModel> {
+        let (d, nt) = (data.n_features(), data.n_tasks());
+        param::non_negative("mu", self.mu)?;
+        param::non_negative("lambda", self.lambda)?;
+        param::positive_count("max_outer", self.max_outer)?;
+        param::positive("outer_tol", self.outer_tol)?;
+        if self.k == 0 || self.k > d.min(nt) {
+            return Err(mtlkit_core::Error::InvalidParameter {
+                name: "k",
+                value: self.k.to_string(),
+                expected: "a basis size between 1 and min(n_features, n_tasks)",
+            }
+            .into());
+        }
+        let k = self.k;
+        let losses = self.inner.check(nt)?;
+        let prep = pertask::prepare(data, &losses, self.inner.scaling, self.inner.fit_intercept)?;
+        let pb = Problem {
+            tasks: &prep.tasks,
+            grams: grams(&prep.tasks, d),
+            d,
+            nt,
+            quads: Vec::new(),
+        };
+        // start: ridge, then its top-k singular triplets
+        let ridge_alpha = 1e-3 * self.lambda.max(1e-3);
+        let w0 = apg(
+            &pb,
+            &[Regularizer::Ridge { alpha: ridge_alpha }],
+            vec![vec![0.0; d * nt]],
+            self.inner.tol,
+            self.inner.max_iter,
+        );
+        let (u, sv, v) =
+            crate::linalg::svd(&w0.parts[0], d, nt).ok_or_else(|| LinearError::InvalidModel {
+                path: None,
+                reason: "the SVD of the starting coefficients did not converge".into(),
+            })?;
+        let r = sv.len();
+        let mut l: Vec<f64> = (0..d * k)
+            .map(|i| u[(i / k) * r + i % k] * sv[i % k].sqrt())
+            .collect();
+        let mut sc: Vec<f64> = (0..k * nt)
+            .map(|i| v[(i % nt) * r + i / nt] * sv[i / nt].sqrt())
+            .collect();
+        let mut b = w0.b;
+        let lasso = Regularizer::Lasso { alpha: self.mu };
+        let mut trace: Vec<f64> = Vec::new();
+        let (mut converged, mut all_inner) = (false, true);
+        for _ in 0..self.max_outer {
+            // S step: W = L S, linear in S
+            let (s_new, b_new, ok) = factor_fista(
+                &pb,
+                &|x: &[f64]| matmul(&l, x, d, k, nt),
+                &|g: &[f64]| matmul_tn(&l, g, d, k, nt),
+                &|x: &mut [f64], step: f64| lasso.prox(x, k, nt, step),
+                0.0,
+                sc.clone(),
+                b.clone(),
+                self.inner.tol,
+                self.inner.max_iter,
+            );
+            sc = s_new;
+            b = b_new;
+            all_inner &= ok;
+            // L step: W = L S, linear in L; ridge λ‖L‖² = (2λ)/2 ‖L‖²
+            let (l_new, b_new, ok) = factor_fista(
+                &pb,
+                &|x: &[f64]| matmul(x, &sc, d, k, nt),
+                &|g: &[f64]| matmul_nt(g, &sc, d, k, nt),
+                &|_: &mut [f64], _: f64| {},
+                2.0 * self.lambda,
+                l.clone(),
+                b.clone(),
+                self.inner.tol,
+                self.inner.max_iter,
+            );
+            l = l_new;
+            b = b_new;
+            all_inner &= ok;
+            // rebalance each basis column (W unchanged): L_q ← c L_q, S_q ← S_q / c with the c
+            // minimising μ‖S_q‖₁/c + λ c² ‖L_q‖², c³ = μ‖S_q‖₁ / (2λ‖L_q‖²); removes the slow
+            // scale drift of alternating on a product
+            for q in 0..k {
+                let l2: f64 = (0..d).map(|i| l[i * k + q].powi(2)).sum();
+                let s1: f64 = (0..nt).map(|j| sc[q * nt + j].abs()).sum();
+                if l2 > 0.0 && s1 > 0.0 && self.lambda > 0.0 && self.mu > 0.0 {
+                    let c = (self.mu * s1 / (2.0 * self.lambda * l2)).cbrt();
+                    (0..d).for_each(|i| l[i * k + q] *= c);
+                    (0..nt).for_each(|j| sc[q * nt + j] /= c);
+                }
+            }
+            let w = matmul(&l, &sc, d, k, nt);
+            let obj = pb.eval(&w, &b, None)
+                + self.mu * sc.iter().map(|x| x.abs()).sum::<f64>()
+                + self.lambda * l.iter().map(|x| x * x).sum::<f64>();
+            let done = trace
+                .last()
+                .is_some_and(|&last: &f64| (last - obj).abs() <= self.outer_tol * last.abs());
+            trace.push(obj);
+            if done {
+                converged = true;
+                break;
+            }
+        }
+        let coef = Array2::from_shape_vec((d, nt), matmul(&l, &sc, d, k, nt))
+            .unwrap_or_else(|_| unreachable!("W is d × T"));
+        let intercept = Array1::from_shape_fn(nt, |t| match losses[t] {
+            Loss::Squared => {
+                prep.y_offsets[t]
+                    - prep.x_offsets[t]
+                        .iter()
+                        .zip(coef.column(t))
+                        .map(|(a, c)| a * c)
+                        .sum::<f64>()
+            }
+            Loss::Logistic => b[t],
+        });
+        if !(converged && all_inner) {
+            log::warn!(
+                "GO-MTL stopped after {} outer iterations without meeting outer_tol {:.1e} (or \
+                 an inner step did not converge)",
+                trace.len(),
+                self.outer_tol
+            );
+        }
+        Ok(GoMtlModel {
+            coef,
+            basis: Array2::from_shape_vec((d, k), l).unwrap_or_else(|_| unreachable!("L is d × k")),
+            codes: Array2::from_shape_vec((k, nt), sc)
+                .unwrap_or_else(|_| unreachable!("S is k × T")),
+            intercept,
+            objective_trace: trace,
+            converged: converged && all_inner,
+        })
+    }
+}
+
+impl GoMtlModel {
+    /// The model in the common model format (see [`StructuredModel::to_linear_model`]), with
+    /// `k`, `μ`, `λ`, the basis and the codes in the metadata's `structure`.
+    pub fn to_linear_model(
+        &self,
+        params: &GoMtl,
+        data: &MultiTaskDataset,
+    ) -> crate::MultiTaskLinearModel {
+        let sm = StructuredModel {
+            coef: self.coef.clone(),
+            parts: vec![self.coef.clone()],
+            intercept: self.intercept.clone(),
+            losses: vec![Loss::Squared; self.coef.ncols()],
+            classes: vec![None; self.coef.ncols()],
+            info: StructuredInfo {
+                n_iter: self.objective_trace.len(),
+                kkt_residual: f64::NAN,
+                objective: self.objective_trace.last().copied().unwrap_or(f64::NAN),
+                converged: self.converged,
+            },
+        };
+        let mut m = sm.to_linear_model(&params.inner, data);
+        m.info.dual_gap = 0.0;
+        if let Some(serde_json::Value::Object(st)) = m.structure.as_mut() {
+            let rows =
+                |a: &Array2<f64>| a.rows().into_iter().map(|r| r.to_vec()).collect::<Vec<_>>();
+            st.insert("model".into(), "go-mtl".into());
+            st.insert(
+                "hyperparameters".into(),
+                serde_json::json!({"k": params.k, "mu": params.mu, "lambda": params.lambda}),
+            );
+            st.insert("basis".into(), rows(&self.basis).into());
+            st.insert("codes".into(), rows(&self.codes).into());
+            st.insert("kkt_residual".into(), serde_json::Value::Null);
+        }
+        m
+    }
+}
+
+/// `A B` for row-major `A` (`d × k`) and `B` (`k × t`).
+fn matmul(a: &[f64], b: &[f64], d: usize, k: usize, t: usize) -> Vec<f64> {
+    let mut out = vec![0.0; d * t];
+    for i in 0..d {
+        for q in 0..k {
+            let aiq = a[i * k + q];
+            if aiq != 0.0 {
+                for j in 0..t {
+                    out[i * t + j] += aiq * b[q * t + j];
+                }
+            }
+        }
+    }
+    out
+}
+
+/// `Aᵀ G` for `A` (`d × k`) and `G` (`d × t`): `k × t`.
+fn matmul_tn(a: &[f64], g: &[f64], d: usize, k: usize, t: usize) -> Vec<f64> {
+    let mut out = vec![0.0; k * t];
+    for i in 0..d {
+        for q in 0..k {
+            let aiq = a[i * k + q];
+            for j in 0..t {
+                out[q * t + j] += aiq * g[i * t + j];
+            }
+        }
+    }
+    out
+}
+
+/// `G Bᵀ` for `G` (`d × t`) and `B` (`k × t`): `d × k`.
+fn matmul_nt(g: &[f64], b: &[f64], d: usize, k: usize, t: usize) -> Vec<f64> {
+    let mut out = vec![0.0; d * k];
+    for i in 0..d {
+        for q in 0..k {
+            out[i * k + q] = (0..t).map(|j| g[i * t + j] * b[q * t + j]).sum();
+        }
+    }
+    out
+}
+
+/// FISTA over a variable `x` mapped linearly to `W = map(x)` (`adjoint` maps `∇_W f` back),
+/// with a proximal term and a ridge `ρ/2 ‖x‖²`; the intercepts are optimised alongside.
+/// Same backtracking, restart and KKT stopping rule as [`apg`]. Returns `(x, b, converged)`.
+#[allow(clippy::too_many_arguments)]
+fn factor_fista(
+    pb: &Problem<'_>,
+    map: &dyn Fn(&[f64]) -> Vec<f64>,
+    adjoint: &dyn Fn(&[f64]) -> Vec<f64>,
+    prox: &dyn Fn(&mut [f64], f64),
+    rho: f64,
+    x0: Vec<f64>,
+    b0: Vec<f64>,
+    tol: f64,
+    max_iter: usize,
+) -> (Vec<f64>, Vec<f64>, bool) {
+    let (d, nt) = (pb.d, pb.nt);
+    let mut gw = vec![0.0; d * nt];
+    let mut gb = vec![0.0; nt];
+    let grad = |x: &[f64], b: &[f64], gw: &mut Vec<f64>, gb: &mut Vec<f64>| -> Vec<f64> {
+        let w = map(x);
+        pb.eval(&w, b, Some((gw, gb)));
+        let mut g = adjoint(gw);
+        g.iter_mut().zip(x).for_each(|(gi, xi)| *gi += rho * xi);
+        g
+    };
+    // scale: the gradient at the start
+    let g0 = grad(&x0, &b0, &mut gw, &mut gb);
+    let scale = (g0.iter().chain(&gb).map(|v| v * v).sum::<f64>())
+        .sqrt()
+        .max(1e-300);
+    let (mut x, mut b) = (x0, b0);
+    let (mut yx, mut yb) = (x.clone(), b.clone());
+    let (mut s, mut tk) = (1.0f64, 1.0f64);
+    for _ in 0..max_iter {
+        let g = grad(&yx, &yb, &mut gw, &mut gb);
+        let wy = map(&yx);
+        s *= 1.25;
+        let (nx, nb) = loop {
+            let mut nx: Vec<f64> = yx.iter().zip(&g).map(|(a, gi)| a - s * gi).collect();
+            prox(&mut nx, s);
+            let nb: Vec<f64> = yb.iter().zip(&gb).map(|(a, gi)| a - s * gi).collect();
+            let dx: Vec<f64> = nx.iter().zip(&yx).map(|(a, c)| a - c).collect();
+            let db: Vec<f64> = nb.iter().zip(&yb).map(|(a, c)| a - c).collect();
+            let dw = map(&dx);
+            let curv =
+                pb.bregman(&wy, &yb, &dw, &db) + 0.5 * rho * dx.iter().map(|v| v * v).sum::<f64>();
+            let dd: f64 = dx.iter().chain(&db).map(|v| v * v).sum();
+            if curv <= dd / (2.0 * s) || s < 1e-20 {
+                break (nx, nb);
+            }
+            s *= 0.5;
+        };
+        let res: f64 = nx
+            .iter()
+            .zip(&yx)
+            .chain(nb.iter().zip(&yb))
+            .map(|(a, c)| (a - c) * (a - c))
+            .sum::<f64>()
+            .sqrt()
+            / s;
+        // restart when the step goes against the momentum
+        let dot: f64 = yx
+            .iter()
+            .zip(&nx)
+            .zip(&x)
+            .map(|((a, n), o)| (a - n) * (n - o))
+            .sum();
+        if dot > 0.0 {
+            tk = 1.0;
+            yx.clone_from(&nx);
+            yb.clone_from(&nb);
+        } else {
+            let tn = 0.5 * (1.0 + (1.0 + 4.0 * tk * tk).sqrt());
+            let beta = (tk - 1.0) / tn;
+            yx = nx.iter().zip(&x).map(|(a, o)| a + beta * (a - o)).collect();
+            yb = nb.iter().zip(&b).map(|(a, o)| a + beta * (a - o)).collect();
+            tk = tn;
+        }
+        x = nx;
+        b = nb;
+        if res <= tol * scale {
+            return (x, b, true);
+        }
+    }
+    (x, b, false)
+}
+
 /// Convergence report of a structured fit.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct StructuredInfo {

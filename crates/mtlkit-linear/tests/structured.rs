@@ -460,3 +460,57 @@ fn clustered_mtl_finds_planted_task_clusters() {
         "within {within}, across {across}\n{mm:.2}"
     );
 }
+
+#[test]
+fn go_mtl_recovers_a_latent_basis_with_sparse_codes() {
+    use mtlkit_linear::structured::GoMtl;
+    let mut rng = StdRng::seed_from_u64(10);
+    let (d, nt, k) = (10, 8, 2);
+    let basis = Array2::from_shape_fn((d, k), |_| normal(&mut rng));
+    // tasks 0-2 use basis vector 0 only, tasks 3-5 vector 1 only, tasks 6-7 both
+    let codes = Array2::from_shape_fn((k, nt), |(q, t)| match (q, t) {
+        (0, 0..=2) | (1, 3..=5) | (_, 6..) => 1.0 + 0.5 * t as f64 / nt as f64,
+        _ => 0.0,
+    });
+    let w = basis.dot(&codes);
+    let data: Vec<(Array2<f64>, Array1<f64>)> = (0..nt)
+        .map(|t| {
+            let x = Array2::from_shape_fn((50, d), |_| normal(&mut rng));
+            let y = x.dot(&w.column(t)) + Array1::from_shape_fn(50, |_| 0.1 * normal(&mut rng));
+            (x, y)
+        })
+        .collect();
+    let ds = MultiTaskDataset::per_task(data).unwrap();
+    let mut g = GoMtl::new(k, 0.02, 0.001);
+    g.inner = g.inner.tol(1e-8).max_iter(100_000);
+    g.outer_tol = 1e-6;
+    g.max_outer = 5000;
+    let m = g.fit(&ds).unwrap();
+    eprintln!(
+        "GO-MTL: {} outer iterations, objective {:?}",
+        m.objective_trace.len(),
+        m.objective_trace.last()
+    );
+    assert!(
+        m.converged,
+        "{:?}",
+        &m.objective_trace[m.objective_trace.len().saturating_sub(5)..]
+    );
+    for pair in m.objective_trace.windows(2) {
+        assert!(pair[1] <= pair[0] * (1.0 + 1e-9), "{:?}", m.objective_trace);
+    }
+    assert!(
+        rel(&m.coef, &w) < 0.05,
+        "relative error {}",
+        rel(&m.coef, &w)
+    );
+    assert_eq!(m.basis.dim(), (d, k));
+    assert_eq!(m.codes.dim(), (k, nt));
+    // W = L S exactly
+    assert!(rel(&m.basis.dot(&m.codes), &m.coef) < 1e-12);
+    // tasks 0-5 use one basis direction: the minor code is far smaller than the major
+    for t in 0..6 {
+        let (a, b) = (m.codes[[0, t]].abs(), m.codes[[1, t]].abs());
+        assert!(a.min(b) < 0.15 * a.max(b), "task {t}: codes {a} {b}");
+    }
+}

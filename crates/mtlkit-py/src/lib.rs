@@ -677,6 +677,10 @@ struct StructuredJson {
     rho2: f64,
     #[serde(default = "one_thread")]
     k: usize,
+    #[serde(default)]
+    mu: f64,
+    #[serde(default)]
+    lambda: f64,
     #[serde(default = "default_eps_rel")]
     epsilon: f64,
     #[serde(default = "hundred")]
@@ -725,7 +729,7 @@ fn fit_structured<'py>(
     ys: Option<Vec<PyReadonlyArray1<'_, f64>>>,
 ) -> PyResult<Bound<'py, PyDict>> {
     use mtlkit_linear::structured::{
-        ClusteredMtl, FeatureLearning, Mtrl, StructuredParams, TaskGraph,
+        ClusteredMtl, FeatureLearning, GoMtl, Mtrl, StructuredParams, TaskGraph,
     };
     let sj: StructuredJson = parse("params", params)?;
     let data = dataset(x, y, sample_weight, xs, ys)?;
@@ -756,6 +760,31 @@ fn fit_structured<'py>(
             .graph(TaskGraph::from_edges(data.n_tasks(), &g.edges, g.alpha).map_err(to_py_err)?);
     }
     let out = PyDict::new(py);
+    if sj.model == "go-mtl" {
+        let mut g = GoMtl::new(sj.k, sj.mu, sj.lambda);
+        g.inner = inner;
+        g.max_outer = if sj.max_outer == 100 {
+            5000
+        } else {
+            sj.max_outer
+        };
+        g.outer_tol = sj.outer_tol;
+        let m = py.detach(|| g.fit(&data)).map_err(to_py_err)?;
+        out.set_item("coef", m.coef.clone().into_pyarray(py))?;
+        out.set_item("parts", vec![m.coef.into_pyarray(py)])?;
+        out.set_item("basis", m.basis.into_pyarray(py))?;
+        out.set_item("codes", m.codes.into_pyarray(py))?;
+        out.set_item("intercept", m.intercept.into_pyarray(py))?;
+        out.set_item("n_iter", m.objective_trace.len())?;
+        out.set_item("kkt_residual", f64::NAN)?;
+        out.set_item(
+            "objective",
+            m.objective_trace.last().copied().unwrap_or(f64::NAN),
+        )?;
+        out.set_item("converged", m.converged)?;
+        out.set_item("objective_trace", m.objective_trace)?;
+        return Ok(out);
+    }
     let model = match sj.model.as_str() {
         "structured" => py.detach(|| inner.fit(&data)).map_err(to_py_err)?,
         "mtrl" | "feature-learning" | "clustered" => {
@@ -790,7 +819,7 @@ fn fit_structured<'py>(
             return Err(bad_param(
                 "model",
                 other,
-                "'structured', 'mtrl', 'feature-learning' or 'clustered'",
+                "'structured', 'mtrl', 'feature-learning', 'clustered' or 'go-mtl'",
             ));
         }
     };

@@ -89,7 +89,7 @@ pub fn run(cfg: FitConfig) -> Result<()> {
 fn run_structured(cfg: &FitConfig, st: &crate::config::StructureConfig) -> Result<()> {
     use crate::config::AlternatingConfig;
     use mtlkit_linear::structured::{
-        ClusteredMtl, FeatureLearning, Mtrl, StructuredParams, TaskGraph,
+        ClusteredMtl, FeatureLearning, GoMtl, Mtrl, StructuredParams, TaskGraph,
     };
     let data = load_data(cfg)?;
     let inner = |p: StructuredParams| {
@@ -100,39 +100,33 @@ fn run_structured(cfg: &FitConfig, st: &crate::config::StructureConfig) -> Resul
             .max_iter(cfg.max_iter)
     };
     if let Some(alt) = st.alternating {
-        let (m, inner_params, name, hp) = match alt {
+        let model = match alt {
+            AlternatingConfig::GoMtl(k, mu, lambda) => {
+                let mut g = GoMtl::new(k, mu, lambda);
+                g.inner = inner(g.inner);
+                g.fit(&data)?.to_linear_model(&g, &data)
+            }
             AlternatingConfig::Mtrl(l1, l2) => {
                 let mut e = Mtrl::new(l1, l2);
                 e.inner = inner(e.inner);
-                (
-                    e.fit(&data)?,
-                    e.inner,
-                    "mtrl",
-                    serde_json::json!({"lambda1": l1, "lambda2": l2}),
-                )
+                let hp = serde_json::json!({"lambda1": l1, "lambda2": l2});
+                e.fit(&data)?.to_linear_model(&e.inner, &data, "mtrl", hp)
             }
             AlternatingConfig::FeatureLearning(g) => {
                 let mut e = FeatureLearning::new(g);
                 e.inner = inner(e.inner);
-                (
-                    e.fit(&data)?,
-                    e.inner,
-                    "feature-learning",
-                    serde_json::json!({"gamma": g}),
-                )
+                let hp = serde_json::json!({"gamma": g});
+                e.fit(&data)?
+                    .to_linear_model(&e.inner, &data, "feature-learning", hp)
             }
             AlternatingConfig::Clustered(r1, r2, k) => {
                 let mut e = ClusteredMtl::new(r1, r2, k);
                 e.inner = inner(e.inner);
-                (
-                    e.fit(&data)?,
-                    e.inner,
-                    "clustered",
-                    serde_json::json!({"rho1": r1, "rho2": r2, "k": k}),
-                )
+                let hp = serde_json::json!({"rho1": r1, "rho2": r2, "k": k});
+                e.fit(&data)?
+                    .to_linear_model(&e.inner, &data, "clustered", hp)
             }
         };
-        let model = m.to_linear_model(&inner_params, &data, name, hp);
         return finish(cfg, &model);
     }
     let mut p = StructuredParams::new(st.parts.clone())
