@@ -85,3 +85,16 @@ def test_bad_settings_raise_value_errors():
         S.GraphRegularized(edges=[(0, 9)]).fit(X, Y)
     with pytest.raises(ValueError):
         S.TraceNormRegression(alpha=-1.0).fit(X, Y)
+
+
+def test_clustered_and_go_mtl_expose_their_structure():
+    X, Y = data(8, t=6, rank=2)
+    c = S.ClusteredMTL(k=2, rho1=0.1, rho2=0.01, tol=1e-7, max_iter=100_000).fit(X, Y)
+    assert c.covariance_.shape == (6, 6)
+    assert abs(np.trace(c.covariance_) - 2) < 1e-8
+    eig = np.linalg.eigvalsh(c.covariance_)
+    assert eig.min() > -1e-10 and eig.max() < 1 + 1e-10
+    g = S.GOMTL(k=2, mu=0.01, lambda_=0.001, tol=1e-7, max_iter=100_000).fit(X, Y)
+    assert g.basis_.shape == (10, 2) and g.codes_.shape == (2, 6)
+    np.testing.assert_allclose(g.basis_ @ g.codes_, g.coef_.T, atol=1e-12)
+    assert np.all(np.diff(g.objective_trace_) <= 1e-9 * np.abs(g.objective_trace_[:-1]))
