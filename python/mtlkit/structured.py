@@ -516,7 +516,7 @@ class ClusteredMTL(_StructuredBase):
 class GOMTL(_StructuredBase):
     """GO-MTL (Kumar & Daume III): a latent basis shared by all tasks, ``W = L S``::
 
-        min f(L S) + mu ||S||_1 + lambda ||L||_F^2
+        min f(L S) + alpha_codes ||S||_1 + alpha_basis ||L||_F^2
 
     ``basis_`` is ``L`` (n_features x k), ``codes_`` is ``S`` (k x n_tasks): which basis vectors
     each task uses. Alternating minimisation from an SVD start (non-convex; thousands of cheap
@@ -524,19 +524,20 @@ class GOMTL(_StructuredBase):
 
     _parameter_constraints: dict = {**_COMMON,
                                     "k": [Interval(numbers.Integral, 1, None, closed="left")],
-                                    "mu": _NONNEG, "lambda_": _NONNEG,
+                                    "alpha_codes": _NONNEG, "alpha_basis": _NONNEG,
                                     "max_outer": [Interval(numbers.Integral, 1, None, closed="left")]}
 
-    def __init__(self, k=2, mu=0.01, lambda_=0.001, *, max_outer=5000, fit_intercept=True,
-                 tol=1e-6, max_iter=10_000, scaling="task_mean", loss="squared"):
+    def __init__(self, k=2, alpha_codes=0.01, alpha_basis=0.001, *, max_outer=5000,
+                 fit_intercept=True, tol=1e-6, max_iter=10_000, scaling="task_mean",
+                 loss="squared"):
         self.k = k
-        self.mu = mu
-        self.lambda_ = lambda_
+        self.alpha_codes = alpha_codes
+        self.alpha_basis = alpha_basis
         self.max_outer = max_outer
         _common_init(self, fit_intercept, tol, max_iter, scaling, loss)
 
     def _spec(self, n_tasks):
         d = self.n_features_in_
         return {"model": "go-mtl", "parts": [{"kind": "ridge", "alpha": 0.0}],
-                "k": int(max(1, min(self.k, n_tasks, d))), "mu": float(self.mu),
-                "lambda": float(self.lambda_), "max_outer": int(self.max_outer)}
+                "k": int(max(1, min(self.k, n_tasks, d))), "mu": float(self.alpha_codes),
+                "lambda": float(self.alpha_basis), "max_outer": int(self.max_outer)}

@@ -94,7 +94,7 @@ def test_clustered_and_go_mtl_expose_their_structure():
     assert abs(np.trace(c.covariance_) - 2) < 1e-8
     eig = np.linalg.eigvalsh(c.covariance_)
     assert eig.min() > -1e-10 and eig.max() < 1 + 1e-10
-    g = S.GOMTL(k=2, mu=0.01, lambda_=0.001, tol=1e-7, max_iter=100_000).fit(X, Y)
+    g = S.GOMTL(k=2, alpha_codes=0.01, alpha_basis=0.001, tol=1e-7, max_iter=100_000).fit(X, Y)
     assert g.basis_.shape == (10, 2) and g.codes_.shape == (2, 6)
     np.testing.assert_allclose(g.basis_ @ g.codes_, g.coef_.T, atol=1e-12)
     assert np.all(np.diff(g.objective_trace_) <= 1e-9 * np.abs(g.objective_trace_[:-1]))
