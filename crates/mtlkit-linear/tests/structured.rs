@@ -514,3 +514,32 @@ fn go_mtl_recovers_a_latent_basis_with_sparse_codes() {
         assert!(a.min(b) < 0.15 * a.max(b), "task {t}: codes {a} {b}");
     }
 }
+
+#[test]
+fn cross_validation_picks_a_scale_and_refits() {
+    let mut rng = StdRng::seed_from_u64(11);
+    let data = tasks(&mut rng, &[60, 50, 70, 40], 12);
+    let ds = MultiTaskDataset::per_task(data).unwrap();
+    let p = StructuredParams::new(vec![Regularizer::TraceNorm { alpha: 1.0 }]).tol(1e-8);
+    let scales = [1.0, 0.3, 0.1, 0.03, 0.01, 0.003];
+    let cv = p.cross_validate(&ds, &scales, 4, Some(0)).unwrap();
+    assert_eq!(cv.scores.dim(), (6, 4));
+    // the extremes are worse than the chosen one (heavy shrinkage underfits)
+    let mean: Vec<f64> = cv
+        .scores
+        .rows()
+        .into_iter()
+        .map(|r| r.mean().unwrap())
+        .collect();
+    let best = scales.iter().position(|&s| s == cv.scale).unwrap();
+    assert!(mean.iter().all(|&m| m >= mean[best]));
+    assert!(mean[0] > mean[best]);
+    // the refit equals a plain fit at the chosen scale
+    let direct = StructuredParams::new(vec![Regularizer::TraceNorm { alpha: cv.scale }])
+        .tol(1e-8)
+        .fit(&ds)
+        .unwrap();
+    assert!(rel(&cv.model.coef, &direct.coef) < 1e-6);
+    assert!(p.cross_validate(&ds, &[], 4, None).is_err());
+    assert!(p.cross_validate(&ds, &[1.0], 1, None).is_err());
+}
