@@ -164,6 +164,19 @@ fn parse_loss(s: &str) -> PyResult<Loss> {
     }
 }
 
+fn parse_scaling(s: &str) -> PyResult<LossScaling> {
+    match s {
+        "task_mean" => Ok(LossScaling::TaskMean),
+        "all_samples" => Ok(LossScaling::AllSamples),
+        "sum" => Ok(LossScaling::Sum),
+        other => Err(bad_param(
+            "scaling",
+            other,
+            "'task_mean', 'all_samples' or 'sum'",
+        )),
+    }
+}
+
 /// Apply everything but the penalty to `p` and check it.
 fn configure<P: EstimatorPenalty>(
     mut p: MultiTaskParams<P>,
@@ -174,18 +187,7 @@ fn configure<P: EstimatorPenalty>(
         "random" => Selection::Random,
         other => return Err(bad_param("selection", other, "'cyclic' or 'random'")),
     };
-    let scaling = match fp.scaling.as_str() {
-        "task_mean" => LossScaling::TaskMean,
-        "all_samples" => LossScaling::AllSamples,
-        "sum" => LossScaling::Sum,
-        other => {
-            return Err(bad_param(
-                "scaling",
-                other,
-                "'task_mean', 'all_samples' or 'sum'",
-            ));
-        }
-    };
+    let scaling = parse_scaling(&fp.scaling)?;
     let gram = match fp.gram.as_str() {
         "auto" => GramMode::Auto,
         "on" => GramMode::On,
@@ -733,18 +735,7 @@ fn fit_structured<'py>(
     };
     let sj: StructuredJson = parse("params", params)?;
     let data = dataset(x, y, sample_weight, xs, ys)?;
-    let scaling = match sj.scaling.as_str() {
-        "task_mean" => LossScaling::TaskMean,
-        "all_samples" => LossScaling::AllSamples,
-        "sum" => LossScaling::Sum,
-        other => {
-            return Err(bad_param(
-                "scaling",
-                other,
-                "'task_mean', 'all_samples' or 'sum'",
-            ));
-        }
-    };
+    let scaling = parse_scaling(&sj.scaling)?;
     let losses: Vec<Loss> = match &sj.losses {
         None => vec![Loss::Squared],
         Some(l) => l.iter().map(|s| parse_loss(s)).collect::<PyResult<_>>()?,
