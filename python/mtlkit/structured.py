@@ -10,6 +10,7 @@ to the data gradient at zero). The regularizers, with ``P`` of shape (n_features
 
 ================  ===========================================================
 ``lasso``         ``alpha * sum |P_jt|``
+``task-lasso``    ``alpha * sum_t w_t sum_j |P_jt|`` (``("task-lasso", alpha, [w_1..w_T])``)
 ``l1-inf``        ``alpha * sum_j max_t |P_jt|``
 ``l21``           ``alpha * sum_j ||P_j.||_2`` (rows: joint feature selection)
 ``column-l21``    ``alpha * sum_t ||P_.t||_2`` (whole tasks: outlier tasks)
@@ -211,8 +212,8 @@ def _common_init(self, fit_intercept, tol, max_iter, scaling, loss):
 
 
 class StructuredRegressor(_StructuredBase):
-    """Any sum of parts: ``parts`` is a list of ``(kind, alpha)`` or ``(kind, alpha, gamma)``
-    (kinds in the module table); ``graph_edges`` / ``alpha_graph`` add ``alpha_graph ||W R||^2``
+    """Any sum of parts: ``parts`` is a list of ``(kind, alpha)``, ``(kind, alpha, gamma)`` or
+    ``("task-lasso", alpha, weights)`` (kinds in the module table); ``graph_edges`` / ``alpha_graph`` add ``alpha_graph ||W R||^2``
     with one column ``e_s - e_t`` of ``R`` per edge ``(s, t)``.
 
     Examples
@@ -245,7 +246,9 @@ class StructuredRegressor(_StructuredBase):
             if len(p) not in (2, 3):
                 raise ValueError(f"a part is (kind, alpha) or (kind, alpha, gamma), got {p!r}")
             d = {"kind": str(p[0]), "alpha": float(p[1])}
-            if len(p) == 3:
+            if len(p) == 3 and str(p[0]) == "task-lasso":
+                d["weights"] = [float(w) for w in p[2]]
+            elif len(p) == 3:
                 d["gamma"] = float(p[2])
             parts.append(d)
         spec = {"parts": parts}

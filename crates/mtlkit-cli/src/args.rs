@@ -139,8 +139,9 @@ pub struct FitArgs {
     #[arg(long, allow_negative_numbers = true)]
     pub alpha: Option<f64>,
     /// Structural regularizers instead of --estimator: parts joined by '+', each KIND=ALPHA (or
-    /// KIND=ALPHA:GAMMA for block-mcp / block-scad); W is the sum of the parts. KIND: lasso,
-    /// l1-inf, l21, column-l21, trace-norm, ridge, shared-mean, block-mcp, block-scad. E.g.
+    /// KIND=ALPHA:GAMMA for block-mcp / block-scad, task-lasso=ALPHA:W1:W2:... for a Lasso with
+    /// one weight per task); W is the sum of the parts. KIND: lasso, task-lasso, l1-inf, l21,
+    /// column-l21, trace-norm, ridge, shared-mean, block-mcp, block-scad. E.g.
     /// `trace-norm=100`, `l1-inf=0.1+lasso=0.05` (dirty model), `shared-mean=0.1+ridge=1`
     /// (mean regularization), `l21=0.1+column-l21=0.2` (rMTFL). Alternating models, alone:
     /// `mtrl=LAMBDA1:LAMBDA2` (learned task covariance), `feature-learning=GAMMA`,

@@ -131,6 +131,25 @@ fn parse_penalty(spec: &str) -> Result<Vec<mtlkit_linear::structured::Regularize
         let Some((kind, val)) = item.split_once('=') else {
             bail!("--penalty: '{item}' is not KIND=ALPHA (e.g. trace-norm=0.1)");
         };
+        if kind.trim() == "task-lasso" {
+            // task-lasso=ALPHA:W1:W2:...: one weight per task
+            let v: Vec<f64> = val
+                .split(':')
+                .map(|x| {
+                    x.trim().parse::<f64>().map_err(|_| {
+                        anyhow::anyhow!("--penalty: '{x}' in '{item}' is not a number")
+                    })
+                })
+                .collect::<Result<_>>()?;
+            if v.len() < 2 {
+                bail!("--penalty: task-lasso=ALPHA:W1:W2:... needs one weight per task");
+            }
+            parts.push(R::TaskLasso {
+                alpha: v[0],
+                weights: v[1..].to_vec(),
+            });
+            continue;
+        }
         let (alpha, gamma) = match val.split_once(':') {
             Some((a, g)) => (a, Some(g)),
             None => (val, None),
@@ -165,8 +184,8 @@ fn parse_penalty(spec: &str) -> Result<Vec<mtlkit_linear::structured::Regularize
                 gamma: gamma.unwrap_or(3.7),
             },
             other => bail!(
-                "--penalty: unknown regularizer '{other}' (lasso, l1-inf, l21, column-l21, \
-                 trace-norm, ridge, shared-mean, block-mcp, block-scad)"
+                "--penalty: unknown regularizer '{other}' (lasso, task-lasso, l1-inf, l21, \
+                 column-l21, trace-norm, ridge, shared-mean, block-mcp, block-scad)"
             ),
         });
     }

@@ -44,13 +44,21 @@ use mtlkit_core::{MultiTaskDataset, param};
 
 /// The regularizer of one part `P` (`d × T`; row `j` = feature `j` across tasks, column `t` =
 /// task `t`). Every variant states its value; `prox` is its proximal operator.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "kebab-case")]
 pub enum Regularizer {
     /// `α Σ_{j,t} |P_jt|` (entrywise Lasso).
     Lasso {
         /// Strength.
         alpha: f64,
+    },
+    /// `Σ_t α_t Σ_j |P_jt|` (entrywise Lasso with one strength per task; `alpha` scales them
+    /// all: the strength of task `t` is `alpha · weights[t]`).
+    TaskLasso {
+        /// Common strength.
+        alpha: f64,
+        /// One weight per task (`>= 0`).
+        weights: Vec<f64>,
     },
     /// `α Σ_j max_t |P_jt|` (L1,∞ on rows).
     L1Inf {
@@ -106,6 +114,7 @@ impl Regularizer {
     pub fn alpha(&self) -> f64 {
         match *self {
             Self::Lasso { alpha }
+            | Self::TaskLasso { alpha, .. }
             | Self::L1Inf { alpha }
             | Self::L21 { alpha }
             | Self::ColumnL21 { alpha }
@@ -121,6 +130,10 @@ impl Regularizer {
     pub fn scaled(&self, c: f64) -> Self {
         match *self {
             Self::Lasso { alpha } => Self::Lasso { alpha: alpha * c },
+            Self::TaskLasso { alpha, ref weights } => Self::TaskLasso {
+                alpha: alpha * c,
+                weights: weights.clone(),
+            },
             Self::L1Inf { alpha } => Self::L1Inf { alpha: alpha * c },
             Self::L21 { alpha } => Self::L21 { alpha: alpha * c },
             Self::ColumnL21 { alpha } => Self::ColumnL21 { alpha: alpha * c },
@@ -143,8 +156,22 @@ impl Regularizer {
         !matches!(self, Self::BlockMcp { .. } | Self::BlockScad { .. })
     }
 
-    fn check(&self) -> Result<()> {
+    fn check(&self, nt: usize) -> Result<()> {
         param::non_negative("alpha", self.alpha())?;
+        if let Self::TaskLasso { weights, .. } = self {
+            if weights.len() != nt {
+                return Err(mtlkit_core::Error::ShapeMismatch {
+                    what: "task-lasso weights vs tasks",
+                    task: None,
+                    expected: nt,
+                    found: weights.len(),
+                }
+                .into());
+            }
+            for &w in weights {
+                param::non_negative("task-lasso weight", w)?;
+            }
+        }
         match *self {
             Self::BlockMcp { gamma, .. } => {
                 param::positive("gamma", gamma)?;
@@ -169,6 +196,15 @@ impl Regularizer {
         let norm = |r: &[f64]| r.iter().map(|v| v * v).sum::<f64>().sqrt();
         match *self {
             Self::Lasso { alpha } => alpha * p.iter().map(|v| v.abs()).sum::<f64>(),
+            Self::TaskLasso {
+                alpha, ref weights, ..
+            } => {
+                alpha
+                    * p.iter()
+                        .enumerate()
+                        .map(|(i, v)| weights.get(i % nt).copied().unwrap_or(0.0) * v.abs())
+                        .sum::<f64>()
+            }
             Self::L1Inf { alpha } => {
                 alpha
                     * rows()
@@ -235,6 +271,14 @@ impl Regularizer {
                 let tau = s * alpha;
                 p.iter_mut()
                     .for_each(|v| *v = v.signum() * (v.abs() - tau).max(0.0));
+            }
+            Self::TaskLasso {
+                alpha, ref weights, ..
+            } => {
+                for (i, v) in p.iter_mut().enumerate() {
+                    let tau = s * alpha * weights.get(i % nt).copied().unwrap_or(0.0);
+                    *v = v.signum() * (v.abs() - tau).max(0.0);
+                }
             }
             Self::L1Inf { alpha } => {
                 // Moreau: prox of τ‖·‖∞ = identity − projection onto the ℓ1 ball of radius τ
@@ -500,7 +544,7 @@ impl StructuredParams {
             .into());
         }
         for p in &self.parts {
-            p.check()?;
+            p.check(nt)?;
         }
         param::positive("tol", self.tol)?;
         param::positive_count("max_iter", self.max_iter)?;
@@ -695,7 +739,7 @@ impl StructuredParams {
                     .map(|p| match *p {
                         Regularizer::BlockMcp { alpha, .. }
                         | Regularizer::BlockScad { alpha, .. } => Regularizer::L21 { alpha },
-                        other => other,
+                        ref other => other.clone(),
                     })
                     .collect();
             let warm = apg(&problem, &convex, x0.clone(), self.tol, self.max_iter);
@@ -2142,6 +2186,10 @@ mod tests {
     fn all_convex() -> Vec<Regularizer> {
         vec![
             Regularizer::Lasso { alpha: 0.7 },
+            Regularizer::TaskLasso {
+                alpha: 0.7,
+                weights: vec![1.0, 0.5, 2.0, 0.0],
+            },
             Regularizer::L1Inf { alpha: 0.7 },
             Regularizer::L21 { alpha: 0.7 },
             Regularizer::ColumnL21 { alpha: 0.7 },

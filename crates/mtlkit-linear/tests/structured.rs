@@ -104,6 +104,40 @@ fn l21_part_equals_the_block_cd_solver_for_squared_and_logistic_tasks() {
 }
 
 #[test]
+fn task_lasso_gives_each_task_its_own_strength() {
+    let mut rng = StdRng::seed_from_u64(12);
+    let data = tasks(&mut rng, &[40, 25, 60], 10);
+    let weights = vec![1.0, 3.0, 0.3];
+    let alpha = 0.05;
+    let ours = StructuredParams::new(vec![Regularizer::TaskLasso {
+        alpha,
+        weights: weights.clone(),
+    }])
+    .tol(1e-10)
+    .fit(&MultiTaskDataset::per_task(data.clone()).unwrap())
+    .unwrap();
+    for (t, (x, y)) in data.into_iter().enumerate() {
+        let one = MultiTaskDataset::shared(x, y.insert_axis(ndarray::Axis(1))).unwrap();
+        let m = MultiTaskLasso::new(alpha * weights[t])
+            .tol(1e-13)
+            .fit(&one)
+            .unwrap();
+        let diff = (&ours.coef.column(t) - &m.coef().column(0)).mapv(f64::abs);
+        assert!(diff.iter().all(|&v| v < 1e-6), "task {t}: {diff}");
+    }
+    let wrong = StructuredParams::new(vec![Regularizer::TaskLasso {
+        alpha,
+        weights: vec![1.0],
+    }]);
+    let mut rng = StdRng::seed_from_u64(13);
+    assert!(
+        wrong
+            .fit(&MultiTaskDataset::per_task(tasks(&mut rng, &[10, 10], 3)).unwrap())
+            .is_err()
+    );
+}
+
+#[test]
 fn lasso_part_equals_independent_single_task_lassos() {
     let mut rng = StdRng::seed_from_u64(2);
     let data = tasks(&mut rng, &[40, 25, 60], 10);
