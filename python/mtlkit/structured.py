@@ -152,6 +152,7 @@ class _StructuredBase(MultiOutputMixin, RegressorMixin, BaseEstimator):
         self.kkt_residual_ = float(res["kkt_residual"])
         self.objective_ = float(res["objective"])
         self.converged_ = bool(res["converged"])
+        self._metadata = res.get("metadata")
         if "basis" in res:
             self.basis_ = np.asarray(res["basis"])
             self.codes_ = np.asarray(res["codes"])
@@ -169,6 +170,20 @@ class _StructuredBase(MultiOutputMixin, RegressorMixin, BaseEstimator):
                 stacklevel=3,
             )
         return self
+
+    def save(self, path):
+        """Write the fitted model in the CLI's model format (safetensors + JSON metadata with
+        the regularizers under ``structure``), atomically; ``mtlkit predict`` and
+        :func:`mtlkit.load_model` read it."""
+        check_is_fitted(self)
+        if getattr(self, "_metadata", None) is None:
+            raise ValueError("this model carries no metadata to save (it was loaded from a file)")
+        model = _core.Model.from_parts(
+            np.ascontiguousarray(self.coef_.T, dtype=np.float64),
+            np.ascontiguousarray(self.intercept_, dtype=np.float64),
+            self._metadata,
+        )
+        model.save(str(path))
 
     def _decision(self, X, task_ids=None):
         check_is_fitted(self)

@@ -98,3 +98,13 @@ def test_clustered_and_go_mtl_expose_their_structure():
     assert g.basis_.shape == (10, 2) and g.codes_.shape == (2, 6)
     np.testing.assert_allclose(g.basis_ @ g.codes_, g.coef_.T, atol=1e-12)
     assert np.all(np.diff(g.objective_trace_) <= 1e-9 * np.abs(g.objective_trace_[:-1]))
+
+
+def test_structured_models_save_and_load(tmp_path):
+    X, Y = data(9)
+    for est in [S.DirtyModel(alpha_group=0.05, alpha_sparse=0.05),
+                S.MTRL(lambda1=0.01, lambda2=0.1)]:
+        m = est.fit(X, Y)
+        m.save(tmp_path / "m.safetensors")
+        back = mtlkit.load_model(tmp_path / "m.safetensors")
+        np.testing.assert_allclose(back.predict(X), m.predict(X), rtol=1e-12, atol=1e-12)

@@ -754,13 +754,14 @@ fn fit_structured<'py>(
     if sj.model == "go-mtl" {
         let mut g = GoMtl::new(sj.k, sj.mu, sj.lambda);
         g.inner = inner;
-        g.max_outer = if sj.max_outer == 100 {
-            5000
-        } else {
-            sj.max_outer
-        };
+        g.max_outer = sj.max_outer;
         g.outer_tol = sj.outer_tol;
         let m = py.detach(|| g.fit(&data)).map_err(to_py_err)?;
+        let meta = m
+            .to_linear_model(&g, &data)
+            .metadata_json()
+            .map_err(to_py_err)?;
+        out.set_item("metadata", meta)?;
         out.set_item("coef", m.coef.clone().into_pyarray(py))?;
         out.set_item("parts", vec![m.coef.into_pyarray(py)])?;
         out.set_item("basis", m.basis.into_pyarray(py))?;
@@ -776,8 +777,17 @@ fn fit_structured<'py>(
         out.set_item("objective_trace", m.objective_trace)?;
         return Ok(out);
     }
+    let inner_c = inner.clone();
     let model = match sj.model.as_str() {
-        "structured" => py.detach(|| inner.fit(&data)).map_err(to_py_err)?,
+        "structured" => {
+            let m = py.detach(|| inner.fit(&data)).map_err(to_py_err)?;
+            let meta = m
+                .to_linear_model(&inner_c, &data)
+                .metadata_json()
+                .map_err(to_py_err)?;
+            out.set_item("metadata", meta)?;
+            m
+        }
         "mtrl" | "feature-learning" | "clustered" => {
             let alt = if sj.model == "clustered" {
                 let mut m = ClusteredMtl::new(sj.rho1, sj.rho2, sj.k);
@@ -801,7 +811,16 @@ fn fit_structured<'py>(
                 py.detach(|| m.fit(&data))
             }
             .map_err(to_py_err)?;
-            out.set_item("covariance", alt.covariance.into_pyarray(py))?;
+            let hp = serde_json::json!({
+                "lambda1": sj.lambda1, "lambda2": sj.lambda2, "gamma": sj.gamma,
+                "rho1": sj.rho1, "rho2": sj.rho2, "k": sj.k, "epsilon": sj.epsilon,
+            });
+            let meta = alt
+                .to_linear_model(&inner_c, &data, &sj.model, hp)
+                .metadata_json()
+                .map_err(to_py_err)?;
+            out.set_item("metadata", meta)?;
+            out.set_item("covariance", alt.covariance.clone().into_pyarray(py))?;
             out.set_item("objective_trace", alt.objective_trace)?;
             out.set_item("outer_converged", alt.converged)?;
             alt.model
