@@ -74,6 +74,8 @@ def models(amax):
                  for a, b in itertools.product([1e-3, 1e-1], [1e-2, 1.0, 100.0])],
         "feature learning": [S.MultiTaskFeatureLearning(gamma=g, max_outer=30, **kw)
                              for g in [1e-3, 1e-2, 1e-1, 1.0]],
+        "clustered MTL": [S.ClusteredMTL(k=k, rho1=r, rho2=r / 10, max_outer=30, **kw)
+                          for k, r in itertools.product([2, 5], [1e-3, 1e-1])],
     }
 
 
@@ -81,6 +83,8 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--splits", type=int, default=10)
     ap.add_argument("--out", default=os.path.join(HERE, "results", "structured_school.json"))
+    ap.add_argument("--models", nargs="*", default=None,
+                    help="run only these formulations (names as in the table)")
     args = ap.parse_args()
     warnings.simplefilter("ignore", ConvergenceWarning)
     b = sio.loadmat(os.path.join(DATA, "school", "school_b.mat"))
@@ -111,6 +115,8 @@ def main():
         res.setdefault("single-task ridge", []).append(ev(ridge(a, tr, te), te))
         amax = l21_alpha_max(task[fit], X[fit], y[fit])
         for name, ests in models(amax).items():
+            if args.models is not None and name not in args.models:
+                continue
             t0 = time.process_time()
             scores = []
             for e in ests:
