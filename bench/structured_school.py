@@ -134,7 +134,8 @@ def main():
     with open(args.out, "w") as f:
         json.dump(out, f, indent=1)
     base = out["single-task ridge"]["mean"]
-    print("\n| formulation | explained variance (mean ± sd, 10 splits) | vs ridge | CPU s / split (grid + refit) |")
+    print(f"\n| formulation | explained variance (mean ± sd, {args.splits} splits) | vs ridge | "
+          "CPU s / split (grid + refit) |")
     print("|---|---|---|---|")
     for m, v in out.items():
         cpu = "—" if v["cpu_s_per_split"] is None else f"{v['cpu_s_per_split']:.1f}"
