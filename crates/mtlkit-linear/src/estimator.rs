@@ -742,17 +742,7 @@ impl<P: EstimatorPenalty> ValidMultiTaskParams<P> {
         }
         let coef = Array2::from_shape_vec((d, nt), sol.w)
             .unwrap_or_else(|_| unreachable!("the solver returns d × T coefficients"));
-        let intercept = Array1::from_shape_fn(nt, |t| match losses[t] {
-            Loss::Squared => {
-                prep.y_offsets[t]
-                    - prep.x_offsets[t]
-                        .iter()
-                        .zip(coef.column(t))
-                        .map(|(a, b)| a * b)
-                        .sum::<f64>()
-            }
-            Loss::Logistic => sol.b[t],
-        });
+        let intercept = prep.intercepts(coef.view(), &sol.b);
         let mut hp = p.hyperparameters();
         hp.alpha = penalty.alpha();
         Ok(MultiTaskLinearModel {

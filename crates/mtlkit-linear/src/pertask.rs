@@ -756,6 +756,28 @@ pub(crate) struct Prepared {
     pub classes: Vec<Option<[f64; 2]>>,
 }
 
+impl Prepared {
+    /// The model's intercepts for coefficients `coef` (`d × T`): for squared tasks from the
+    /// centring offsets, `ȳ_t − x̄_tᵀ w_t`; for logistic tasks the fitted `b[t]`.
+    pub(crate) fn intercepts(
+        &self,
+        coef: ndarray::ArrayView2<'_, f64>,
+        b: &[f64],
+    ) -> ndarray::Array1<f64> {
+        ndarray::Array1::from_shape_fn(self.tasks.len(), |t| match self.tasks[t].loss {
+            Loss::Squared => {
+                self.y_offsets[t]
+                    - self.x_offsets[t]
+                        .iter()
+                        .zip(coef.column(t))
+                        .map(|(a, c)| a * c)
+                        .sum::<f64>()
+            }
+            Loss::Logistic => b[t],
+        })
+    }
+}
+
 /// `(labels mapped to {0, 1}, [label of 0, label of 1])`.
 fn binary_labels(y: &[f64], task: &str) -> crate::Result<(Vec<f64>, [f64; 2])> {
     let mut seen: Vec<f64> = Vec::new();

@@ -624,20 +624,30 @@ impl StructuredParams {
     /// # Errors
     /// As [`fit`](Self::fit), plus a negative or non-finite scale.
     pub fn path(&self, data: &MultiTaskDataset, scales: &[f64]) -> Result<Vec<StructuredModel>> {
-        let mut out: Vec<StructuredModel> = Vec::with_capacity(scales.len());
         for &c in scales {
             param::non_negative("scale", c)?;
-            let mut p = self.clone();
-            for r in &mut p.parts {
-                *r = r.scaled(c);
-            }
-            if let Some(g) = &mut p.graph {
-                g.alpha *= c;
-            }
-            let m = p.fit_init(data, out.last().map(|m| m.parts.as_slice()))?;
+        }
+        let prepared = self.prepare_data(data)?;
+        let mut out: Vec<StructuredModel> = Vec::with_capacity(scales.len());
+        for &c in scales {
+            let m = self
+                .scaled(c)
+                .fit_prepared(&prepared, out.last().map(|m| m.parts.as_slice()))?;
             out.push(m);
         }
         Ok(out)
+    }
+
+    /// The same model with every part's `alpha` and the graph's weight multiplied by `c`.
+    fn scaled(&self, c: f64) -> Self {
+        let mut p = self.clone();
+        for r in &mut p.parts {
+            *r = r.scaled(c);
+        }
+        if let Some(g) = &mut p.graph {
+            g.alpha *= c;
+        }
+        p
     }
 
     /// K-fold cross-validation of the strength: for each fold (split **within each task**,
@@ -682,14 +692,7 @@ impl StructuredParams {
             .min_by(|p, q| p.1.total_cmp(q.1))
             .map_or(0, |(i, _)| i);
         let scale = scales[best];
-        let mut p = self.clone();
-        for r in &mut p.parts {
-            *r = r.scaled(scale);
-        }
-        if let Some(g) = &mut p.graph {
-            g.alpha *= scale;
-        }
-        let model = p.fit(data)?;
+        let model = self.scaled(scale).fit(data)?;
         Ok(StructuredCv {
             scale,
             scales: scales.to_vec(),
@@ -707,10 +710,36 @@ impl StructuredParams {
         data: &MultiTaskDataset,
         init: Option<&[Array2<f64>]>,
     ) -> Result<StructuredModel> {
+        self.fit_prepared(&self.prepare_data(data)?, init)
+    }
+
+    /// The data prepared for this model's losses, scaling and intercepts (with the Gram forms):
+    /// built once for a whole path or alternating loop.
+    fn prepare_data(&self, data: &MultiTaskDataset) -> Result<PreparedData> {
         let (d, nt) = (data.n_features(), data.n_tasks());
         let losses = self.check(nt)?;
-        self.check_metrics(d, nt)?;
         let prep = pertask::prepare(data, &losses, self.scaling, self.fit_intercept)?;
+        let grams = grams(&prep.tasks, d);
+        Ok(PreparedData {
+            prep,
+            grams,
+            losses,
+            d,
+            nt,
+        })
+    }
+
+    /// [`fit_init`](Self::fit_init) on data already prepared (by a `StructuredParams` with the
+    /// same losses, scaling and intercept setting).
+    fn fit_prepared(
+        &self,
+        data: &PreparedData,
+        init: Option<&[Array2<f64>]>,
+    ) -> Result<StructuredModel> {
+        let (d, nt) = (data.d, data.nt);
+        self.check(nt)?;
+        self.check_metrics(d, nt)?;
+        let (prep, losses) = (&data.prep, data.losses.clone());
         let mut x0: Vec<Vec<f64>> = match init {
             Some(parts) => {
                 if parts.len() != self.parts.len() || parts.iter().any(|p| p.dim() != (d, nt)) {
@@ -725,7 +754,7 @@ impl StructuredParams {
         };
         let problem = Problem {
             tasks: &prep.tasks,
-            grams: grams(&prep.tasks, d),
+            grams: &data.grams,
             d,
             nt,
             quads: self.quads(),
@@ -765,23 +794,13 @@ impl StructuredParams {
             coef += &a;
             parts.push(a);
         }
-        let intercept = Array1::from_shape_fn(nt, |t| match losses[t] {
-            Loss::Squared => {
-                prep.y_offsets[t]
-                    - prep.x_offsets[t]
-                        .iter()
-                        .zip(coef.column(t))
-                        .map(|(a, b)| a * b)
-                        .sum::<f64>()
-            }
-            Loss::Logistic => sol.b[t],
-        });
+        let intercept = prep.intercepts(coef.view(), &sol.b);
         Ok(StructuredModel {
             coef,
             parts,
             intercept,
             losses,
-            classes: prep.classes,
+            classes: prep.classes.clone(),
             info: StructuredInfo {
                 n_iter: sol.n_iter,
                 kkt_residual: sol.kkt,
@@ -1168,6 +1187,8 @@ fn alternate(
     param::positive_count("max_outer", max_outer)?;
     param::positive("outer_tol", outer_tol)?;
     let (mut cov, mut inv) = start;
+    // the data are prepared once; each weight step only changes the metric
+    let prepared = inner.prepare_data(data)?;
     let mut trace = Vec::new();
     let mut prev: Option<Vec<Array2<f64>>> = None;
     let mut all_inner = true;
@@ -1181,7 +1202,7 @@ fn alternate(
         } else {
             p.feature_metric = Some((inv.clone(), weight));
         }
-        let m = p.fit_init(data, prev.as_deref())?;
+        let m = p.fit_prepared(&prepared, prev.as_deref())?;
         all_inner &= m.info.converged;
         (cov, inv) = step(&m.coef)?;
         // joint objective at (W, new covariance): the inner objective with the old metric
@@ -1315,9 +1336,10 @@ impl GoMtl {
         let k = self.k;
         let losses = self.inner.check(nt)?;
         let prep = pertask::prepare(data, &losses, self.inner.scaling, self.inner.fit_intercept)?;
+        let task_grams = grams(&prep.tasks, d);
         let pb = Problem {
             tasks: &prep.tasks,
-            grams: grams(&prep.tasks, d),
+            grams: &task_grams,
             d,
             nt,
             quads: Vec::new(),
@@ -1405,17 +1427,7 @@ impl GoMtl {
         }
         let coef = Array2::from_shape_vec((d, nt), matmul(&l, &sc, d, k, nt))
             .unwrap_or_else(|_| unreachable!("W is d × T"));
-        let intercept = Array1::from_shape_fn(nt, |t| match losses[t] {
-            Loss::Squared => {
-                prep.y_offsets[t]
-                    - prep.x_offsets[t]
-                        .iter()
-                        .zip(coef.column(t))
-                        .map(|(a, c)| a * c)
-                        .sum::<f64>()
-            }
-            Loss::Logistic => b[t],
-        });
+        let intercept = prep.intercepts(coef.view(), &b);
         if !(converged && all_inner) {
             log::warn!(
                 "GO-MTL stopped after {} outer iterations without meeting outer_tol {:.1e} (or \
@@ -1647,6 +1659,15 @@ fn held_out_loss(m: &StructuredModel, test: &MultiTaskDataset, losses: &[Loss]) 
     total / nt as f64
 }
 
+/// Data prepared once for several structured fits.
+struct PreparedData {
+    prep: pertask::Prepared,
+    grams: Vec<Option<Gram>>,
+    losses: Vec<Loss>,
+    d: usize,
+    nt: usize,
+}
+
 /// Convergence report of a structured fit.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct StructuredInfo {
@@ -1793,7 +1814,7 @@ fn grams(tasks: &[Task], d: usize) -> Vec<Option<Gram>> {
 /// The smooth part: the data term over prepared tasks plus the graph term.
 struct Problem<'a> {
     tasks: &'a [Task],
-    grams: Vec<Option<Gram>>,
+    grams: &'a [Option<Gram>],
     d: usize,
     nt: usize,
     /// Quadratic terms `α tr(W M Wᵀ)` (task side) and `α tr(Wᵀ A W)` (feature side).
