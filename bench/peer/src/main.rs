@@ -58,6 +58,8 @@ fn run() -> Result<()> {
     let threads = num("threads", Some(1.0))? as usize;
     // --f32 true: X in single precision (fit_f32; fit only, not path)
     let single = a.get("f32").is_some_and(|v| v == "true");
+    // --repeat K: fit K times (for profiling; `fit_s`/`cpu_s` list every repeat)
+    let repeat = (num("repeat", Some(1.0))? as usize).max(1);
     let alphas: Array1<f64> = match cmd.as_str() {
         "fit" => Array1::from(vec![num("alpha", None)?]),
         "path" => read_npy(
@@ -102,23 +104,26 @@ fn run() -> Result<()> {
     // peak is measured, not the loading of the data
     let _ = std::fs::write("/proc/self/clear_refs", "5");
     let rss_before = proc_status_kib("VmRSS");
-    let t_all = Instant::now();
-    let c0 = thread_cpu_s();
-    // one warm-started path (the solver state is kept along it); a single alpha is a plain fit
-    let models: Vec<MultiTaskLinearModel> = if cmd == "path" {
-        p.path(
-            &ds,
-            alphas
-                .as_slice()
-                .ok_or_else(|| anyhow!("alphas not contiguous"))?,
-        )?
-    } else if single {
-        vec![p.fit_f32(x32.view(), y_view)?]
-    } else {
-        vec![p.fit(&ds)?]
-    };
-    fit_s.push(t_all.elapsed().as_secs_f64());
-    cpu_s.push(thread_cpu_s() - c0);
+    let mut models: Vec<MultiTaskLinearModel> = Vec::new();
+    for _ in 0..repeat {
+        let t_all = Instant::now();
+        let c0 = thread_cpu_s();
+        // one warm-started path (the solver state is kept along it); a single alpha is a plain fit
+        models = if cmd == "path" {
+            p.path(
+                &ds,
+                alphas
+                    .as_slice()
+                    .ok_or_else(|| anyhow!("alphas not contiguous"))?,
+            )?
+        } else if single {
+            vec![p.fit_f32(x32.view(), y_view)?]
+        } else {
+            vec![p.fit(&ds)?]
+        };
+        fit_s.push(t_all.elapsed().as_secs_f64());
+        cpu_s.push(thread_cpu_s() - c0);
+    }
     let fit_extra_rss_kib = match (rss_before, proc_status_kib("VmHWM")) {
         (Some(a), Some(b)) => b.saturating_sub(a) as i64,
         _ => -1,
