@@ -385,9 +385,12 @@ impl DeepDataset {
     pub fn full_index(&self) -> BatchIndex {
         match &self.layout {
             DeepLayout::Shared { x, .. } => BatchIndex::Shared((0..x.nrows()).collect()),
-            DeepLayout::PerTask { tasks } => {
-                BatchIndex::PerTask(tasks.iter().map(|(x, _)| (0..x.nrows()).collect()).collect())
-            }
+            DeepLayout::PerTask { tasks } => BatchIndex::PerTask(
+                tasks
+                    .iter()
+                    .map(|(x, _)| (0..x.nrows()).collect())
+                    .collect(),
+            ),
         }
     }
 
@@ -404,7 +407,8 @@ impl DeepDataset {
         sampling: &Sampling,
     ) -> Vec<BatchIndex> {
         let batch_size = batch_size.max(1);
-        let mut rng = StdRng::seed_from_u64(seed ^ (epoch as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15));
+        let mut rng =
+            StdRng::seed_from_u64(seed ^ (epoch as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15));
         match &self.layout {
             DeepLayout::Shared { x, .. } => {
                 let mut idx: Vec<usize> = (0..x.nrows()).collect();
@@ -524,7 +528,9 @@ impl Sampling {
     pub fn validate(&self) -> Result<()> {
         if let Self::Temperature { tau } = self {
             if tau.is_nan() || *tau <= 0.0 {
-                return Err(config_err(format!("sampling temperature must be > 0, got {tau}")));
+                return Err(config_err(format!(
+                    "sampling temperature must be > 0, got {tau}"
+                )));
             }
         }
         Ok(())
@@ -540,7 +546,13 @@ impl Sampling {
         };
         let w: Array1<f64> = sizes
             .iter()
-            .map(|&n| if tau.is_infinite() { 1.0 } else { (n as f64).powf(1.0 / tau) })
+            .map(|&n| {
+                if tau.is_infinite() {
+                    1.0
+                } else {
+                    (n as f64).powf(1.0 / tau)
+                }
+            })
             .collect();
         let s = w.sum();
         w / s
@@ -574,7 +586,11 @@ impl Sampling {
         };
         match self {
             Self::AllTasks => {
-                let steps = sizes.iter().map(|&n| n.div_ceil(batch_size)).max().unwrap_or(0);
+                let steps = sizes
+                    .iter()
+                    .map(|&n| n.div_ceil(batch_size))
+                    .max()
+                    .unwrap_or(0);
                 (0..steps)
                     .map(|_| {
                         BatchIndex::PerTask(

@@ -154,7 +154,10 @@ fn metric_value(
                             let arg = row
                                 .iter()
                                 .enumerate()
-                                .fold((0, f32::NEG_INFINITY), |b, (k, &v)| if v > b.1 { (k, v) } else { b })
+                                .fold(
+                                    (0, f32::NEG_INFINITY),
+                                    |b, (k, &v)| if v > b.1 { (k, v) } else { b },
+                                )
                                 .0;
                             arg as f32 == y[[i, 0]]
                         })
@@ -239,7 +242,12 @@ pub fn delta_m(method: &[f64], single: &[f64], higher_is_better: &[bool]) -> f64
 
 /// Δp: the relative changes averaged within each task first (`task_of[k]` = task of metric
 /// `k`), then across tasks, in percent.
-pub fn delta_p(method: &[f64], single: &[f64], higher_is_better: &[bool], task_of: &[usize]) -> f64 {
+pub fn delta_p(
+    method: &[f64],
+    single: &[f64],
+    higher_is_better: &[bool],
+    task_of: &[usize],
+) -> f64 {
     let c = relative_changes(method, single, higher_is_better);
     let n_tasks = task_of.iter().copied().max().map_or(0, |m| m + 1);
     let mut sums = vec![0.0; n_tasks];

@@ -8,9 +8,10 @@
 pub mod data;
 pub mod error;
 pub mod eval;
+pub mod schedule;
 pub mod task;
 
-pub use data::{Batch, BatchIndex, DeepDataset, DeepLayout, Sampling, TaskBatch, Targets};
+pub use data::{Batch, BatchIndex, DeepDataset, DeepLayout, Sampling, Targets, TaskBatch};
 pub use error::{DeepError, Result};
 pub use eval::{Metric, delta_m, delta_p, mean_rank, task_metrics};
 pub use task::{LossKind, TaskKind, TaskSpec};

@@ -126,7 +126,9 @@ impl TaskSpec {
 
     /// The loss in use.
     pub fn loss(&self) -> LossKind {
-        self.loss.clone().unwrap_or_else(|| self.kind.default_loss())
+        self.loss
+            .clone()
+            .unwrap_or_else(|| self.kind.default_loss())
     }
 
     /// Check the kind's sizes and that the loss fits the kind.

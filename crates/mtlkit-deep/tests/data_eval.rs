@@ -1,8 +1,9 @@
 //! Data model, batch plans, samplers and evaluation summaries.
+#![allow(clippy::unwrap_used)]
 
 use mtlkit_deep::eval::{auc, mean_std};
 use mtlkit_deep::{
-    BatchIndex, DeepDataset, DeepError, LossKind, Metric, Sampling, TaskKind, TaskSpec, Targets,
+    BatchIndex, DeepDataset, DeepError, LossKind, Metric, Sampling, Targets, TaskKind, TaskSpec,
     delta_m, delta_p, mean_rank, task_metrics,
 };
 use ndarray::{Array1, Array2, array};
@@ -87,7 +88,11 @@ fn bad_datasets_are_clear_errors() {
     assert!(e.to_string().contains("does not fit"), "{e}");
     let huber = TaskSpec::new("h", TaskKind::Regression).with_loss(LossKind::Huber { delta: -1.0 });
     assert!(huber.validate().is_err());
-    assert!(TaskSpec::new("c", TaskKind::Multiclass { classes: 1 }).validate().is_err());
+    assert!(
+        TaskSpec::new("c", TaskKind::Multiclass { classes: 1 })
+            .validate()
+            .is_err()
+    );
     // per-task data with different feature counts
     let a = (Array2::<f32>::zeros((3, 2)), col(&s[0], 3));
     let b = (Array2::<f32>::zeros((4, 3)), col(&s[1], 4));
@@ -113,7 +118,11 @@ fn shared_epoch_plans_are_deterministic_permutations() {
         })
         .collect();
     seen.sort_unstable();
-    assert_eq!(seen, (0..103).collect::<Vec<_>>(), "each row once per epoch");
+    assert_eq!(
+        seen,
+        (0..103).collect::<Vec<_>>(),
+        "each row once per epoch"
+    );
 }
 
 #[test]
@@ -121,7 +130,10 @@ fn batches_carry_masks_and_leave_out_unlabelled_tasks() {
     let ds = shared(30, 2);
     // rows 3 and 10 are unlabelled for "reg" (i % 7 == 3)
     let b = ds.batch(&BatchIndex::Shared(vec![3, 10]));
-    assert!(b.tasks[0].is_none(), "no label of task 0 in the batch: left out");
+    assert!(
+        b.tasks[0].is_none(),
+        "no label of task 0 in the batch: left out"
+    );
     assert!(b.tasks[1].is_some() && b.tasks[2].is_some());
     assert_eq!(b.present(), vec![1, 2]);
     let b = ds.batch(&BatchIndex::Shared(vec![3, 4, 5]));
@@ -140,7 +152,8 @@ fn per_task(sizes: &[usize]) -> DeepDataset {
         .enumerate()
         .map(|(t, &n)| {
             // the feature holds (task, row) so batches can be traced back
-            let x = Array2::from_shape_fn((n, 2), |(i, j)| if j == 0 { t as f32 } else { i as f32 });
+            let x =
+                Array2::from_shape_fn((n, 2), |(i, j)| if j == 0 { t as f32 } else { i as f32 });
             let y = Array1::from_shape_fn(n, |i| i as f64);
             (x, Targets::from_column(&spec[t], y.view()).unwrap())
         })
@@ -156,7 +169,9 @@ fn per_task_batches_stack_each_tasks_rows() {
     // the largest task sees every row once per epoch; smaller ones cycle
     let mut big: Vec<usize> = Vec::new();
     for b in &plan {
-        let BatchIndex::PerTask(per) = b else { unreachable!() };
+        let BatchIndex::PerTask(per) = b else {
+            unreachable!()
+        };
         assert_eq!(per[0].len(), 5);
         assert_eq!(per[2].len(), 8);
         big.extend(&per[1]);
@@ -178,10 +193,16 @@ fn temperature_sampling_follows_its_probabilities() {
     let sizes = [100usize, 400, 1600];
     let ds = per_task(&sizes);
     for (sampling, expect) in [
-        (Sampling::Proportional, vec![100.0 / 2100.0, 400.0 / 2100.0, 1600.0 / 2100.0]),
+        (
+            Sampling::Proportional,
+            vec![100.0 / 2100.0, 400.0 / 2100.0, 1600.0 / 2100.0],
+        ),
         (Sampling::Uniform, vec![1.0 / 3.0; 3]),
         // τ = 2: ∝ √n = 10, 20, 40
-        (Sampling::Temperature { tau: 2.0 }, vec![10.0 / 70.0, 20.0 / 70.0, 40.0 / 70.0]),
+        (
+            Sampling::Temperature { tau: 2.0 },
+            vec![10.0 / 70.0, 20.0 / 70.0, 40.0 / 70.0],
+        ),
     ] {
         let p = sampling.probabilities(&sizes);
         for (a, b) in p.iter().zip(&expect) {
@@ -191,7 +212,9 @@ fn temperature_sampling_follows_its_probabilities() {
         let mut steps = 0;
         for e in 0..40 {
             for b in ds.epoch_plan(e, 1, 21, &sampling) {
-                let BatchIndex::PerTask(per) = b else { unreachable!() };
+                let BatchIndex::PerTask(per) = b else {
+                    unreachable!()
+                };
                 let present: Vec<usize> = (0..3).filter(|&t| !per[t].is_empty()).collect();
                 assert_eq!(present.len(), 1, "one task per step");
                 counts[present[0]] += 1;
@@ -200,7 +223,11 @@ fn temperature_sampling_follows_its_probabilities() {
         }
         for t in 0..3 {
             let f = counts[t] as f64 / steps as f64;
-            assert!((f - expect[t]).abs() < 0.03, "{sampling:?}: task {t} frequency {f} vs {}", expect[t]);
+            assert!(
+                (f - expect[t]).abs() < 0.03,
+                "{sampling:?}: task {t} frequency {f} vs {}",
+                expect[t]
+            );
         }
     }
     assert!(Sampling::Temperature { tau: 0.0 }.validate().is_err());
@@ -230,14 +257,25 @@ fn auc_matches_pairwise_counting() {
         let n = rng.random_range(2..60);
         // few distinct scores so that ties occur
         let pairs: Vec<(f64, f64)> = (0..n)
-            .map(|_| (f64::from(rng.random_range(0..6)), f64::from(rng.random_range(0..2))))
+            .map(|_| {
+                (
+                    f64::from(rng.random_range(0..6)),
+                    f64::from(rng.random_range(0..2)),
+                )
+            })
             .collect();
         let (mut num, mut den) = (0.0, 0.0);
         for a in &pairs {
             for b in &pairs {
                 if a.1 > 0.5 && b.1 < 0.5 {
                     den += 1.0;
-                    num += if a.0 > b.0 { 1.0 } else if a.0 == b.0 { 0.5 } else { 0.0 };
+                    num += if a.0 > b.0 {
+                        1.0
+                    } else if a.0 == b.0 {
+                        0.5
+                    } else {
+                        0.0
+                    };
                 }
             }
         }
@@ -260,13 +298,21 @@ fn task_metrics_follow_their_definitions_on_labelled_entries() {
     assert_eq!(m[0], (Metric::Mse, (0.25 + 0.0 + 1.0) / 3.0));
     assert_eq!(m[1], (Metric::Mae, 1.5 / 3.0));
     let mean = (1.5 + 2.0 + 3.0) / 3.0;
-    let ss_tot: f64 = [1.5f64, 2.0, 3.0].iter().map(|v| (v - mean) * (v - mean)).sum();
+    let ss_tot: f64 = [1.5f64, 2.0, 3.0]
+        .iter()
+        .map(|v| (v - mean) * (v - mean))
+        .sum();
     assert!((m[2].1 - (1.0 - 1.25 / ss_tot)).abs() < 1e-12);
     // multiclass accuracy and log-loss
     let logits = array![[2.0f32, 0.0, 0.0], [0.0, 0.0, 3.0]];
     let y = array![[0.0f32], [1.0]];
     let mask = array![[1.0f32], [1.0]];
-    let m = task_metrics(&TaskKind::Multiclass { classes: 3 }, logits.view(), y.view(), mask.view());
+    let m = task_metrics(
+        &TaskKind::Multiclass { classes: 3 },
+        logits.view(),
+        y.view(),
+        mask.view(),
+    );
     assert_eq!(m[0], (Metric::Accuracy, 0.5));
     let lse = |v: &[f64]| v.iter().map(|x| x.exp()).sum::<f64>().ln();
     let expect = ((lse(&[2.0, 0.0, 0.0]) - 2.0) + (lse(&[0.0, 0.0, 3.0]) - 0.0)) / 2.0;
@@ -274,7 +320,12 @@ fn task_metrics_follow_their_definitions_on_labelled_entries() {
     // binary log-loss: −y log σ(z) − (1 − y) log(1 − σ(z))
     let z = array![[0.3f32], [-1.2]];
     let y = array![[1.0f32], [0.0]];
-    let m = task_metrics(&TaskKind::Binary, z.view(), y.view(), array![[1.0f32], [1.0]].view());
+    let m = task_metrics(
+        &TaskKind::Binary,
+        z.view(),
+        y.view(),
+        array![[1.0f32], [1.0]].view(),
+    );
     let s = |v: f64| 1.0 / (1.0 + (-v).exp());
     let ll = (-(s(0.3f32 as f64)).ln() - (1.0 - s(-1.2f32 as f64)).ln()) / 2.0;
     assert!((m[2].1 - ll).abs() < 1e-9, "{} vs {ll}", m[2].1);
@@ -293,7 +344,10 @@ fn delta_m_delta_p_and_ranks() {
     assert!((delta_p(&m, &single, &higher, &[0, 0, 1]) - (10.0 - 50.0) / 2.0).abs() < 1e-9);
     let table = array![[0.9, 1.0], [0.8, 1.0], [0.7, 3.0]];
     let r = mean_rank(table.view(), &[true, false]);
-    assert_eq!(r, vec![(1.0 + 1.5) / 2.0, (2.0 + 1.5) / 2.0, (3.0 + 3.0) / 2.0]);
+    assert_eq!(
+        r,
+        vec![(1.0 + 1.5) / 2.0, (2.0 + 1.5) / 2.0, (3.0 + 3.0) / 2.0]
+    );
     let (m, s) = mean_std(&[1.0, 2.0, 3.0]);
     assert_eq!((m, s), (2.0, 1.0));
 }
