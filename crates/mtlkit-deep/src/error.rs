@@ -46,7 +46,9 @@ pub enum DeepError {
     /// A loss or weighting method failed (e.g. non-finite losses: training diverged).
     #[error("training failed: {0}")]
     Training(String),
-    // WEIGHTING-PLACEHOLDER
+    /// The weighting method rejected its input or settings.
+    #[error(transparent)]
+    Weighting(#[from] mtlkit_weighting::WeightingError),
 }
 
 /// A configuration error.

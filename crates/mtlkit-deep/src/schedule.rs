@@ -221,8 +221,8 @@ pub struct EarlyStopping {
     pub patience: usize,
     /// Smallest decrease that counts as an improvement.
     pub min_delta: f64,
-    /// Best score so far.
-    pub best: f64,
+    /// Best score so far (`None` before the first finite score).
+    pub best: Option<f64>,
     /// Epoch of the best score.
     pub best_epoch: Option<usize>,
     /// Epochs since the best one.
@@ -235,7 +235,7 @@ impl EarlyStopping {
         Self {
             patience,
             min_delta,
-            best: f64::INFINITY,
+            best: None,
             best_epoch: None,
             bad_epochs: 0,
         }
@@ -244,8 +244,8 @@ impl EarlyStopping {
     /// Record epoch `epoch`'s score; returns whether it is the new best. Non-finite scores
     /// never improve.
     pub fn update(&mut self, epoch: usize, score: f64) -> bool {
-        if score.is_finite() && score < self.best - self.min_delta {
-            self.best = score;
+        if score.is_finite() && self.best.is_none_or(|b| score < b - self.min_delta) {
+            self.best = Some(score);
             self.best_epoch = Some(epoch);
             self.bad_epochs = 0;
             true
