@@ -18,7 +18,9 @@ pub mod data;
 pub mod error;
 pub mod eval;
 pub mod loss;
+pub mod model;
 pub mod nn;
+pub mod persist;
 pub mod progress;
 pub mod schedule;
 pub mod task;
@@ -28,6 +30,7 @@ pub use arch::{Cgc, CrossStitch, DSelectK, HardSharing, Mmoe, MultiTaskModel, Pl
 pub use data::{Batch, BatchIndex, DeepDataset, DeepLayout, Sampling, Targets, TaskBatch};
 pub use error::{DeepError, Result};
 pub use eval::{Metric, delta_m, delta_p, mean_rank, task_metrics};
+pub use model::{ArchConfig, DeepModel};
 pub use nn::{Encoder, Mlp, Tower};
 pub use task::{LossKind, TaskKind, TaskSpec};
 pub use trainer::{Evaluation, RunFiles, TrainOutcome, TrainerConfig, evaluate, predict, train};

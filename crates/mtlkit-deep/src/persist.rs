@@ -1,0 +1,194 @@
+//! Saved models: one safetensors file holding the weights and, under the metadata key
+//! `mtlkit`, a JSON document ([`ModelMeta`]) with everything needed to rebuild the model — the
+//! architecture, the tasks, the feature names and the input standardisation. Files are written
+//! atomically (a failed write leaves no partial file).
+
+use std::path::Path;
+
+use burn::module::Module;
+use burn::store::{ModuleSnapshot, SafetensorsStore};
+use burn::tensor::Device;
+use serde::{Deserialize, Serialize};
+
+use crate::error::{DeepError, Result};
+use crate::model::{ArchConfig, DeepModel};
+use crate::task::TaskSpec;
+
+/// Format name in the metadata.
+pub const FORMAT: &str = "mtlkit-deep";
+/// Format version written by this build (and the highest it reads).
+pub const VERSION: u32 = 1;
+
+/// Per-feature standardisation `x' = (x − mean) / scale` fitted on the training rows.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Standardizer {
+    /// Means.
+    pub mean: Vec<f64>,
+    /// Scales (standard deviations; 1 for constant features).
+    pub scale: Vec<f64>,
+}
+
+impl Standardizer {
+    /// Fit on the rows of `x` (constant columns get scale 1).
+    pub fn fit(x: ndarray::ArrayView2<'_, f32>) -> Self {
+        let n = x.nrows().max(1) as f64;
+        let mut mean = vec![0.0; x.ncols()];
+        let mut scale = vec![0.0; x.ncols()];
+        for (j, col) in x.columns().into_iter().enumerate() {
+            let m = col.iter().map(|&v| f64::from(v)).sum::<f64>() / n;
+            let var = col.iter().map(|&v| (f64::from(v) - m).powi(2)).sum::<f64>() / n;
+            mean[j] = m;
+            scale[j] = if var > 1e-24 { var.sqrt() } else { 1.0 };
+        }
+        Self { mean, scale }
+    }
+
+    /// Apply in place.
+    pub fn apply(&self, x: &mut ndarray::Array2<f32>) {
+        for (j, mut col) in x.columns_mut().into_iter().enumerate() {
+            let (m, s) = (self.mean[j], self.scale[j]);
+            #[allow(clippy::cast_possible_truncation)]
+            col.mapv_inplace(|v| ((f64::from(v) - m) / s) as f32);
+        }
+    }
+}
+
+/// What a saved model records besides its weights.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ModelMeta {
+    /// Always [`FORMAT`].
+    pub format: String,
+    /// Format version.
+    pub version: u32,
+    /// The architecture.
+    pub architecture: ArchConfig,
+    /// The tasks, in head order.
+    pub tasks: Vec<TaskSpec>,
+    /// Input feature names (their number is the input width).
+    pub feature_names: Vec<String>,
+    /// Input standardisation, if the model was trained on standardised inputs.
+    pub standardizer: Option<Standardizer>,
+    /// Free-form training information (seed, best epoch, validation metrics, …).
+    #[serde(default)]
+    pub info: serde_json::Value,
+}
+
+impl ModelMeta {
+    /// Check the metadata is complete and consistent.
+    ///
+    /// # Errors
+    /// A foreign format, a newer version, invalid tasks or architecture, a standardiser of the
+    /// wrong width.
+    pub fn validate(&self) -> Result<()> {
+        let bad = |m: String| DeepError::Config(m);
+        if self.format != FORMAT {
+            return Err(bad(format!("not an mtlkit deep model (format '{}')", self.format)));
+        }
+        if self.version > VERSION {
+            return Err(bad(format!(
+                "model format version {} is newer than this build reads ({VERSION})",
+                self.version
+            )));
+        }
+        crate::task::validate_specs(&self.tasks)?;
+        self.architecture.validate()?;
+        if self.feature_names.is_empty() {
+            return Err(bad("the model has no input features".into()));
+        }
+        if let Some(s) = &self.standardizer {
+            if s.mean.len() != self.feature_names.len() || s.scale.len() != self.feature_names.len() {
+                return Err(bad("the standardiser does not match the features".into()));
+            }
+        }
+        Ok(())
+    }
+
+    /// Build an untrained model of this shape.
+    pub fn build(&self, device: &Device) -> DeepModel {
+        let out: Vec<usize> = self.tasks.iter().map(|t| t.kind.output_dim()).collect();
+        crate::seeded(device, 0, |d| self.architecture.build(self.feature_names.len(), &out, d))
+    }
+}
+
+fn file_err(path: &Path, message: impl Into<String>) -> DeepError {
+    DeepError::ModelFile {
+        path: path.to_path_buf(),
+        message: message.into(),
+    }
+}
+
+/// Save `model` with its metadata to `path` (a `.safetensors` file), atomically.
+///
+/// # Errors
+/// Invalid metadata, encoding or IO errors.
+pub fn save_model(path: &Path, model: &DeepModel, meta: &ModelMeta) -> Result<()> {
+    meta.validate()?;
+    let json = serde_json::to_string(meta).map_err(|e| file_err(path, e.to_string()))?;
+    let mut store = SafetensorsStore::from_bytes(None).metadata("mtlkit", json);
+    model
+        .save_into(&mut store)
+        .map_err(|e| file_err(path, format!("cannot encode the weights: {e}")))?;
+    let bytes = store
+        .get_bytes()
+        .map_err(|e| file_err(path, format!("cannot encode the weights: {e}")))?;
+    mtlkit_core::io::atomic_write(path, &bytes)?;
+    Ok(())
+}
+
+/// Read only the metadata of a saved model.
+///
+/// # Errors
+/// Unreadable, corrupt or foreign files.
+pub fn read_meta(path: &Path) -> Result<ModelMeta> {
+    let bytes = std::fs::read(path).map_err(|source| DeepError::Io {
+        operation: "reading",
+        path: path.to_path_buf(),
+        source,
+    })?;
+    meta_of(path, &bytes)
+}
+
+fn meta_of(path: &Path, bytes: &[u8]) -> Result<ModelMeta> {
+    let (_, header) = safetensors::SafeTensors::read_metadata(bytes)
+        .map_err(|e| file_err(path, format!("not a safetensors file ({e})")))?;
+    let json = header
+        .metadata()
+        .as_ref()
+        .and_then(|m| m.get("mtlkit"))
+        .ok_or_else(|| file_err(path, "no mtlkit metadata: not an mtlkit deep model"))?;
+    let meta: ModelMeta = serde_json::from_str(json)
+        .map_err(|e| file_err(path, format!("corrupt mtlkit metadata ({e})")))?;
+    meta.validate().map_err(|e| file_err(path, e.to_string()))?;
+    Ok(meta)
+}
+
+/// Load a saved model onto `device` (a plain device for prediction, or an autodiff one to
+/// continue training).
+///
+/// # Errors
+/// Unreadable, corrupt or foreign files; weights that do not fit the recorded architecture.
+pub fn load_model(path: &Path, device: &Device) -> Result<(DeepModel, ModelMeta)> {
+    let bytes = std::fs::read(path).map_err(|source| DeepError::Io {
+        operation: "reading",
+        path: path.to_path_buf(),
+        source,
+    })?;
+    let meta = meta_of(path, &bytes)?;
+    let mut model = meta.build(device);
+    let mut store = SafetensorsStore::from_bytes(Some(bytes));
+    let applied = model
+        .load_from(&mut store)
+        .map_err(|e| file_err(path, format!("cannot read the weights ({e})")))?;
+    if !applied.missing.is_empty() || !applied.errors.is_empty() {
+        return Err(file_err(
+            path,
+            format!(
+                "the weights do not fit the recorded architecture (missing {:?}, errors {:?})",
+                applied.missing, applied.errors
+            ),
+        ));
+    }
+    let model = model.fork(device);
+    Ok((model, meta))
+}
