@@ -28,6 +28,50 @@ pub enum Command {
     Cv(CvArgs),
     /// Multi-task vs independent single-task models on the bundled Parkinson's data.
     Demo(DemoArgs),
+    /// Train a deep multi-task model from a TOML configuration (architecture, tasks, data,
+    /// trainer, seeds, single-task baselines); save it and report per-task metrics, Δm, Δp.
+    Train(TrainArgs),
+    /// Evaluate a saved deep model on a table (per-task metrics and losses).
+    Evaluate(EvaluateArgs),
+}
+
+/// `mtlkit train`.
+#[derive(Debug, Args)]
+pub struct TrainArgs {
+    /// The experiment configuration (TOML; data paths relative to its folder).
+    #[arg(long)]
+    pub config: PathBuf,
+    /// Output folder: model.safetensors (the best seed's model), report.json, per-run logs and
+    /// checkpoints (a killed run started again with the same folder resumes).
+    #[arg(long)]
+    pub out: PathBuf,
+    /// Override the configuration's seeds (comma-separated).
+    #[arg(long, value_delimiter = ',')]
+    pub seeds: Option<Vec<u64>>,
+    /// Override the configuration's number of epochs.
+    #[arg(long)]
+    pub epochs: Option<usize>,
+    /// Print the report as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// `mtlkit evaluate`.
+#[derive(Debug, Args)]
+pub struct EvaluateArgs {
+    /// A model written by `mtlkit train`.
+    pub model: PathBuf,
+    /// A CSV with the model's feature columns and its tasks' label columns (named as the
+    /// tasks' `column` in the training configuration, given with --config), or the task names.
+    #[arg(long)]
+    pub data: PathBuf,
+    /// The training configuration (for the label columns and the task column); without it,
+    /// each task's labels are read from the column named like the task.
+    #[arg(long)]
+    pub config: Option<PathBuf>,
+    /// Print JSON.
+    #[arg(long)]
+    pub json: bool,
 }
 
 /// Estimators the CLI can fit.

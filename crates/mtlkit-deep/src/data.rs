@@ -292,6 +292,52 @@ impl DeepDataset {
         }
     }
 
+    /// The dataset restricted to some tasks (in the given order).
+    ///
+    /// # Errors
+    /// An unknown or repeated task index, or no task.
+    pub fn select_tasks(&self, tasks: &[usize]) -> Result<Self> {
+        let mut seen = std::collections::HashSet::new();
+        if tasks.is_empty()
+            || tasks
+                .iter()
+                .any(|&t| t >= self.n_tasks() || !seen.insert(t))
+        {
+            return Err(config_err("task selection: unknown, repeated or no task"));
+        }
+        let specs: Vec<TaskSpec> = tasks.iter().map(|&t| self.specs[t].clone()).collect();
+        match &self.layout {
+            DeepLayout::Shared { x, targets } => Self::shared(
+                x.clone(),
+                tasks.iter().map(|&t| targets[t].clone()).collect(),
+                specs,
+            ),
+            DeepLayout::PerTask { tasks: data } => {
+                Self::per_task(tasks.iter().map(|&t| data[t].clone()).collect(), specs)
+            }
+        }
+    }
+
+    /// Apply `f` to every input matrix (e.g. standardisation).
+    pub fn map_inputs(&mut self, mut f: impl FnMut(&mut Array2<f32>)) {
+        match &mut self.layout {
+            DeepLayout::Shared { x, .. } => f(x),
+            DeepLayout::PerTask { tasks } => tasks.iter_mut().for_each(|(x, _)| f(x)),
+        }
+    }
+
+    /// All input rows stacked (every task's rows for per-task data).
+    pub fn all_inputs(&self) -> Array2<f32> {
+        match &self.layout {
+            DeepLayout::Shared { x, .. } => x.clone(),
+            DeepLayout::PerTask { tasks } => {
+                let views: Vec<_> = tasks.iter().map(|(x, _)| x.view()).collect();
+                ndarray::concatenate(Axis(0), &views)
+                    .unwrap_or_else(|_| Array2::zeros((0, self.n_features)))
+            }
+        }
+    }
+
     /// Split off a validation set: a seeded random `fraction` of the rows (of each task's rows
     /// for per-task data, so every task appears in both parts). Returns `(train, validation)`.
     ///

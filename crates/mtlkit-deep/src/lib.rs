@@ -17,6 +17,7 @@ pub mod arch;
 pub mod data;
 pub mod error;
 pub mod eval;
+pub mod experiment;
 pub mod loss;
 pub mod model;
 pub mod nn;
@@ -62,6 +63,11 @@ pub fn seeded<M: burn::module::Module>(
     let m = build(device);
     m.visit(&mut Touch);
     m
+}
+
+/// burn's device type, re-exported for callers that do not depend on burn.
+pub mod burn_device {
+    pub use burn::tensor::Device;
 }
 
 /// The default training device: burn's pure-Rust CPU backend with autodiff.

@@ -239,7 +239,11 @@ impl ArchConfig {
                 let mut blocks = Vec::with_capacity(hidden.len());
                 let mut prev = d_in;
                 for &w in hidden {
-                    blocks.push((0..out_dims.len()).map(|_| Mlp::new(&[prev, w], device)).collect());
+                    blocks.push(
+                        (0..out_dims.len())
+                            .map(|_| Mlp::new(&[prev, w], device))
+                            .collect(),
+                    );
                     prev = w;
                 }
                 DeepModel::CrossStitch(CrossStitch::new(blocks, tower, out_dims, device))

@@ -83,7 +83,10 @@ impl ModelMeta {
     pub fn validate(&self) -> Result<()> {
         let bad = |m: String| DeepError::Config(m);
         if self.format != FORMAT {
-            return Err(bad(format!("not an mtlkit deep model (format '{}')", self.format)));
+            return Err(bad(format!(
+                "not an mtlkit deep model (format '{}')",
+                self.format
+            )));
         }
         if self.version > VERSION {
             return Err(bad(format!(
@@ -97,7 +100,8 @@ impl ModelMeta {
             return Err(bad("the model has no input features".into()));
         }
         if let Some(s) = &self.standardizer {
-            if s.mean.len() != self.feature_names.len() || s.scale.len() != self.feature_names.len() {
+            if s.mean.len() != self.feature_names.len() || s.scale.len() != self.feature_names.len()
+            {
                 return Err(bad("the standardiser does not match the features".into()));
             }
         }
@@ -107,7 +111,9 @@ impl ModelMeta {
     /// Build an untrained model of this shape.
     pub fn build(&self, device: &Device) -> DeepModel {
         let out: Vec<usize> = self.tasks.iter().map(|t| t.kind.output_dim()).collect();
-        crate::seeded(device, 0, |d| self.architecture.build(self.feature_names.len(), &out, d))
+        crate::seeded(device, 0, |d| {
+            self.architecture.build(self.feature_names.len(), &out, d)
+        })
     }
 }
 

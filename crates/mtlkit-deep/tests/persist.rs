@@ -4,7 +4,7 @@
 
 use std::ops::Range;
 
-use burn::tensor::{Device, TensorData, Tensor};
+use burn::tensor::{Device, Tensor, TensorData};
 use mtlkit_deep::persist::{ModelMeta, Standardizer, load_model, read_meta, save_model};
 use mtlkit_deep::{ArchConfig, MultiTaskModel, TaskKind, TaskSpec, seeded};
 
@@ -21,7 +21,13 @@ fn outputs<M: MultiTaskModel>(m: &M, device: &Device) -> Vec<Vec<f32>> {
     let rows: Vec<Option<Range<usize>>> = vec![Some(0..6), Some(1..4)];
     m.forward(x, &rows)
         .into_iter()
-        .map(|o| o.unwrap().into_data().convert::<f32>().try_to_vec::<f32>().unwrap())
+        .map(|o| {
+            o.unwrap()
+                .into_data()
+                .convert::<f32>()
+                .try_to_vec::<f32>()
+                .unwrap()
+        })
         .collect()
 }
 
@@ -29,12 +35,39 @@ fn outputs<M: MultiTaskModel>(m: &M, device: &Device) -> Vec<Vec<f32>> {
 fn every_architecture_round_trips() {
     let d = Device::flex();
     let archs = vec![
-        ArchConfig::HardSharing { hidden: vec![7, 6], tower: vec![3] },
-        ArchConfig::Mmoe { hidden: vec![6], experts: 3, tower: vec![] },
-        ArchConfig::Cgc { hidden: vec![6], shared_experts: 2, task_experts: 1, tower: vec![] },
-        ArchConfig::Ple { hidden: vec![6], levels: 2, shared_experts: 1, task_experts: 2, tower: vec![4] },
-        ArchConfig::CrossStitch { hidden: vec![6, 5], tower: vec![] },
-        ArchConfig::DselectK { hidden: vec![6], experts: 5, k: 2, gamma: 1.0, tower: vec![] },
+        ArchConfig::HardSharing {
+            hidden: vec![7, 6],
+            tower: vec![3],
+        },
+        ArchConfig::Mmoe {
+            hidden: vec![6],
+            experts: 3,
+            tower: vec![],
+        },
+        ArchConfig::Cgc {
+            hidden: vec![6],
+            shared_experts: 2,
+            task_experts: 1,
+            tower: vec![],
+        },
+        ArchConfig::Ple {
+            hidden: vec![6],
+            levels: 2,
+            shared_experts: 1,
+            task_experts: 2,
+            tower: vec![4],
+        },
+        ArchConfig::CrossStitch {
+            hidden: vec![6, 5],
+            tower: vec![],
+        },
+        ArchConfig::DselectK {
+            hidden: vec![6],
+            experts: 5,
+            k: 2,
+            gamma: 1.0,
+            tower: vec![],
+        },
     ];
     let dir = tempfile::tempdir().unwrap();
     for (i, arch) in archs.into_iter().enumerate() {
@@ -44,7 +77,10 @@ fn every_architecture_round_trips() {
             architecture: arch.clone(),
             tasks: tasks(),
             feature_names: (0..5).map(|j| format!("f{j}")).collect(),
-            standardizer: Some(Standardizer { mean: vec![0.5; 5], scale: vec![2.0; 5] }),
+            standardizer: Some(Standardizer {
+                mean: vec![0.5; 5],
+                scale: vec![2.0; 5],
+            }),
             info: serde_json::json!({"seed": 3}),
         };
         let m = seeded(&d, 100 + i as u64, |d| arch.build(5, &[1, 4], d));
@@ -64,7 +100,11 @@ fn every_architecture_round_trips() {
 fn bad_files_are_clear_errors() {
     let d = Device::flex();
     let dir = tempfile::tempdir().unwrap();
-    let arch = ArchConfig::Mmoe { hidden: vec![4], experts: 2, tower: vec![] };
+    let arch = ArchConfig::Mmoe {
+        hidden: vec![4],
+        experts: 2,
+        tower: vec![],
+    };
     let meta = ModelMeta {
         format: "mtlkit-deep".into(),
         version: 1,
@@ -96,11 +136,18 @@ fn bad_files_are_clear_errors() {
     foreign.format = "other".into();
     assert!(save_model(&p, &m, &foreign).is_err());
     let mut bad_std = meta.clone();
-    bad_std.standardizer = Some(Standardizer { mean: vec![0.0; 2], scale: vec![1.0; 2] });
+    bad_std.standardizer = Some(Standardizer {
+        mean: vec![0.0; 2],
+        scale: vec![1.0; 2],
+    });
     assert!(save_model(&p, &m, &bad_std).is_err());
     // weights that do not fit the recorded architecture
     let mut wrong = meta.clone();
-    wrong.architecture = ArchConfig::Mmoe { hidden: vec![4], experts: 3, tower: vec![] };
+    wrong.architecture = ArchConfig::Mmoe {
+        hidden: vec![4],
+        experts: 3,
+        tower: vec![],
+    };
     let m2 = seeded(&d, 1, |d| arch.build(5, &[1, 4], d));
     let p2 = dir.path().join("wrong.safetensors");
     save_model(&p2, &m2, &wrong).unwrap();

@@ -1,5 +1,6 @@
 //! Command implementations.
 
+mod deep;
 mod demo;
 mod export;
 mod fit;
@@ -20,5 +21,7 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Path(a) => select::run_path(a),
         Command::Cv(a) => select::run_cv(a),
         Command::Demo(a) => demo::run(&a),
+        Command::Train(a) => deep::run_train(&a),
+        Command::Evaluate(a) => deep::run_evaluate(&a),
     }
 }

@@ -1,0 +1,209 @@
+//! `mtlkit train` / `mtlkit evaluate` end to end on small generated tables.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+fn mtlkit(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_mtlkit"))
+        .args(args)
+        .env("RAYON_NUM_THREADS", "1")
+        .output()
+        .expect("run mtlkit")
+}
+
+/// A CSV with inputs a, b, c, a regression label (some missing) and a binary label.
+fn write_table(path: &Path, n: usize, seed: u64) {
+    let mut s = String::from("a,b,c,y,label\n");
+    let mut state = seed.wrapping_mul(6364136223846793005).wrapping_add(1);
+    let mut next = || {
+        state = state
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        ((state >> 33) as f64) / f64::from(1u32 << 31) * 2.0 - 1.0
+    };
+    for i in 0..n {
+        let (a, b, c) = (next(), next(), next());
+        let y = if i % 7 == 3 {
+            String::new()
+        } else {
+            format!("{:.5}", 2.0 * a - b + 0.5 * c)
+        };
+        let label = u8::from(a + c > 0.0);
+        s.push_str(&format!("{a:.5},{b:.5},{c:.5},{y},{label}\n"));
+    }
+    std::fs::write(path, s).unwrap();
+}
+
+const CONFIG: &str = r#"
+[data]
+train = "train.csv"
+test = "test.csv"
+
+[[tasks]]
+name = "y"
+column = "y"
+kind = { type = "regression" }
+
+[[tasks]]
+name = "label"
+column = "label"
+kind = { type = "binary" }
+
+[model]
+architecture = "ARCH"
+hidden = [16]
+EXTRA
+
+[trainer]
+epochs = 8
+batch_size = 32
+lr = 0.01
+progress = false
+
+[run]
+seeds = [0, 1]
+single_task = true
+"#;
+
+#[test]
+fn train_then_evaluate_every_architecture() {
+    let dir = tempfile::tempdir().unwrap();
+    write_table(&dir.path().join("train.csv"), 300, 1);
+    write_table(&dir.path().join("test.csv"), 100, 2);
+    for (arch, extra) in [
+        ("hard-sharing", ""),
+        ("mmoe", "experts = 3"),
+        ("cgc", "shared_experts = 2\ntask_experts = 1"),
+        ("ple", "levels = 2\nshared_experts = 1\ntask_experts = 1"),
+        ("cross-stitch", ""),
+        ("dselect-k", "experts = 3\nk = 2"),
+    ] {
+        let cfg = dir.path().join(format!("{arch}.toml"));
+        std::fs::write(&cfg, CONFIG.replace("ARCH", arch).replace("EXTRA", extra)).unwrap();
+        let out = dir.path().join(arch);
+        let o = mtlkit(&[
+            "train",
+            "--config",
+            cfg.to_str().unwrap(),
+            "--out",
+            out.to_str().unwrap(),
+            "--json",
+        ]);
+        assert!(
+            o.status.success(),
+            "{arch}: {}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+        let report: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+        let r = &report["report"];
+        assert_eq!(r["report_set"], "test");
+        assert_eq!(r["multi_task"].as_array().unwrap().len(), 2);
+        assert_eq!(r["single_task"].as_array().unwrap().len(), 4);
+        assert!(r["delta_m"][0].as_f64().unwrap().is_finite());
+        // the binary task learned something on the test set
+        let auc = r["multi_task"][0]["report"]["metrics"][1][0][1]
+            .as_f64()
+            .unwrap();
+        assert!(auc > 0.8, "{arch}: test AUC {auc}");
+        // the saved model (the best validation seed) reproduces that run's test losses
+        let model = out.join("model.safetensors");
+        let e = mtlkit(&[
+            "evaluate",
+            model.to_str().unwrap(),
+            "--data",
+            dir.path().join("test.csv").to_str().unwrap(),
+            "--config",
+            cfg.to_str().unwrap(),
+            "--json",
+        ]);
+        assert!(e.status.success(), "{}", String::from_utf8_lossy(&e.stderr));
+        let ev: serde_json::Value = serde_json::from_slice(&e.stdout).unwrap();
+        let losses = ev["evaluation"]["losses"].as_array().unwrap();
+        let reported: Vec<Vec<f64>> = r["multi_task"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|m| {
+                m["report"]["losses"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|v| v.as_f64().unwrap())
+                    .collect()
+            })
+            .collect();
+        let got: Vec<f64> = losses.iter().map(|v| v.as_f64().unwrap()).collect();
+        assert!(
+            reported.iter().any(|rep| rep
+                .iter()
+                .zip(&got)
+                .all(|(a, b)| (a - b).abs() <= 1e-5 * a.abs().max(1.0))),
+            "{arch}: evaluate gives {got:?}, the runs reported {reported:?}"
+        );
+    }
+}
+
+#[test]
+fn bad_configurations_are_one_line_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    write_table(&dir.path().join("train.csv"), 50, 1);
+    write_table(&dir.path().join("test.csv"), 20, 2);
+    let cases = [
+        (
+            CONFIG.replace("ARCH", "mmoe").replace("EXTRA", ""),
+            "missing field `experts`",
+        ),
+        (
+            CONFIG.replace("ARCH", "transformer").replace("EXTRA", ""),
+            "transformer",
+        ),
+        (
+            CONFIG
+                .replace("ARCH", "hard-sharing")
+                .replace("EXTRA", "")
+                .replace("column = \"y\"", "column = \"nope\""),
+            "unknown column 'nope'",
+        ),
+        (
+            CONFIG
+                .replace("ARCH", "hard-sharing")
+                .replace("EXTRA", "")
+                .replace("lr = 0.01", "lr = -1.0"),
+            "lr must be positive",
+        ),
+        (
+            CONFIG
+                .replace("ARCH", "hard-sharing")
+                .replace("EXTRA", "")
+                .replace("epochs = 8", "epochs = 8\nbogus = 1"),
+            "bogus",
+        ),
+    ];
+    for (i, (cfg, needle)) in cases.iter().enumerate() {
+        let p = dir.path().join(format!("c{i}.toml"));
+        std::fs::write(&p, cfg).unwrap();
+        let o = mtlkit(&[
+            "train",
+            "--config",
+            p.to_str().unwrap(),
+            "--out",
+            dir.path().join("o").to_str().unwrap(),
+        ]);
+        assert!(!o.status.success());
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert!(err.contains(needle), "case {i}: {err}");
+        assert_eq!(err.trim().lines().count(), 1, "{err}");
+    }
+    // a corrupt model file
+    let bad = dir.path().join("bad.safetensors");
+    std::fs::write(&bad, b"garbage").unwrap();
+    let o = mtlkit(&[
+        "evaluate",
+        bad.to_str().unwrap(),
+        "--data",
+        dir.path().join("test.csv").to_str().unwrap(),
+    ]);
+    assert!(!o.status.success());
+    assert!(String::from_utf8_lossy(&o.stderr).contains("bad.safetensors"));
+}
