@@ -21,6 +21,7 @@ pub mod experiment;
 pub mod loss;
 pub mod model;
 pub mod nn;
+pub mod oracle;
 pub mod persist;
 pub mod progress;
 pub mod schedule;

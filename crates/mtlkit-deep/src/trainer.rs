@@ -64,6 +64,12 @@ pub struct TrainerConfig {
     pub weighting: Method,
     /// Show a progress bar (only drawn on a terminal; default true).
     pub progress: bool,
+    /// Gradient oracle for methods that need task gradients (default: representation level
+    /// when the architecture has a split).
+    pub oracle: crate::oracle::OracleChoice,
+    /// Compute task gradients at every step even for loss-level methods, to log gradient
+    /// cosines and the conflict ratio (default false).
+    pub monitor_gradients: bool,
 }
 
 impl Default for TrainerConfig {
@@ -83,6 +89,8 @@ impl Default for TrainerConfig {
             checkpoint_every: 50,
             weighting: Method::Sum(mtlkit_weighting::methods::SumConfig::default()),
             progress: true,
+            oracle: crate::oracle::OracleChoice::default(),
+            monitor_gradients: false,
         }
     }
 }
@@ -212,6 +220,20 @@ pub struct EpochLog {
     pub weights: Vec<f64>,
     /// Learning rate at the epoch's last step.
     pub lr: f64,
+    /// Mean fraction of conflicting task pairs (negative gradient cosine) over the epoch's
+    /// steps, when task gradients were computed.
+    #[serde(default)]
+    pub conflict_ratio: Option<f64>,
+    /// Mean pairwise gradient cosines over the epoch's steps (`T × T`; `NaN` for pairs never
+    /// seen together), when task gradients were computed.
+    #[serde(default)]
+    pub cosines: Option<Vec<Vec<Option<f64>>>>,
+    /// The gradient oracle of the epoch's steps (`losses`, `representation`, `parameters`).
+    #[serde(default)]
+    pub oracle: String,
+    /// Mean milliseconds per training step.
+    #[serde(default)]
+    pub step_ms: f64,
     /// The validation evaluation (absent without a validation set).
     pub validation: Option<Evaluation>,
     /// Whether this epoch is the best so far on validation.
@@ -425,6 +447,13 @@ struct RunState {
     acc_loss: Vec<f64>,
     acc_weight: Vec<f64>,
     acc_count: Vec<usize>,
+    /// Gradient statistics of the epoch in progress: conflict-ratio sum and count, cosine sums
+    /// and counts per pair, step seconds.
+    acc_conflict: (f64, usize),
+    acc_cos: Vec<(f64, usize)>,
+    acc_step_s: f64,
+    acc_steps: usize,
+    oracle: String,
     /// File names (inside the checkpoint folder) of the model, optimizer and best model.
     model_file: String,
     optim_file: String,
@@ -470,12 +499,6 @@ where
         )));
     }
     let mut weighting: Box<dyn Weighting> = cfg.weighting.build(t_n, cfg.seed)?;
-    if weighting.need() != Need::Losses {
-        return Err(config_err(format!(
-            "weighting method '{}' needs task gradients; use crate::oracle::train_with_gradients",
-            weighting.name()
-        )));
-    }
     let mut optim = cfg.build_optimizer();
     let config_fp = serde_json::to_value(cfg).map_err(|e| config_err(e.to_string()))?;
     let mut model = model;
@@ -491,6 +514,11 @@ where
         acc_loss: vec![0.0; t_n],
         acc_weight: vec![0.0; t_n],
         acc_count: vec![0; t_n],
+        acc_conflict: (0.0, 0),
+        acc_cos: vec![(0.0, 0); t_n * t_n],
+        acc_step_s: 0.0,
+        acc_steps: 0,
+        oracle: String::new(),
         model_file: String::new(),
         optim_file: String::new(),
         best_file: None,
@@ -537,33 +565,72 @@ where
                 });
             }
             let batch = train.batch(&plan[st.step_in_epoch]);
-            let (ids, losses) = batch_losses(&model, train, &batch, device);
-            if ids.is_empty() {
-                st.step_in_epoch += 1;
-                continue;
-            }
-            let lv = scalars(&losses);
-            if let Some((k, v)) = lv.iter().enumerate().find(|(_, v)| !v.is_finite()) {
-                return Err(DeepError::Training(format!(
-                    "task '{}' has loss {v} at epoch {epoch}, step {}: training diverged (lower the learning rate or clip gradients)",
-                    train.specs()[ids[k]].name,
-                    st.step_in_epoch
-                )));
-            }
-            let lv_arr = Array1::from(lv.clone());
-            let agg = weighting.aggregate(&StepInput::new(lv_arr.view()).with_tasks(&ids))?;
-            let total = losses
-                .into_iter()
-                .zip(agg.weights.iter())
-                .map(|(l, &w)| l.mul_scalar(w))
-                .reduce(|a, b| a + b)
-                .ok_or_else(|| DeepError::Training("empty step".into()))?;
-            let grads = GradientsParams::from_grads(total.backward(), &model);
+            let t_step = Instant::now();
             let lr = cfg
                 .schedule
                 .lr(cfg.lr, st.steps, total_steps_est, epoch, cfg.warmup_steps);
             last_lr = lr;
-            model = optim.step(lr, model, grads);
+            let use_grads = weighting.need_now() != Need::Losses || cfg.monitor_gradients;
+            let (ids, lv, weights) = if use_grads {
+                let step = gradient_step(
+                    &model,
+                    train,
+                    &batch,
+                    weighting.as_mut(),
+                    device,
+                    cfg.oracle,
+                )?;
+                if step.tasks.is_empty() {
+                    st.step_in_epoch += 1;
+                    continue;
+                }
+                if let Some(stats) = &step.stats {
+                    if let (Some(r), Some(c)) = (stats.conflict_ratio, &stats.cosines) {
+                        st.acc_conflict.0 += r;
+                        st.acc_conflict.1 += 1;
+                        for (a, &ta) in stats.tasks.iter().enumerate() {
+                            for (b, &tb) in stats.tasks.iter().enumerate() {
+                                let cell = &mut st.acc_cos[ta * t_n + tb];
+                                if c[a][b].is_finite() {
+                                    cell.0 += c[a][b];
+                                    cell.1 += 1;
+                                }
+                            }
+                        }
+                    }
+                }
+                st.oracle = step.oracle.to_string();
+                model = optim.step(lr, model, step.grads);
+                (step.tasks, step.losses, step.weights)
+            } else {
+                let (ids, losses) = batch_losses(&model, train, &batch, device);
+                if ids.is_empty() {
+                    st.step_in_epoch += 1;
+                    continue;
+                }
+                let lv = scalars(&losses);
+                if let Some((k, v)) = lv.iter().enumerate().find(|(_, v)| !v.is_finite()) {
+                    return Err(DeepError::Training(format!(
+                        "task '{}' has loss {v} at epoch {epoch}, step {}: training diverged (lower the learning rate or clip gradients)",
+                        train.specs()[ids[k]].name,
+                        st.step_in_epoch
+                    )));
+                }
+                let lv_arr = Array1::from(lv.clone());
+                let agg = weighting.aggregate(&StepInput::new(lv_arr.view()).with_tasks(&ids))?;
+                let total = losses
+                    .into_iter()
+                    .zip(agg.weights.iter())
+                    .map(|(l, &w)| l.mul_scalar(w))
+                    .reduce(|a, b| a + b)
+                    .ok_or_else(|| DeepError::Training("empty step".into()))?;
+                let grads = GradientsParams::from_grads(total.backward(), &model);
+                model = optim.step(lr, model, grads);
+                st.oracle = "losses".into();
+                (ids, lv, agg.weights.to_vec())
+            };
+            st.acc_step_s += t_step.elapsed().as_secs_f64();
+            st.acc_steps += 1;
             if weighting.wants_losses_after_step() {
                 let (_, after) = batch_losses(
                     &model.valid(),
@@ -576,7 +643,7 @@ where
             }
             for (k, &t) in ids.iter().enumerate() {
                 st.acc_loss[t] += lv[k];
-                st.acc_weight[t] += agg.weights[k];
+                st.acc_weight[t] += weights[k];
                 st.acc_count[t] += 1;
             }
             st.step_in_epoch += 1;
@@ -611,12 +678,29 @@ where
                 .map(|(a, &k)| if k > 0 { a / k as f64 } else { f64::NAN })
                 .collect()
         };
+        let cosines = (st.acc_conflict.1 > 0).then(|| {
+            (0..t_n)
+                .map(|a| {
+                    (0..t_n)
+                        .map(|b| {
+                            let (s, c) = st.acc_cos[a * t_n + b];
+                            (c > 0).then(|| s / c as f64)
+                        })
+                        .collect()
+                })
+                .collect()
+        });
         let log = EpochLog {
             epoch,
             steps: st.steps,
             train_losses: mean(&st.acc_loss, &st.acc_count),
             weights: mean(&st.acc_weight, &st.acc_count),
             lr: last_lr,
+            conflict_ratio: (st.acc_conflict.1 > 0)
+                .then(|| st.acc_conflict.0 / st.acc_conflict.1 as f64),
+            cosines,
+            oracle: st.oracle.clone(),
+            step_ms: 1e3 * st.acc_step_s / st.acc_steps.max(1) as f64,
             validation: evaluation,
             best,
             seconds: t0.elapsed().as_secs_f64(),
@@ -633,6 +717,10 @@ where
         st.acc_loss.iter_mut().for_each(|v| *v = 0.0);
         st.acc_weight.iter_mut().for_each(|v| *v = 0.0);
         st.acc_count.iter_mut().for_each(|v| *v = 0);
+        st.acc_conflict = (0.0, 0);
+        st.acc_cos.iter_mut().for_each(|v| *v = (0.0, 0));
+        st.acc_step_s = 0.0;
+        st.acc_steps = 0;
         st.epoch += 1;
         st.step_in_epoch = 0;
         if validation.is_some() && cfg.patience.is_some() && st.early.should_stop() {
@@ -655,6 +743,31 @@ where
         stopped_early: st.stopped_early,
         steps: st.steps,
     })
+}
+
+/// One step through a gradient oracle.
+fn gradient_step<M: MultiTaskModel>(
+    model: &M,
+    data: &DeepDataset,
+    batch: &Batch,
+    weighting: &mut dyn Weighting,
+    device: &Device,
+    choice: crate::oracle::OracleChoice,
+) -> Result<crate::oracle::OracleStep> {
+    use crate::oracle::{OracleChoice, parameter_step, representation_step};
+    match choice {
+        OracleChoice::Parameters => parameter_step(model, data, batch, weighting, device),
+        OracleChoice::Representation => representation_step(model, data, batch, weighting, device)?
+            .ok_or_else(|| {
+                config_err(
+                    "this architecture has no representation split: use the parameter-level oracle",
+                )
+            }),
+        OracleChoice::Auto => match representation_step(model, data, batch, weighting, device)? {
+            Some(s) => Ok(s),
+            None => parameter_step(model, data, batch, weighting, device),
+        },
+    }
 }
 
 fn s_config_differs(s: &RunState, fp: &serde_json::Value) -> bool {
