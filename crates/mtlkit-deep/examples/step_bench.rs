@@ -1,0 +1,185 @@
+//! Cost of one training step (forward, backward, optimizer) for equal weighting and for every
+//! gradient-level weighting method through the representation-level oracle, on the issue's
+//! shapes: a shared-bottom MLP 100→256→256 with 3 regression heads, and an MMoE (8 experts
+//! 100→64, towers 32, 2 tasks), batch 256, single thread, Adam.
+//!
+//! `cargo run --release -p mtlkit-deep --example step_bench [-- --steps 50 --json out.json]`
+//! prints a table (median and interquartile range of the step's wall time, which on one
+//! thread equals its CPU time) and, with `--json`, writes the raw figures.
+
+use std::time::Instant;
+
+use burn::optim::GradientsParams;
+use mtlkit_deep::oracle::{parameter_step, representation_step};
+use mtlkit_deep::{
+    ArchConfig, BatchIndex, DeepDataset, DeepModel, MultiTaskModel, Targets, TaskKind, TaskSpec,
+    TrainerConfig, cpu_device, seeded,
+};
+use mtlkit_weighting::Method;
+use ndarray::{Array1, Array2};
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
+
+fn data(n: usize, d: usize, t: usize) -> DeepDataset {
+    let mut rng = StdRng::seed_from_u64(0);
+    let x = Array2::from_shape_fn((n, d), |_| rng.random::<f32>() * 2.0 - 1.0);
+    let specs: Vec<TaskSpec> = (0..t)
+        .map(|k| TaskSpec::new(format!("t{k}"), TaskKind::Regression))
+        .collect();
+    let targets = specs
+        .iter()
+        .map(|s| {
+            let y: Array1<f64> = (0..n).map(|_| rng.random::<f64>()).collect();
+            Targets::from_column(s, y.view()).expect("finite targets")
+        })
+        .collect();
+    DeepDataset::shared(x, targets, specs).expect("valid data")
+}
+
+fn quantiles(mut v: Vec<f64>) -> (f64, f64, f64) {
+    v.sort_by(f64::total_cmp);
+    let q = |p: f64| v[((v.len() - 1) as f64 * p).round() as usize];
+    (q(0.5), q(0.25), q(0.75))
+}
+
+fn main() {
+    let mut steps = 50usize;
+    let mut json_out: Option<String> = None;
+    let args: Vec<String> = std::env::args().collect();
+    let mut i = 1;
+    while i < args.len() {
+        match args[i].as_str() {
+            "--steps" => {
+                steps = args
+                    .get(i + 1)
+                    .and_then(|v| v.parse().ok())
+                    .unwrap_or(steps);
+                i += 1;
+            }
+            "--json" => {
+                json_out = args.get(i + 1).cloned();
+                i += 1;
+            }
+            _ => {}
+        }
+        i += 1;
+    }
+    let device = cpu_device();
+    let methods = [
+        "sum",
+        "pcgrad",
+        "upgrad",
+        "mgda",
+        "cagrad",
+        "nash-mtl",
+        "imtl-g",
+        "aligned-mtl",
+        "dualproj",
+        "gradvac",
+        "fairgrad",
+        "graddrop",
+    ];
+    let cases: [(&str, ArchConfig, usize, usize); 2] = [
+        (
+            "shared-bottom 100-256-256, 3 heads",
+            ArchConfig::HardSharing {
+                hidden: vec![256, 256],
+                tower: vec![],
+            },
+            100,
+            3,
+        ),
+        (
+            "MMoE 8 experts 100-64, towers 32, 2 tasks",
+            ArchConfig::Mmoe {
+                hidden: vec![64],
+                experts: 8,
+                tower: vec![32],
+            },
+            100,
+            2,
+        ),
+    ];
+    let mut rows = Vec::new();
+    for (label, arch, d_in, t) in cases {
+        let ds = data(256, d_in, t);
+        let batch = ds.batch(&BatchIndex::Shared((0..256).collect()));
+        let base = seeded(&device, 0, |d| arch.build(d_in, &vec![1; t], d));
+        let time = |mode: &str| -> Vec<f64> {
+            let mut model: DeepModel = base.clone();
+            let mut opt = TrainerConfig::default().build_optimizer();
+            let mut w = if mode == "losses" || mode == "parameters:pcgrad" {
+                let m: Method = serde_json::from_str(r#"{"method":"pcgrad"}"#).expect("method");
+                m.build(t, 0).expect("build")
+            } else {
+                let m: Method =
+                    serde_json::from_str(&format!(r#"{{"method":"{mode}"}}"#)).expect("method");
+                m.build(t, 0).expect("build")
+            };
+            let mut out = Vec::new();
+            for k in 0..steps + 5 {
+                let t0 = Instant::now();
+                let grads = if mode == "losses" {
+                    let x = mtlkit_deep::loss::tensor2(&batch.x, &device);
+                    let rr: Vec<_> = batch
+                        .tasks
+                        .iter()
+                        .map(|t| t.as_ref().map(|tb| tb.rows.clone()))
+                        .collect();
+                    let total = model
+                        .forward(x, &rr)
+                        .into_iter()
+                        .zip(&batch.tasks)
+                        .enumerate()
+                        .filter_map(|(i, (o, tb))| {
+                            Some(mtlkit_deep::loss::task_loss(
+                                &ds.specs()[i].loss(),
+                                o?,
+                                tb.as_ref()?,
+                                &device,
+                            ))
+                        })
+                        .reduce(|a, b| a + b)
+                        .expect("tasks");
+                    GradientsParams::from_grads(total.backward(), &model)
+                } else if mode == "parameters:pcgrad" {
+                    parameter_step(&model, &ds, &batch, w.as_mut(), &device)
+                        .expect("step")
+                        .grads
+                } else {
+                    representation_step(&model, &ds, &batch, w.as_mut(), &device)
+                        .expect("step")
+                        .expect("split")
+                        .grads
+                };
+                model = opt.step(1e-3, model, grads);
+                let _ = device.sync();
+                if k >= 5 {
+                    out.push(t0.elapsed().as_secs_f64() * 1e3);
+                }
+            }
+            out
+        };
+        let eq = time("losses");
+        let (eq_med, _, _) = quantiles(eq.clone());
+        let mut all = vec![("equal weights (one backward of Σ L_t)".to_string(), eq)];
+        for m in methods {
+            all.push((format!("{m} (representation oracle)"), time(m)));
+        }
+        all.push((
+            "pcgrad (parameter oracle)".to_string(),
+            time("parameters:pcgrad"),
+        ));
+        println!("\n{label}, batch 256, {steps} steps, single thread");
+        println!("| method | median ms | IQR ms | ratio to equal |");
+        println!("|---|---|---|---|");
+        for (name, v) in &all {
+            let (m, lo, hi) = quantiles(v.clone());
+            println!("| {name} | {m:.2} | {lo:.2}–{hi:.2} | {:.2} |", m / eq_med);
+            rows.push(serde_json::json!({"case": label, "method": name, "median_ms": m, "q25_ms": lo, "q75_ms": hi, "ratio": m / eq_med}));
+        }
+    }
+    if let Some(p) = json_out {
+        let _ = std::fs::write(&p, serde_json::to_string_pretty(&rows).unwrap_or_default());
+    }
+}
