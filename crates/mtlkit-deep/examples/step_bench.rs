@@ -36,6 +36,14 @@ fn data(n: usize, d: usize, t: usize) -> DeepDataset {
     DeepDataset::shared(x, targets, specs).expect("valid data")
 }
 
+/// One mode's model, optimizer, method and step times.
+type ModeState = (
+    DeepModel,
+    burn::optim::ModuleOptimizer,
+    Box<dyn mtlkit_weighting::Weighting>,
+    Vec<f64>,
+);
+
 fn quantiles(mut v: Vec<f64>) -> (f64, f64, f64) {
     v.sort_by(f64::total_cmp);
     let q = |p: f64| v[((v.len() - 1) as f64 * p).round() as usize];
@@ -105,19 +113,31 @@ fn main() {
         let ds = data(256, d_in, t);
         let batch = ds.batch(&BatchIndex::Shared((0..256).collect()));
         let base = seeded(&device, 0, |d| arch.build(d_in, &vec![1; t], d));
-        let time = |mode: &str| -> Vec<f64> {
-            let mut model: DeepModel = base.clone();
-            let mut opt = TrainerConfig::default().build_optimizer();
-            let mut w = if mode == "losses" || mode == "parameters:pcgrad" {
-                let m: Method = serde_json::from_str(r#"{"method":"pcgrad"}"#).expect("method");
-                m.build(t, 0).expect("build")
-            } else {
+        // every mode keeps its own model, optimizer and method; the modes take turns, one step
+        // each per round (after 5 warm-up rounds), so drifts of the machine hit all alike
+        let mut modes: Vec<String> = vec!["losses".into()];
+        modes.extend(methods.iter().map(|m| (*m).to_string()));
+        modes.push("parameters:pcgrad".into());
+        let mut state: Vec<ModeState> = modes
+            .iter()
+            .map(|mode| {
+                let name = if mode == "losses" || mode == "parameters:pcgrad" {
+                    "pcgrad"
+                } else {
+                    mode.as_str()
+                };
                 let m: Method =
-                    serde_json::from_str(&format!(r#"{{"method":"{mode}"}}"#)).expect("method");
-                m.build(t, 0).expect("build")
-            };
-            let mut out = Vec::new();
-            for k in 0..steps + 5 {
+                    serde_json::from_str(&format!(r#"{{"method":"{name}"}}"#)).expect("method");
+                (
+                    base.clone(),
+                    TrainerConfig::default().build_optimizer(),
+                    m.build(t, 0).expect("build"),
+                    Vec::new(),
+                )
+            })
+            .collect();
+        for round in 0..steps + 5 {
+            for (mode, (model, opt, w, times)) in modes.iter().zip(state.iter_mut()) {
                 let t0 = Instant::now();
                 let grads = if mode == "losses" {
                     let x = mtlkit_deep::loss::tensor2(&batch.x, &device);
@@ -141,35 +161,36 @@ fn main() {
                         })
                         .reduce(|a, b| a + b)
                         .expect("tasks");
-                    GradientsParams::from_grads(total.backward(), &model)
+                    GradientsParams::from_grads(total.backward(), &*model)
                 } else if mode == "parameters:pcgrad" {
-                    parameter_step(&model, &ds, &batch, w.as_mut(), &device)
+                    parameter_step(&*model, &ds, &batch, w.as_mut(), &device)
                         .expect("step")
                         .grads
                 } else {
-                    representation_step(&model, &ds, &batch, w.as_mut(), &device)
+                    representation_step(&*model, &ds, &batch, w.as_mut(), &device)
                         .expect("step")
                         .expect("split")
                         .grads
                 };
-                model = opt.step(1e-3, model, grads);
+                let m = std::mem::replace(model, base.clone());
+                *model = opt.step(1e-3, m, grads);
                 let _ = device.sync();
-                if k >= 5 {
-                    out.push(t0.elapsed().as_secs_f64() * 1e3);
+                if round >= 5 {
+                    times.push(t0.elapsed().as_secs_f64() * 1e3);
                 }
             }
-            out
-        };
-        let eq = time("losses");
-        let (eq_med, _, _) = quantiles(eq.clone());
-        let mut all = vec![("equal weights (one backward of Σ L_t)".to_string(), eq)];
-        for m in methods {
-            all.push((format!("{m} (representation oracle)"), time(m)));
         }
-        all.push((
-            "pcgrad (parameter oracle)".to_string(),
-            time("parameters:pcgrad"),
-        ));
+        let label_of = |mode: &str| match mode {
+            "losses" => "equal weights (one backward of Σ L_t)".to_string(),
+            "parameters:pcgrad" => "pcgrad (parameter oracle)".to_string(),
+            m => format!("{m} (representation oracle)"),
+        };
+        let all: Vec<(String, Vec<f64>)> = modes
+            .iter()
+            .zip(state)
+            .map(|(m, s)| (label_of(m), s.3))
+            .collect();
+        let (eq_med, _, _) = quantiles(all[0].1.clone());
         println!("\n{label}, batch 256, {steps} steps, single thread");
         println!("| method | median ms | IQR ms | ratio to equal |");
         println!("|---|---|---|---|");

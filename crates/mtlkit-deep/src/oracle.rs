@@ -28,7 +28,9 @@ use crate::data::{Batch, DeepDataset};
 use crate::error::{DeepError, Result};
 use crate::loss::{task_loss, tensor2};
 
-/// Which oracle the trainer uses for gradient-level methods.
+/// Which oracle the trainer uses for gradient-level methods. `Auto` takes the parameter level
+/// for methods that need the Jacobian itself (GradDrop, DB-MTL, MoCo, ExcessMTL: they act on,
+/// and some keep state per, coordinate, and only the parameters persist from step to step).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum OracleChoice {
@@ -173,7 +175,7 @@ pub fn representation_step<M: MultiTaskModel>(
     let rows = task_rows(batch);
     let mut ids = Vec::new();
     let mut lv = Vec::new();
-    let mut jrows: Vec<f64> = Vec::new();
+    let mut gzs: Vec<Tensor<2>> = Vec::new();
     let mut heads: Vec<GradientsParams> = Vec::new();
     for (t, rr) in rows.iter().enumerate() {
         let (Some(rr), Some(tb)) = (rr, &batch.tasks[t]) else {
@@ -184,8 +186,11 @@ pub fn representation_step<M: MultiTaskModel>(
         let loss = task_loss(&data.specs()[t].loss(), out, tb, device);
         lv.push(f64::from(loss.clone().into_scalar::<f32>()));
         let mut g = loss.backward();
-        let gz = leaf.grad(&g).map_or_else(|| vec![0.0; b * r], to_f64);
-        jrows.extend(gz);
+        let plain = device.clone().without_autodiff();
+        gzs.push(
+            leaf.grad(&g)
+                .unwrap_or_else(|| Tensor::zeros([b, r], &plain)),
+        );
         heads.push(GradientsParams::from_module(&mut g, model));
         ids.push(t);
     }
@@ -201,13 +206,27 @@ pub fn representation_step<M: MultiTaskModel>(
     }
     check_losses(data, &ids, &lv)?;
     let k = ids.len();
-    let jac = Array2::from_shape_vec((k, b * r), jrows)
-        .map_err(|e| DeepError::Training(e.to_string()))?;
     let losses = Array1::from(lv.clone());
-    let gram = mtlkit_weighting::gramian(jac.view());
-    let input = match weighting.need_now() {
-        Need::Jacobian => StepInput::new(losses.view()).with_jacobian(jac.view()),
-        _ => StepInput::new(losses.view()).with_gramian(gram.view()),
+    // the task gradients stay on the device: the Gramian is one k × (B·R) product, and
+    // v = Σ λ_t ∂L_t/∂z is formed there; only a method that needs J itself gets it on the host
+    let stacked = Tensor::cat(
+        gzs.iter().map(|g| g.clone().reshape([1, b * r])).collect(),
+        0,
+    );
+    let gram_t = stacked.clone().matmul(stacked.clone().transpose());
+    let gram = Array2::from_shape_vec((k, k), to_f64(gram_t))
+        .map_err(|e| DeepError::Training(e.to_string()))?;
+    let jac = if weighting.need_now() == Need::Jacobian {
+        Some(
+            Array2::from_shape_vec((k, b * r), to_f64(stacked))
+                .map_err(|e| DeepError::Training(e.to_string()))?,
+        )
+    } else {
+        None
+    };
+    let input = match &jac {
+        Some(j) => StepInput::new(losses.view()).with_jacobian(j.view()),
+        None => StepInput::new(losses.view()).with_gramian(gram.view()),
     }
     .with_tasks(&ids);
     let agg = weighting.aggregate(&input)?;
@@ -218,10 +237,20 @@ pub fn representation_step<M: MultiTaskModel>(
         &agg,
     )
     .ok();
-    let v = agg.combine(jac.view())?;
-    #[allow(clippy::cast_possible_truncation)]
-    let v32: Vec<f32> = v.iter().map(|&a| a as f32).collect();
-    let v = Tensor::<2>::from_data(TensorData::new(v32, [b, r]), device);
+    let v: Tensor<2> = match (&agg.direction, &jac) {
+        (Some(_), Some(j)) => {
+            let d = agg.combine(j.view())?;
+            #[allow(clippy::cast_possible_truncation)]
+            let d32: Vec<f32> = d.iter().map(|&a| a as f32).collect();
+            Tensor::from_data(TensorData::new(d32, [b, r]), device)
+        }
+        _ => gzs
+            .iter()
+            .zip(agg.weights.iter())
+            .map(|(g, &w)| g.clone().mul_scalar(w))
+            .reduce(|a, c| a + c)
+            .map_or_else(|| Tensor::zeros([b, r], device), Tensor::autodiff),
+    };
     let mut all = GradientsParams::new();
     for (h, &w) in heads.iter_mut().zip(agg.weights.iter()) {
         accumulate(model, h, &mut all, w);

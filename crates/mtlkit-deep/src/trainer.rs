@@ -763,6 +763,12 @@ fn gradient_step<M: MultiTaskModel>(
                     "this architecture has no representation split: use the parameter-level oracle",
                 )
             }),
+        // methods that act on Jacobian coordinates keep per-coordinate state (EMAs of the
+        // gradients): the parameters are the coordinates that persist from step to step (the
+        // representation's rows are other samples at every step)
+        OracleChoice::Auto if weighting.need() == Need::Jacobian => {
+            parameter_step(model, data, batch, weighting, device)
+        }
         OracleChoice::Auto => match representation_step(model, data, batch, weighting, device)? {
             Some(s) => Ok(s),
             None => parameter_step(model, data, batch, weighting, device),
