@@ -73,6 +73,18 @@ fn forward_split<M: MultiTaskModel>(
         .collect()
 }
 
+/// Each task's tower on its rows of its own path (`None` for tasks absent from the batch).
+fn towers_on_rows(
+    towers: &[Tower],
+    paths: &[Tensor<2>],
+    rows: &[Option<Range<usize>>],
+) -> Vec<Option<Tensor<2>>> {
+    rows.iter()
+        .enumerate()
+        .map(|(t, r)| r.as_ref().map(|r| towers[t].forward(rows_of(&paths[t], r))))
+        .collect()
+}
+
 /// Mix expert outputs `[B, E, D]` with gate logits `[B, E]` (softmax over experts) → `[B, D]`.
 fn mix(experts: Tensor<3>, gate_logits: Tensor<2>) -> Tensor<2> {
     let w = activation::softmax(gate_logits, 1);
@@ -382,13 +394,7 @@ impl<E: Encoder> MultiTaskModel for Ple<E> {
             }
             paths = new_paths;
         }
-        rows.iter()
-            .enumerate()
-            .map(|(ti, r)| {
-                r.as_ref()
-                    .map(|r| self.towers[ti].forward(rows_of(&paths[ti], r)))
-            })
-            .collect()
+        towers_on_rows(&self.towers, &paths, rows)
     }
 }
 
@@ -466,13 +472,7 @@ impl<E: Encoder> MultiTaskModel for CrossStitch<E> {
                     .collect();
             }
         }
-        rows.iter()
-            .enumerate()
-            .map(|(ti, r)| {
-                r.as_ref()
-                    .map(|r| self.towers[ti].forward(rows_of(&h[ti], r)))
-            })
-            .collect()
+        towers_on_rows(&self.towers, &h, rows)
     }
 }
 

@@ -146,6 +146,31 @@ fn check_losses(data: &DeepDataset, ids: &[usize], lv: &[f64]) -> Result<()> {
     Ok(())
 }
 
+/// The method's weights for one step (given the Jacobian when it is passed, the Gramian
+/// otherwise) and the step's gradient statistics.
+fn aggregate(
+    weighting: &mut dyn Weighting,
+    losses: &Array1<f64>,
+    gram: &Array2<f64>,
+    jac: Option<&Array2<f64>>,
+    ids: &[usize],
+) -> Result<(mtlkit_weighting::Aggregation, Option<StepStats>)> {
+    let input = match jac {
+        Some(j) => StepInput::new(losses.view()).with_jacobian(j.view()),
+        None => StepInput::new(losses.view()).with_gramian(gram.view()),
+    }
+    .with_tasks(ids);
+    let agg = weighting.aggregate(&input)?;
+    let stats = StepStats::new(
+        &StepInput::new(losses.view())
+            .with_gramian(gram.view())
+            .with_tasks(ids),
+        &agg,
+    )
+    .ok();
+    Ok((agg, stats))
+}
+
 /// The rows of each task in the batch.
 fn task_rows(batch: &Batch) -> Vec<Option<Range<usize>>> {
     batch
@@ -224,19 +249,7 @@ pub fn representation_step<M: MultiTaskModel>(
     } else {
         None
     };
-    let input = match &jac {
-        Some(j) => StepInput::new(losses.view()).with_jacobian(j.view()),
-        None => StepInput::new(losses.view()).with_gramian(gram.view()),
-    }
-    .with_tasks(&ids);
-    let agg = weighting.aggregate(&input)?;
-    let stats = StepStats::new(
-        &StepInput::new(losses.view())
-            .with_gramian(gram.view())
-            .with_tasks(&ids),
-        &agg,
-    )
-    .ok();
+    let (agg, stats) = aggregate(weighting, &losses, &gram, jac.as_ref(), &ids)?;
     let v: Tensor<2> = match (&agg.direction, &jac) {
         (Some(_), Some(j)) => {
             let d = agg.combine(j.view())?;
@@ -313,19 +326,8 @@ pub fn parameter_step<M: MultiTaskModel>(
         Array2::from_shape_vec((k, p), jrows).map_err(|e| DeepError::Training(e.to_string()))?;
     let losses = Array1::from(lv.clone());
     let gram = mtlkit_weighting::gramian(jac.view());
-    let input = match weighting.need_now() {
-        Need::Jacobian => StepInput::new(losses.view()).with_jacobian(jac.view()),
-        _ => StepInput::new(losses.view()).with_gramian(gram.view()),
-    }
-    .with_tasks(&ids);
-    let agg = weighting.aggregate(&input)?;
-    let stats = StepStats::new(
-        &StepInput::new(losses.view())
-            .with_gramian(gram.view())
-            .with_tasks(&ids),
-        &agg,
-    )
-    .ok();
+    let jac_if_needed = (weighting.need_now() == Need::Jacobian).then_some(&jac);
+    let (agg, stats) = aggregate(weighting, &losses, &gram, jac_if_needed, &ids)?;
     let d = agg.combine(jac.view())?;
     let mut grads = GradientsParams::new();
     let mut w = WriteBack {
