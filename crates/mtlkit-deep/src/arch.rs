@@ -123,10 +123,7 @@ impl<E: Encoder> HardSharing<E> {
     /// A trunk and towers with `hidden` layers and the tasks' output widths.
     pub fn new(trunk: E, hidden: &[usize], out_dims: &[usize], device: &Device) -> Self {
         let d = trunk.out_dim();
-        let towers = out_dims
-            .iter()
-            .map(|&o| Tower::new(d, hidden, o, device))
-            .collect();
+        let towers = Tower::per_task(d, hidden, out_dims, device);
         Self { trunk, towers }
     }
 }
@@ -174,10 +171,7 @@ impl<E: Encoder> Mmoe<E> {
                 .iter()
                 .map(|_| LinearConfig::new(d_in, n).init(device))
                 .collect(),
-            towers: out_dims
-                .iter()
-                .map(|&o| Tower::new(d, hidden, o, device))
-                .collect(),
+            towers: Tower::per_task(d, hidden, out_dims, device),
             experts,
         }
     }
@@ -241,10 +235,7 @@ impl<E: Encoder> Cgc<E> {
             gates: (0..t)
                 .map(|_| LinearConfig::new(d_in, shared_experts.len() + k).init(device))
                 .collect(),
-            towers: out_dims
-                .iter()
-                .map(|&o| Tower::new(d, hidden, o, device))
-                .collect(),
+            towers: Tower::per_task(d, hidden, out_dims, device),
             shared_experts,
             task_experts,
         }
@@ -349,10 +340,7 @@ impl<E: Encoder> Ple<E> {
         }
         Self {
             levels,
-            towers: out_dims
-                .iter()
-                .map(|&o| Tower::new(in_dim, hidden, o, device))
-                .collect(),
+            towers: Tower::per_task(in_dim, hidden, out_dims, device),
         }
     }
 }
@@ -443,10 +431,7 @@ impl<E: Encoder> CrossStitch<E> {
         Self {
             columns: blocks.into_iter().flatten().collect(),
             units,
-            towers: out_dims
-                .iter()
-                .map(|&o| Tower::new(d, hidden, o, device))
-                .collect(),
+            towers: Tower::per_task(d, hidden, out_dims, device),
         }
     }
 }
@@ -523,10 +508,7 @@ impl<E: Encoder> DSelectK<E> {
                 .iter()
                 .map(|_| LinearConfig::new(d_in, k).init(device))
                 .collect(),
-            towers: out_dims
-                .iter()
-                .map(|&o| Tower::new(d, hidden, o, device))
-                .collect(),
+            towers: Tower::per_task(d, hidden, out_dims, device),
             experts,
             k,
             gamma,

@@ -73,6 +73,19 @@ impl Tower {
         }
     }
 
+    /// One tower per task, `in_dim → hidden… → out_dims[t]`.
+    pub fn per_task(
+        in_dim: usize,
+        hidden: &[usize],
+        out_dims: &[usize],
+        device: &Device,
+    ) -> Vec<Self> {
+        out_dims
+            .iter()
+            .map(|&o| Self::new(in_dim, hidden, o, device))
+            .collect()
+    }
+
     /// Forward pass.
     pub fn forward(&self, x: Tensor<2>) -> Tensor<2> {
         self.out.forward(self.hidden.forward(x))
