@@ -93,6 +93,7 @@ fn main() {
             ArchConfig::HardSharing {
                 hidden: vec![113],
                 tower: vec![8],
+                conv: None,
             },
         ),
         (
@@ -101,6 +102,7 @@ fn main() {
                 hidden: vec![16],
                 experts: 8,
                 tower: vec![8],
+                conv: None,
             },
         ),
     ];

@@ -93,6 +93,7 @@ fn main() {
             ArchConfig::HardSharing {
                 hidden: vec![256, 256],
                 tower: vec![],
+                conv: None,
             },
             100,
             3,
@@ -103,6 +104,7 @@ fn main() {
                 hidden: vec![64],
                 experts: 8,
                 tower: vec![32],
+                conv: None,
             },
             100,
             2,

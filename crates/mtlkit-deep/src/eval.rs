@@ -23,12 +23,16 @@ pub enum Metric {
     Auc,
     /// Mean negative log-likelihood of the labels (lower is better).
     LogLoss,
+    /// Macro-averaged F1 over the `K` classes of a multiclass task, `mean_k 2TP/(2TP+FP+FN)`,
+    /// a class neither present nor predicted counting 0 (scikit-learn's `f1_score(average=
+    /// "macro", labels=range(K), zero_division=0)`; higher is better).
+    MacroF1,
 }
 
 impl Metric {
     /// Whether a larger value is better.
     pub fn higher_is_better(self) -> bool {
-        matches!(self, Self::R2 | Self::Accuracy | Self::Auc)
+        matches!(self, Self::R2 | Self::Accuracy | Self::Auc | Self::MacroF1)
     }
 
     /// The metrics reported for a task kind (the first one is the task's main metric, used for
@@ -37,9 +41,8 @@ impl Metric {
         match kind {
             TaskKind::Regression => &[Metric::Mse, Metric::Mae, Metric::R2],
             TaskKind::Binary => &[Metric::Auc, Metric::Accuracy, Metric::LogLoss],
-            TaskKind::Multiclass { .. } | TaskKind::Multilabel { .. } => {
-                &[Metric::Accuracy, Metric::LogLoss]
-            }
+            TaskKind::Multiclass { .. } => &[Metric::Accuracy, Metric::MacroF1, Metric::LogLoss],
+            TaskKind::Multilabel { .. } => &[Metric::Accuracy, Metric::LogLoss],
         }
     }
 
@@ -52,6 +55,7 @@ impl Metric {
             Self::Accuracy => "accuracy",
             Self::Auc => "auc",
             Self::LogLoss => "log-loss",
+            Self::MacroF1 => "macro-f1",
         }
     }
 }
@@ -140,29 +144,54 @@ fn metric_value(
                 _ => f64::NAN,
             }
         }
-        TaskKind::Multiclass { .. } => {
+        TaskKind::Multiclass { classes } => {
             let rows: Vec<usize> = (0..y.nrows()).filter(|&i| labelled(i, 0)).collect();
             if rows.is_empty() {
                 return f64::NAN;
             }
             let n = rows.len() as f64;
+            let argmax = |i: usize| {
+                out.row(i)
+                    .iter()
+                    .enumerate()
+                    .fold(
+                        (0, f32::NEG_INFINITY),
+                        |b, (k, &v)| if v > b.1 { (k, v) } else { b },
+                    )
+                    .0
+            };
             match m {
                 Metric::Accuracy => {
                     rows.iter()
-                        .filter(|&&i| {
-                            let row = out.row(i);
-                            let arg = row
-                                .iter()
-                                .enumerate()
-                                .fold(
-                                    (0, f32::NEG_INFINITY),
-                                    |b, (k, &v)| if v > b.1 { (k, v) } else { b },
-                                )
-                                .0;
-                            arg as f32 == y[[i, 0]]
-                        })
+                        .filter(|&&i| argmax(i) as f32 == y[[i, 0]])
                         .count() as f64
                         / n
+                }
+                Metric::MacroF1 => {
+                    // per class: true positives, false positives, false negatives
+                    let mut c = vec![[0usize; 3]; *classes];
+                    for &i in &rows {
+                        let p = argmax(i);
+                        #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+                        let t = y[[i, 0]] as usize;
+                        if p == t {
+                            c[t][0] += 1;
+                        } else {
+                            c[p][1] += 1;
+                            c[t][2] += 1;
+                        }
+                    }
+                    c.iter()
+                        .map(|&[tp, fp, fn_]| {
+                            let den = 2 * tp + fp + fn_;
+                            if den == 0 {
+                                0.0
+                            } else {
+                                (2 * tp) as f64 / den as f64
+                            }
+                        })
+                        .sum::<f64>()
+                        / *classes as f64
                 }
                 Metric::LogLoss => {
                     rows.iter()

@@ -95,6 +95,11 @@ pub struct RunConfig {
     /// Also train one single-task model per task (same architecture, one head) and report Δm.
     #[serde(default)]
     pub single_task: bool,
+    /// Task groups (task names; each task in at most one group): one model per group and seed
+    /// is trained as well, e.g. the groups `mtlkit relate` chose from a measured affinity.
+    /// Groups of one task reuse nothing: they are trained like the single-task baselines.
+    #[serde(default)]
+    pub groups: Vec<Vec<String>>,
 }
 
 fn default_seeds() -> Vec<u64> {
@@ -106,6 +111,7 @@ impl Default for RunConfig {
         Self {
             seeds: default_seeds(),
             single_task: false,
+            groups: Vec::new(),
         }
     }
 }
@@ -151,6 +157,22 @@ impl ExperimentConfig {
         self.trainer.validate()?;
         if self.run.seeds.is_empty() {
             return Err(config_err("run.seeds is empty"));
+        }
+        let mut seen = std::collections::HashSet::new();
+        for g in &self.run.groups {
+            if g.is_empty() {
+                return Err(config_err("run.groups has an empty group"));
+            }
+            for name in g {
+                if !self.tasks.iter().any(|t| &t.name == name) {
+                    return Err(config_err(format!(
+                        "run.groups names an unknown task '{name}'"
+                    )));
+                }
+                if !seen.insert(name) {
+                    return Err(config_err(format!("run.groups lists task '{name}' twice")));
+                }
+            }
         }
         let f = self.data.validation_fraction;
         if !(f > 0.0 && f < 1.0) {
@@ -280,6 +302,9 @@ pub struct RunResult {
     pub report: Evaluation,
     /// Wall seconds.
     pub seconds: f64,
+    /// Task affinity measured during the run (when `trainer.affinity` is set).
+    #[serde(default)]
+    pub affinity: Option<crate::affinity::TrainingAffinity>,
 }
 
 /// The experiment's summary.
@@ -299,6 +324,16 @@ pub struct ExperimentReport {
     pub delta_m: Vec<f64>,
     /// Per seed: Δp.
     pub delta_p: Vec<f64>,
+    /// Grouped runs (per seed, per group of `run.groups`).
+    #[serde(default)]
+    pub grouped: Vec<RunResult>,
+    /// Per seed: Δm of the grouped models (each task scored by its group's model) against the
+    /// single-task models.
+    #[serde(default)]
+    pub delta_m_grouped: Vec<f64>,
+    /// The multi-task runs' affinity, averaged over seeds (when measured).
+    #[serde(default)]
+    pub affinity: Option<crate::affinity::TrainingAffinity>,
 }
 
 /// The data of one seed: train, validation, report set, feature names, standardiser.
@@ -360,6 +395,7 @@ pub fn run_experiment(
     let task_names: Vec<String> = cfg.tasks.iter().map(|t| t.name.clone()).collect();
     let mut multi = Vec::new();
     let mut single = Vec::new();
+    let mut grouped: Vec<RunResult> = Vec::new();
     let mut best: Option<(f64, DeepModel, ModelMeta)> = None;
     let run_one = |tr: &DeepDataset,
                    va: &DeepDataset,
@@ -395,6 +431,7 @@ pub fn run_experiment(
                 epochs: out.history.len(),
                 report,
                 seconds: t0.elapsed().as_secs_f64(),
+                affinity: out.affinity,
             },
             out.model,
             val.score(),
@@ -402,6 +439,7 @@ pub fn run_experiment(
     };
     for &seed in &cfg.run.seeds {
         let (tr, va, te, names, std) = prepare(cfg, train_t, valid_t, test_t, seed)?;
+        cfg.model.check_inputs(tr.n_features())?;
         let (res, model, score) = run_one(&tr, &va, te.as_ref(), seed, format!("mtl-seed{seed}"))?;
         log::info!("seed {seed}: multi-task validation score {score:.5}");
         if best.as_ref().is_none_or(|b| score < b.0) {
@@ -421,6 +459,22 @@ pub fn run_experiment(
             best = Some((score, model, meta));
         }
         multi.push(res);
+        for (g, group) in cfg.run.groups.iter().enumerate() {
+            let ids: Vec<usize> = group
+                .iter()
+                .filter_map(|n| task_names.iter().position(|t| t == n))
+                .collect();
+            let (trg, vag) = (tr.select_tasks(&ids)?, va.select_tasks(&ids)?);
+            let teg = te.as_ref().map(|d| d.select_tasks(&ids)).transpose()?;
+            let (r, _, _) = run_one(
+                &trg,
+                &vag,
+                teg.as_ref(),
+                seed,
+                format!("group{g}-seed{seed}"),
+            )?;
+            grouped.push(r);
+        }
         if cfg.run.single_task {
             for (t, name) in task_names.iter().enumerate() {
                 let (tr1, va1) = (tr.select_tasks(&[t])?, va.select_tasks(&[t])?);
@@ -436,19 +490,21 @@ pub fn run_experiment(
             }
         }
     }
-    let (mut dm, mut dp) = (Vec::new(), Vec::new());
+    let (mut dm, mut dp, mut dmg) = (Vec::new(), Vec::new(), Vec::new());
     if cfg.run.single_task {
-        for m in &multi {
+        // Δm and Δp of per-task metrics `of(t)` of one seed against its single-task runs
+        let compare = |seed: u64, of: &dyn Fn(usize) -> Option<Vec<(Metric, f64)>>| {
             let (mut mv, mut sv, mut hb, mut task_of) =
                 (Vec::new(), Vec::new(), Vec::new(), Vec::new());
             for (t, name) in task_names.iter().enumerate() {
                 let Some(s) = single
                     .iter()
-                    .find(|s| s.seed == m.seed && s.tasks == [name.clone()])
+                    .find(|s| s.seed == seed && s.tasks == [name.clone()])
                 else {
                     continue;
                 };
-                for ((metric, a), (_, b)) in m.report.metrics[t].iter().zip(&s.report.metrics[0]) {
+                let Some(ms) = of(t) else { continue };
+                for ((metric, a), (_, b)) in ms.iter().zip(&s.report.metrics[0]) {
                     if a.is_finite() && b.is_finite() && *b != 0.0 {
                         mv.push(*a);
                         sv.push(*b);
@@ -457,10 +513,26 @@ pub fn run_experiment(
                     }
                 }
             }
-            dm.push(delta_m(&mv, &sv, &hb));
-            dp.push(delta_p(&mv, &sv, &hb, &task_of));
+            (delta_m(&mv, &sv, &hb), delta_p(&mv, &sv, &hb, &task_of))
+        };
+        for m in &multi {
+            let (a, b) = compare(m.seed, &|t| Some(m.report.metrics[t].clone()));
+            dm.push(a);
+            dp.push(b);
+            if !grouped.is_empty() {
+                let (a, _) = compare(m.seed, &|t| {
+                    grouped_metrics(&grouped, m.seed, &task_names[t])
+                });
+                dmg.push(a);
+            }
         }
     }
+    let affinity = crate::affinity::TrainingAffinity::mean(
+        &multi
+            .iter()
+            .filter_map(|r| r.affinity.as_ref())
+            .collect::<Vec<_>>(),
+    );
     let (_, model, meta) = best.ok_or_else(|| config_err("no seed ran"))?;
     Ok((
         ExperimentReport {
@@ -476,10 +548,21 @@ pub fn run_experiment(
             single_task: single,
             delta_m: dm,
             delta_p: dp,
+            grouped,
+            delta_m_grouped: dmg,
+            affinity,
         },
         model,
         meta,
     ))
+}
+
+/// The metrics of task `name` from the grouped run of `seed` that holds it.
+fn grouped_metrics(grouped: &[RunResult], seed: u64, name: &str) -> Option<Vec<(Metric, f64)>> {
+    grouped.iter().filter(|r| r.seed == seed).find_map(|r| {
+        let k = r.tasks.iter().position(|t| t == name)?;
+        r.report.metrics.get(k).cloned()
+    })
 }
 
 impl ExperimentReport {
@@ -495,11 +578,17 @@ impl ExperimentReport {
             self.report_set,
             self.multi_task.len()
         );
-        let _ = writeln!(
+        let groups = !self.grouped.is_empty();
+        let _ = write!(
             s,
             "{:<20} {:<10} {:>22} {:>22}",
             "task", "metric", "multi-task", "single-task"
         );
+        let _ = if groups {
+            writeln!(s, " {:>22}", "grouped")
+        } else {
+            writeln!(s)
+        };
         for (t, name) in self.tasks.iter().enumerate() {
             let metrics: Vec<Metric> = self
                 .multi_task
@@ -526,7 +615,7 @@ impl ExperimentReport {
                         format!("{m:.4} ± {sd:.4}")
                     }
                 };
-                let _ = writeln!(
+                let _ = write!(
                     s,
                     "{:<20} {:<10} {:>22} {:>22}",
                     name,
@@ -534,6 +623,17 @@ impl ExperimentReport {
                     fmt(&mt),
                     fmt(&st)
                 );
+                let _ = if groups {
+                    let gt: Vec<f64> = self
+                        .multi_task
+                        .iter()
+                        .filter_map(|r| grouped_metrics(&self.grouped, r.seed, name))
+                        .filter_map(|m| m.get(k).map(|v| v.1))
+                        .collect();
+                    writeln!(s, " {:>22}", fmt(&gt))
+                } else {
+                    writeln!(s)
+                };
             }
         }
         if !self.delta_m.is_empty() {
@@ -544,8 +644,40 @@ impl ExperimentReport {
                 "Δm = {m:+.2}% ± {sd:.2}   Δp = {p:+.2}% ± {psd:.2}   (positive: better than single-task)"
             );
         }
+        if !self.delta_m_grouped.is_empty() {
+            let (m, sd) = mean_std(&self.delta_m_grouped);
+            let _ = writeln!(s, "Δm of the grouped models = {m:+.2}% ± {sd:.2}");
+        }
+        if let Some(a) = &self.affinity {
+            if a.lookahead_steps > 0 {
+                let _ = writeln!(
+                    s,
+                    "lookahead affinity Z[i→j] (row i stepped, column j measured; {} measurements):",
+                    a.lookahead_steps
+                );
+                let _ = write!(s, "{:<20}", "");
+                for n in &self.tasks {
+                    let _ = write!(s, " {:>12}", truncate(n, 12));
+                }
+                let _ = writeln!(s);
+                for (i, row) in a.lookahead.iter().enumerate() {
+                    let _ = write!(s, "{:<20}", truncate(&self.tasks[i], 20));
+                    for v in row {
+                        let _ = match v {
+                            Some(v) => write!(s, " {v:>12.2e}"),
+                            None => write!(s, " {:>12}", "—"),
+                        };
+                    }
+                    let _ = writeln!(s);
+                }
+            }
+        }
         s
     }
+}
+
+fn truncate(s: &str, n: usize) -> String {
+    s.chars().take(n).collect()
 }
 
 /// Column-wise helper for callers building [`TableData`] from `(header, values)`.

@@ -8,11 +8,14 @@
 //! * [`loss`]: masked task losses;
 //! * [`trainer`]: the training loop (weighting methods from `mtlkit-weighting`, schedules,
 //!   early stopping on validation, checkpoints and resume, JSON log);
+//! * [`affinity`]: which tasks help each other, measured while training (lookahead
+//!   affinity, gradient cosines);
 //! * [`eval`]: per-task metrics, Δm, Δp and mean rank against single-task baselines.
 //!
 //! The CPU backend is burn's pure-Rust `flex` backend (`Device::flex()`); with the `cuda`
 //! feature, `Device::cuda(0)`.
 
+pub mod affinity;
 pub mod arch;
 pub mod data;
 pub mod error;
@@ -33,7 +36,7 @@ pub use data::{Batch, BatchIndex, DeepDataset, DeepLayout, Sampling, Targets, Ta
 pub use error::{DeepError, Result};
 pub use eval::{Metric, delta_m, delta_p, mean_rank, task_metrics};
 pub use model::{ArchConfig, DeepModel};
-pub use nn::{Encoder, Mlp, Tower};
+pub use nn::{ConvConfig, ConvNet, Encoder, Mlp, Tower};
 pub use task::{LossKind, TaskKind, TaskSpec};
 pub use trainer::{Evaluation, RunFiles, TrainOutcome, TrainerConfig, evaluate, predict, train};
 

@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::arch::{Cgc, CrossStitch, DSelectK, HardSharing, Mmoe, MultiTaskModel, Ple};
 use crate::error::{Result, config_err};
-use crate::nn::Mlp;
+use crate::nn::{ConvConfig, ConvNet, Mlp};
 
 /// Which architecture, and its sizes. Experts, trunks and cross-stitch blocks are MLPs with
 /// the `hidden` widths (ReLU after every layer); towers have the `tower` widths, then the
@@ -17,15 +17,19 @@ use crate::nn::Mlp;
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "architecture", rename_all = "kebab-case", deny_unknown_fields)]
 pub enum ArchConfig {
-    /// [`HardSharing`]: one MLP trunk.
+    /// [`HardSharing`]: one MLP trunk (a [`ConvNet`] when `conv` is given).
     HardSharing {
-        /// Trunk widths after the input.
+        /// Trunk widths after the input (after the flattened feature maps with `conv`).
         hidden: Vec<usize>,
         /// Tower widths.
         #[serde(default)]
         tower: Vec<usize>,
+        /// Convolution layers in front of the trunk's MLP, for image inputs.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        conv: Option<ConvConfig>,
     },
-    /// [`Mmoe`]: `experts` MLP experts, a softmax gate per task.
+    /// [`Mmoe`]: `experts` MLP experts (each a [`ConvNet`] when `conv` is given), a softmax
+    /// gate per task.
     Mmoe {
         /// Expert widths after the input.
         hidden: Vec<usize>,
@@ -34,6 +38,9 @@ pub enum ArchConfig {
         /// Tower widths.
         #[serde(default)]
         tower: Vec<usize>,
+        /// Convolution layers in front of every expert's MLP, for image inputs.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        conv: Option<ConvConfig>,
     },
     /// [`Cgc`]: shared and task-specific experts, one gate per task.
     Cgc {
@@ -97,6 +104,7 @@ impl Default for ArchConfig {
         Self::HardSharing {
             hidden: vec![64, 64],
             tower: Vec::new(),
+            conv: None,
         }
     }
 }
@@ -122,8 +130,16 @@ impl ArchConfig {
             }
         };
         match self {
-            Self::HardSharing { .. } | Self::CrossStitch { .. } => Ok(()),
-            Self::Mmoe { experts, .. } => pos("experts", *experts),
+            Self::HardSharing { conv, .. } => {
+                conv.as_ref().map_or(Ok(()), |c| c.shapes().map(|_| ()))
+            }
+            Self::CrossStitch { .. } => Ok(()),
+            Self::Mmoe { experts, conv, .. } => {
+                if let Some(c) = conv {
+                    c.shapes()?;
+                }
+                pos("experts", *experts)
+            }
             Self::Cgc {
                 shared_experts,
                 task_experts,
@@ -160,7 +176,7 @@ impl ArchConfig {
 
     fn widths(&self) -> (&[usize], &[usize]) {
         match self {
-            Self::HardSharing { hidden, tower }
+            Self::HardSharing { hidden, tower, .. }
             | Self::Mmoe { hidden, tower, .. }
             | Self::Cgc { hidden, tower, .. }
             | Self::Ple { hidden, tower, .. }
@@ -181,22 +197,75 @@ impl ArchConfig {
         }
     }
 
+    /// Check that rows of `d_in` values fit the model (a convolutional model needs exactly
+    /// `C·H·W`).
+    ///
+    /// # Errors
+    /// A width that does not match the configured image.
+    pub fn check_inputs(&self, d_in: usize) -> Result<()> {
+        if let Self::HardSharing { conv: Some(c), .. } | Self::Mmoe { conv: Some(c), .. } = self {
+            if c.input_width() != d_in {
+                return Err(config_err(format!(
+                    "conv: the image {:?} needs {} input values per row, the data has {d_in}",
+                    c.image,
+                    c.input_width()
+                )));
+            }
+        }
+        Ok(())
+    }
+
     /// Build the model for `d_in` inputs and task output widths `out_dims` (parameters drawn
     /// from `device`'s generator; wrap in [`crate::seeded`] for a reproducible draw).
+    ///
+    /// # Panics
+    /// A convolutional configuration that fails [`validate`](Self::validate) (every path that
+    /// reads a configuration from a user validates it first).
     pub fn build(&self, d_in: usize, out_dims: &[usize], device: &Device) -> DeepModel {
         let mlp = |d_in: usize, hidden: &[usize]| {
             let mut dims = vec![d_in];
             dims.extend_from_slice(hidden);
             Mlp::new(&dims, device)
         };
+        // a valid configuration (see `validate`) always builds its convolutions
+        let conv = |c: &ConvConfig, hidden: &[usize]| {
+            ConvNet::new(c, hidden, device).unwrap_or_else(|e| panic!("{e}"))
+        };
         match self {
-            Self::HardSharing { hidden, tower } => {
+            Self::HardSharing {
+                hidden,
+                tower,
+                conv: None,
+            } => {
                 DeepModel::HardSharing(HardSharing::new(mlp(d_in, hidden), tower, out_dims, device))
             }
+            Self::HardSharing {
+                hidden,
+                tower,
+                conv: Some(c),
+            } => DeepModel::HardSharingConv(HardSharing::new(
+                conv(c, hidden),
+                tower,
+                out_dims,
+                device,
+            )),
             Self::Mmoe {
                 hidden,
                 experts,
                 tower,
+                conv: Some(c),
+            } => DeepModel::MmoeConv(Mmoe::new(
+                d_in,
+                (0..*experts).map(|_| conv(c, hidden)).collect(),
+                tower,
+                out_dims,
+                device,
+            )),
+            Self::Mmoe {
+                hidden,
+                experts,
+                tower,
+                conv: None,
             } => DeepModel::Mmoe(Mmoe::new(
                 d_in,
                 (0..*experts).map(|_| mlp(d_in, hidden)).collect(),
@@ -283,6 +352,10 @@ pub enum DeepModel {
     CrossStitch(CrossStitch<Mlp>),
     /// DSelect-k.
     DselectK(DSelectK<Mlp>),
+    /// Hard sharing over a convolutional trunk.
+    HardSharingConv(HardSharing<ConvNet>),
+    /// MMoE over convolutional experts.
+    MmoeConv(Mmoe<ConvNet>),
 }
 
 macro_rules! dispatch {
@@ -294,6 +367,8 @@ macro_rules! dispatch {
             DeepModel::Ple($m) => $e,
             DeepModel::CrossStitch($m) => $e,
             DeepModel::DselectK($m) => $e,
+            DeepModel::HardSharingConv($m) => $e,
+            DeepModel::MmoeConv($m) => $e,
         }
     };
 }

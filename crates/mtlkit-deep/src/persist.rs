@@ -96,6 +96,7 @@ impl ModelMeta {
         }
         crate::task::validate_specs(&self.tasks)?;
         self.architecture.validate()?;
+        self.architecture.check_inputs(self.feature_names.len())?;
         if self.feature_names.is_empty() {
             return Err(bad("the model has no input features".into()));
         }

@@ -70,6 +70,9 @@ pub struct TrainerConfig {
     /// Compute task gradients at every step even for loss-level methods, to log gradient
     /// cosines and the conflict ratio (default false).
     pub monitor_gradients: bool,
+    /// Measure task affinity while training (lookahead affinity and gradient cosines,
+    /// averaged over the run; see [`crate::affinity`]). Default off.
+    pub affinity: Option<crate::affinity::AffinityConfig>,
 }
 
 impl Default for TrainerConfig {
@@ -91,6 +94,7 @@ impl Default for TrainerConfig {
             progress: true,
             oracle: crate::oracle::OracleChoice::default(),
             monitor_gradients: false,
+            affinity: None,
         }
     }
 }
@@ -130,6 +134,9 @@ impl TrainerConfig {
             return Err(config_err("checkpoint_every must be ≥ 1"));
         }
         self.optimizer.validate()?;
+        if let Some(a) = &self.affinity {
+            a.validate()?;
+        }
         self.schedule.validate()?;
         self.sampling.validate()
     }
@@ -278,6 +285,8 @@ pub struct TrainOutcome<M> {
     pub stopped_early: bool,
     /// Steps run in all.
     pub steps: usize,
+    /// Task affinity averaged over the run, when [`TrainerConfig::affinity`] is set.
+    pub affinity: Option<crate::affinity::TrainingAffinity>,
 }
 
 /// Where a run keeps its checkpoints and log.
@@ -462,6 +471,11 @@ struct RunState {
     config: serde_json::Value,
     done: bool,
     stopped_early: bool,
+    /// Run-long sums of the affinity measurements (lookahead, gradient cosine).
+    #[serde(default)]
+    aff_lookahead: crate::affinity::PairSums,
+    #[serde(default)]
+    aff_cosine: crate::affinity::PairSums,
 }
 
 const STATE_FILE: &str = "state.json";
@@ -525,6 +539,8 @@ where
         config: config_fp.clone(),
         done: false,
         stopped_early: false,
+        aff_lookahead: crate::affinity::PairSums::new(t_n),
+        aff_cosine: crate::affinity::PairSums::new(t_n),
     };
     // resume
     if let Some(dir) = &files.checkpoint_dir {
@@ -556,12 +572,14 @@ where
         while st.step_in_epoch < plan.len() {
             if files.max_steps.is_some_and(|m| st.steps >= m) {
                 bar.finish_and_clear();
+                let affinity = run_affinity(cfg, &st, t_n);
                 return Ok(TrainOutcome {
                     model: best_model.unwrap_or(model),
                     history: st.history,
                     best_epoch: st.early.best_epoch,
                     stopped_early: false,
                     steps: st.steps,
+                    affinity,
                 });
             }
             let batch = train.batch(&plan[st.step_in_epoch]);
@@ -570,7 +588,19 @@ where
                 .schedule
                 .lr(cfg.lr, st.steps, total_steps_est, epoch, cfg.warmup_steps);
             last_lr = lr;
-            let use_grads = weighting.need_now() != Need::Losses || cfg.monitor_gradients;
+            if let Some(a) = &cfg.affinity {
+                if st.steps % a.every == 0 {
+                    let eta = a.lookahead_lr.unwrap_or(lr);
+                    if let Some((ids, z)) =
+                        crate::affinity::lookahead(&model, train, &batch, eta, device)?
+                    {
+                        st.aff_lookahead.add(t_n, &ids, &z);
+                    }
+                }
+            }
+            let use_grads = weighting.need_now() != Need::Losses
+                || cfg.monitor_gradients
+                || cfg.affinity.as_ref().is_some_and(|a| a.cosine);
             let (ids, lv, weights) = if use_grads {
                 let step = gradient_step(
                     &model,
@@ -586,6 +616,9 @@ where
                 }
                 if let Some(stats) = &step.stats {
                     if let (Some(r), Some(c)) = (stats.conflict_ratio, &stats.cosines) {
+                        if cfg.affinity.as_ref().is_some_and(|a| a.cosine) {
+                            st.aff_cosine.add(t_n, &stats.tasks, c);
+                        }
                         st.acc_conflict.0 += r;
                         st.acc_conflict.1 += 1;
                         for (a, &ta) in stats.tasks.iter().enumerate() {
@@ -736,12 +769,29 @@ where
         }
     }
     bar.finish_and_clear();
+    let affinity = run_affinity(cfg, &st, t_n);
     Ok(TrainOutcome {
         model: best_model.unwrap_or(model),
         history: st.history,
         best_epoch: st.early.best_epoch,
         stopped_early: st.stopped_early,
         steps: st.steps,
+        affinity,
+    })
+}
+
+/// The run-long affinity averages, when measured.
+fn run_affinity(
+    cfg: &TrainerConfig,
+    st: &RunState,
+    t_n: usize,
+) -> Option<crate::affinity::TrainingAffinity> {
+    let a = cfg.affinity.as_ref()?;
+    Some(crate::affinity::TrainingAffinity {
+        lookahead: st.aff_lookahead.means(t_n),
+        lookahead_steps: st.aff_lookahead.steps,
+        cosine: a.cosine.then(|| st.aff_cosine.means(t_n)),
+        cosine_steps: st.aff_cosine.steps,
     })
 }
 

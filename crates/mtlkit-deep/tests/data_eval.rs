@@ -314,9 +314,28 @@ fn task_metrics_follow_their_definitions_on_labelled_entries() {
         mask.view(),
     );
     assert_eq!(m[0], (Metric::Accuracy, 0.5));
+    // macro-F1 over the 3 classes: class 0 TP 1 → 1; class 1 FN 1 → 0; class 2 FP 1 → 0
+    assert_eq!(m[1], (Metric::MacroF1, 1.0 / 3.0));
     let lse = |v: &[f64]| v.iter().map(|x| x.exp()).sum::<f64>().ln();
     let expect = ((lse(&[2.0, 0.0, 0.0]) - 2.0) + (lse(&[0.0, 0.0, 3.0]) - 0.0)) / 2.0;
-    assert!((m[1].1 - expect).abs() < 1e-6);
+    assert!((m[2].1 - expect).abs() < 1e-6);
+    // macro-F1 against scikit-learn's f1_score(average="macro", labels=range(4),
+    // zero_division=0) on y = [0, 0, 1, 2, 2, 2], predictions [0, 1, 1, 2, 0, 2]:
+    // class 0: 2·1/(2+1+1) = 0.5, class 1: 2/(2+1) = 2/3, class 2: 4/(4+0+1) = 0.8, class 3: 0
+    let pred = [0usize, 1, 1, 2, 0, 2];
+    let logits = ndarray::Array2::from_shape_fn((6, 4), |(i, k)| f32::from(u8::from(pred[i] == k)));
+    let y = array![[0.0f32], [0.0], [1.0], [2.0], [2.0], [2.0]];
+    let m = task_metrics(
+        &TaskKind::Multiclass { classes: 4 },
+        logits.view(),
+        y.view(),
+        ndarray::Array2::from_elem((6, 1), 1.0f32).view(),
+    );
+    assert!(
+        (m[1].1 - (0.5 + 2.0 / 3.0 + 0.8) / 4.0).abs() < 1e-12,
+        "{:?}",
+        m[1]
+    );
     // binary log-loss: −y log σ(z) − (1 − y) log(1 − σ(z))
     let z = array![[0.3f32], [-1.2]];
     let y = array![[1.0f32], [0.0]];

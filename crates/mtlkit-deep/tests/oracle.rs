@@ -96,11 +96,13 @@ fn archs() -> Vec<ArchConfig> {
         ArchConfig::HardSharing {
             hidden: vec![8, 6],
             tower: vec![4],
+            conv: None,
         },
         ArchConfig::Mmoe {
             hidden: vec![6],
             experts: 3,
             tower: vec![],
+            conv: None,
         },
         ArchConfig::Cgc {
             hidden: vec![6],

@@ -38,11 +38,13 @@ fn every_architecture_round_trips() {
         ArchConfig::HardSharing {
             hidden: vec![7, 6],
             tower: vec![3],
+            conv: None,
         },
         ArchConfig::Mmoe {
             hidden: vec![6],
             experts: 3,
             tower: vec![],
+            conv: None,
         },
         ArchConfig::Cgc {
             hidden: vec![6],
@@ -104,6 +106,7 @@ fn bad_files_are_clear_errors() {
         hidden: vec![4],
         experts: 2,
         tower: vec![],
+        conv: None,
     };
     let meta = ModelMeta {
         format: "mtlkit-deep".into(),
@@ -147,6 +150,7 @@ fn bad_files_are_clear_errors() {
         hidden: vec![4],
         experts: 3,
         tower: vec![],
+        conv: None,
     };
     let m2 = seeded(&d, 1, |d| arch.build(5, &[1, 4], d));
     let p2 = dir.path().join("wrong.safetensors");

@@ -90,6 +90,21 @@ pub fn run_train(a: &TrainArgs) -> Result<()> {
         &a.out.join("report.json"),
         serde_json::to_string_pretty(&json)?.as_bytes(),
     )?;
+    // the measured affinities, in the form `mtlkit relate --from` reads
+    let mut affinity_files = Vec::new();
+    if let Some(aff) = &report.affinity {
+        if aff.unmeasured() > 0 {
+            eprintln!(
+                "warning: {} task pair(s) were never in a measured batch together; their affinity is written as 0",
+                aff.unmeasured()
+            );
+        }
+        for m in aff.matrices(&report.tasks) {
+            let path = a.out.join(format!("affinity_{}.json", m.kind));
+            mtlkit_core::io::atomic_write(&path, serde_json::to_string_pretty(&m)?.as_bytes())?;
+            affinity_files.push(path);
+        }
+    }
     if a.json {
         println!("{}", serde_json::to_string_pretty(&json)?);
     } else {
@@ -103,6 +118,9 @@ pub fn run_train(a: &TrainArgs) -> Result<()> {
                 .unwrap_or(0),
             t0.elapsed().as_secs_f64()
         );
+        for p in &affinity_files {
+            println!("affinity: {}", p.display());
+        }
     }
     Ok(())
 }
