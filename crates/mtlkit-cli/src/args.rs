@@ -33,6 +33,102 @@ pub enum Command {
     Train(TrainArgs),
     /// Evaluate a saved deep model on a table (per-task metrics and losses).
     Evaluate(EvaluateArgs),
+    /// Task structure: which tasks to learn together and which multi-task learning hurts
+    /// (affinity, groups, per-task gain of pooled and grouped models under CV; table, JSON,
+    /// figures).
+    Relate(RelateArgs),
+}
+
+/// Where `relate` takes the task affinity from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum AffinityArg {
+    /// Cosine of the single-task models' weight vectors.
+    Weights,
+    /// Correlation of the single-task models' weight vectors.
+    WeightCorrelation,
+    /// MTRL's learned task covariance, as correlations.
+    Mtrl,
+    /// Clustered MTL's cluster matrix, as correlations.
+    Clustered,
+    /// GO-MTL's basis usage.
+    GoMtl,
+}
+
+/// How `relate` groups tasks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum GroupingArg {
+    /// Exact search when the partitions are few enough (about 12 tasks), else hierarchical.
+    Auto,
+    /// Average-linkage hierarchical clustering.
+    Hierarchical,
+    /// Exhaustive search over partitions (TAG's objective).
+    Exact,
+}
+
+/// The model family `relate` compares.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum FamilyArg {
+    /// Ridge per task vs mean-regularized multi-task (w_t = w_0 + v_t).
+    MeanRegularized,
+    /// Lasso per task vs multi-task Lasso (L2,1).
+    L21,
+}
+
+/// `mtlkit relate`.
+#[derive(Debug, Args)]
+pub struct RelateArgs {
+    /// One CSV (.csv or .csv.gz): long format with --task-col and --target, or wide format
+    /// (shared rows) with --targets.
+    #[arg(long)]
+    pub data: PathBuf,
+    /// Long format: the column naming each row's task.
+    #[arg(long)]
+    pub task_col: Option<String>,
+    /// Long format: the target column.
+    #[arg(long)]
+    pub target: Option<String>,
+    /// Wide format: comma-separated target columns, one per task.
+    #[arg(long, value_delimiter = ',')]
+    pub targets: Option<Vec<String>>,
+    /// Columns of --data that are neither features nor targets (comma-separated), e.g. a
+    /// second target that would leak.
+    #[arg(long, value_delimiter = ',')]
+    pub drop: Vec<String>,
+    /// The affinity fitted for grouping (on each training part, and on all data for the
+    /// figure).
+    #[arg(long, value_enum, default_value_t = AffinityArg::Weights)]
+    pub affinity: AffinityArg,
+    /// Take the affinity from this JSON file instead ({"kind", "tasks", "matrix"}, e.g. a deep
+    /// model's gradient affinity); tasks are matched by name.
+    #[arg(long)]
+    pub from: Option<PathBuf>,
+    /// Use (A + A^T)/2 of an asymmetric --from affinity (e.g. TAG's lookahead affinity).
+    #[arg(long)]
+    pub symmetrize: bool,
+    /// Number of task groups.
+    #[arg(long, default_value_t = 2)]
+    pub groups: usize,
+    /// How groups are chosen.
+    #[arg(long, value_enum, default_value_t = GroupingArg::Auto)]
+    pub grouping: GroupingArg,
+    /// The models compared.
+    #[arg(long, value_enum, default_value_t = FamilyArg::MeanRegularized)]
+    pub model: FamilyArg,
+    /// Outer folds within each task.
+    #[arg(long, default_value_t = 5)]
+    pub folds: usize,
+    /// Inner CV folds for the regularization.
+    #[arg(long, default_value_t = 3)]
+    pub inner_folds: usize,
+    /// Seed of the fold shuffles.
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// Output folder: report.json, affinity.json, heatmap.svg/png, gain.svg/png.
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// Print the report as JSON instead of a table.
+    #[arg(long)]
+    pub json: bool,
 }
 
 /// `mtlkit train`.

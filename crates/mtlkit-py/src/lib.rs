@@ -867,5 +867,151 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(alpha_max, m)?)?;
     m.add_function(wrap_pyfunction!(cross_validate, m)?)?;
     m.add_function(wrap_pyfunction!(fit_structured, m)?)?;
+    m.add_function(wrap_pyfunction!(relate_affinity, m)?)?;
+    m.add_function(wrap_pyfunction!(relate_group, m)?)?;
+    m.add_function(wrap_pyfunction!(relate_ari, m)?)?;
+    m.add_function(wrap_pyfunction!(relate_report, m)?)?;
     Ok(())
+}
+
+// ---- task relationships (mtlkit-relate) ----
+
+/// Map a task-relationship error: bad input raises `ValueError`, file-system failures
+/// `OSError`, the linear models' errors as [`to_py_err`].
+fn relate_err(e: mtlkit_relate::RelateError) -> PyErr {
+    use mtlkit_relate::RelateError as R;
+    match e {
+        R::Linear(l) => to_py_err(l),
+        R::Io { .. } => PyOSError::new_err(e.to_string()),
+        _ => PyValueError::new_err(e.to_string()),
+    }
+}
+
+/// A task affinity (JSON) from a matrix: `coef` (`n_features × n_tasks`) for `cosine` /
+/// `correlation`, a `T × T` covariance for `covariance`, GO-MTL codes (`k × T`) for
+/// `basis-usage`.
+#[pyfunction]
+#[pyo3(signature = (matrix, method, task_names=None))]
+fn relate_affinity(
+    matrix: PyReadonlyArray2<'_, f64>,
+    method: &str,
+    task_names: Option<Vec<String>>,
+) -> PyResult<String> {
+    use mtlkit_relate::affinity as a;
+    let m = matrix.as_array();
+    let aff = match method {
+        "cosine" => a::weight_cosine(m, task_names),
+        "correlation" => a::weight_correlation(m, task_names),
+        "covariance" => a::covariance_correlation("covariance-correlation", m, task_names),
+        "basis-usage" => a::basis_usage(m, task_names),
+        other => {
+            return Err(bad_param(
+                "method",
+                other,
+                "'cosine', 'correlation', 'covariance' or 'basis-usage'",
+            ));
+        }
+    }
+    .map_err(relate_err)?;
+    aff.to_json().map_err(relate_err)
+}
+
+fn grouping_method(s: &str) -> PyResult<mtlkit_relate::GroupingMethod> {
+    use mtlkit_relate::GroupingMethod as G;
+    match s {
+        "auto" => Ok(G::Auto),
+        "hierarchical" => Ok(G::Hierarchical),
+        "exact" => Ok(G::Exact),
+        other => Err(bad_param(
+            "method",
+            other,
+            "'auto', 'hierarchical' or 'exact'",
+        )),
+    }
+}
+
+/// Task groups (JSON) from an affinity (JSON).
+#[pyfunction]
+fn relate_group(affinity: &str, n_groups: usize, method: &str) -> PyResult<String> {
+    let a = mtlkit_relate::TaskAffinity::from_json(affinity).map_err(relate_err)?;
+    let g =
+        mtlkit_relate::group_tasks(&a, n_groups, grouping_method(method)?).map_err(relate_err)?;
+    serde_json::to_string(&g).map_err(|e| PyRuntimeError::new_err(e.to_string()))
+}
+
+/// Adjusted Rand index of two labelings.
+#[pyfunction]
+fn relate_ari(a: Vec<usize>, b: Vec<usize>) -> PyResult<f64> {
+    mtlkit_relate::adjusted_rand_index(&a, &b).map_err(relate_err)
+}
+
+/// Settings of the report, from Python (JSON).
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ReportSettings {
+    n_folds: usize,
+    inner_folds: usize,
+    seed: u64,
+    n_groups: Option<usize>,
+    grouping: String,
+    affinity: String,
+    family: String,
+    alphas: Option<Vec<f64>>,
+    task_names: Option<Vec<String>>,
+    fixed_affinity: Option<String>,
+}
+
+/// The negative-transfer report (JSON) of per-task data `xs[t]`, `ys[t]`.
+#[pyfunction]
+fn relate_report(
+    py: Python<'_>,
+    xs: Vec<PyReadonlyArray2<'_, f64>>,
+    ys: Vec<PyReadonlyArray1<'_, f64>>,
+    settings: &str,
+) -> PyResult<String> {
+    use mtlkit_relate::report::{AffinityMethod as A, ModelFamily as F, ReportParams};
+    let s: ReportSettings = parse("settings", settings)?;
+    let mut data = per_task_dataset(&xs, &ys)?;
+    if let Some(names) = &s.task_names {
+        data = data
+            .with_task_names(names.clone())
+            .map_err(|e| to_py_err(e.into()))?;
+    }
+    let mut p = ReportParams {
+        n_folds: s.n_folds,
+        inner_folds: s.inner_folds,
+        seed: s.seed,
+        n_groups: s.n_groups,
+        grouping: grouping_method(&s.grouping)?,
+        affinity: match s.affinity.as_str() {
+            "cosine" => A::WeightCosine,
+            "correlation" => A::WeightCorrelation,
+            "mtrl" => A::Mtrl,
+            "clustered" => A::Clustered,
+            "go-mtl" => A::GoMtl,
+            other => {
+                return Err(bad_param(
+                    "affinity",
+                    other,
+                    "'cosine', 'correlation', 'mtrl', 'clustered' or 'go-mtl'",
+                ));
+            }
+        },
+        family: match s.family.as_str() {
+            "mean-regularized" => F::MeanRegularized,
+            "l21" => F::L21,
+            other => return Err(bad_param("model", other, "'mean-regularized' or 'l21'")),
+        },
+        ..ReportParams::default()
+    };
+    if let Some(a) = s.alphas {
+        p.alphas = a;
+    }
+    if let Some(f) = &s.fixed_affinity {
+        p.fixed_affinity = Some(mtlkit_relate::TaskAffinity::from_json(f).map_err(relate_err)?);
+    }
+    let r = py
+        .detach(|| mtlkit_relate::negative_transfer_report(&data, &p))
+        .map_err(relate_err)?;
+    serde_json::to_string(&r).map_err(|e| PyRuntimeError::new_err(e.to_string()))
 }

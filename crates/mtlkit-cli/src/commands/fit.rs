@@ -217,8 +217,29 @@ fn configure<P: EstimatorPenalty>(p: MultiTaskParams<P>, cfg: &FitConfig) -> Mul
 }
 
 fn load(source: &DataSource) -> Result<MultiTaskDataset> {
+    load_dropping(source, &[])
+}
+
+/// The dataset of `source` with the CSV columns `drop` left out (neither features nor
+/// targets); every dropped column must exist.
+pub(crate) fn load_dropping(source: &DataSource, drop: &[String]) -> Result<MultiTaskDataset> {
+    let check_drop = |header: &[String], path: &std::path::Path| -> Result<()> {
+        for d in drop {
+            if !header.contains(d) {
+                bail!(
+                    "unknown column '{d}' in --drop for '{}' (columns: {})",
+                    path.display(),
+                    header.join(", ")
+                );
+            }
+        }
+        Ok(())
+    };
     match source {
         DataSource::Files { x, y } => {
+            if !drop.is_empty() {
+                bail!("--drop applies to --data FILE.csv only");
+            }
             let xt = io::read_table(x)?;
             let yt = io::read_table(y)?;
             if xt.values.nrows() != yt.values.nrows() {
@@ -256,7 +277,10 @@ fn load(source: &DataSource) -> Result<MultiTaskDataset> {
                     header.join(", ")
                 )
             })?;
-            let fcols: Vec<usize> = (0..header.len()).filter(|&c| c != tcol).collect();
+            check_drop(&header, path)?;
+            let fcols: Vec<usize> = (0..header.len())
+                .filter(|&c| c != tcol && !drop.contains(&header[c]))
+                .collect();
             if fcols.is_empty() {
                 bail!("'{}' has no feature columns", path.display());
             }
@@ -305,7 +329,10 @@ fn load(source: &DataSource) -> Result<MultiTaskDataset> {
                     ),
                 }
             }
-            let fcols: Vec<usize> = (0..header.len()).filter(|c| !tcols.contains(c)).collect();
+            check_drop(&header, path)?;
+            let fcols: Vec<usize> = (0..header.len())
+                .filter(|c| !tcols.contains(c) && !drop.contains(&header[*c]))
+                .collect();
             if fcols.is_empty() {
                 bail!(
                     "'{}' has no feature columns left after the targets",

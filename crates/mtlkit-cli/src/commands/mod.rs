@@ -6,6 +6,7 @@ mod export;
 mod fit;
 mod plot;
 mod predict;
+mod relate;
 mod select;
 
 use anyhow::Result;
@@ -23,5 +24,6 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Demo(a) => demo::run(&a),
         Command::Train(a) => deep::run_train(&a),
         Command::Evaluate(a) => deep::run_evaluate(&a),
+        Command::Relate(a) => relate::run(&a),
     }
 }

@@ -1,0 +1,166 @@
+"""Task structure: which tasks to learn together, and which multi-task learning hurts.
+
+Plain functions over the Rust crate ``mtlkit-relate`` (no estimators); every result is a plain
+``dict`` with numpy arrays.
+
+- :func:`task_affinity` — an affinity matrix from fitted weights (cosine / correlation of the
+  task weight vectors), a learned task covariance (MTRL, clustered MTL) or GO-MTL codes.
+- :func:`group_tasks` — task groups from **any** symmetric affinity (e.g. a deep model's
+  gradient affinity): average-linkage hierarchical clustering or an exact search over
+  partitions (TAG's objective, up to about 12 tasks).
+- :func:`adjusted_rand_index` — compare two groupings.
+- :func:`negative_transfer_report` — per task, held-out R² of single-task, pooled and grouped
+  models under K-fold cross-validation within tasks, the paired gain ± its standard error, and
+  the tasks multi-task learning hurts (mean gain < 0 and ``|mean| > 2·SE``).
+
+An affinity is ``{"kind": str, "tasks": [names], "matrix": (T, T) array}`` — the JSON format of
+``mtlkit relate --from FILE.json``.
+"""
+
+import json
+
+import numpy as np
+
+from . import _core
+
+__all__ = [
+    "task_affinity",
+    "group_tasks",
+    "adjusted_rand_index",
+    "negative_transfer_report",
+]
+
+
+def _affinity_out(text):
+    a = json.loads(text)
+    a["matrix"] = np.asarray(a["matrix"], dtype=float)
+    return a
+
+
+def _affinity_json(affinity, task_names=None):
+    if isinstance(affinity, dict):
+        a = dict(affinity)
+        a["matrix"] = np.asarray(a["matrix"], dtype=float).tolist()
+        a.setdefault("kind", "user")
+        if task_names is not None:
+            a["tasks"] = list(task_names)
+        a["tasks"] = [str(t) for t in a.get("tasks", range(len(a["matrix"])))]
+        return json.dumps(a)
+    m = np.asarray(affinity, dtype=float)
+    if m.ndim != 2:
+        raise ValueError(f"affinity must be a 2-D array, got shape {m.shape}")
+    names = [str(t) for t in (task_names if task_names is not None else range(m.shape[0]))]
+    return json.dumps({"kind": "user", "tasks": names, "matrix": m.tolist()})
+
+
+def task_affinity(matrix, method="cosine", task_names=None):
+    """An affinity between tasks.
+
+    Parameters
+    ----------
+    matrix : array
+        ``method="cosine"`` or ``"correlation"``: the weights, shape ``(n_tasks, n_features)``
+        (scikit-learn's ``coef_``). ``"covariance"``: a ``(n_tasks, n_tasks)`` task covariance
+        (MTRL's ``Ω``, clustered MTL's ``M``), turned into correlations. ``"basis-usage"``:
+        GO-MTL codes ``(k, n_tasks)``; the cosine of ``|S|`` between tasks.
+    method : str
+    task_names : list of str, optional
+
+    Returns
+    -------
+    dict with ``kind``, ``tasks`` and ``matrix`` (``(n_tasks, n_tasks)`` array).
+    """
+    m = np.asarray(matrix, dtype=np.float64)
+    if m.ndim != 2:
+        raise ValueError(f"matrix must be 2-D, got shape {m.shape}")
+    if method in ("cosine", "correlation"):
+        m = m.T  # the Rust shape of W: (n_features, n_tasks)
+    names = None if task_names is None else [str(t) for t in task_names]
+    return _affinity_out(_core.relate_affinity(np.ascontiguousarray(m), method, names))
+
+
+def group_tasks(affinity, n_groups, method="auto", task_names=None):
+    """Partition the tasks into at most ``n_groups`` groups.
+
+    ``affinity`` is a dict from :func:`task_affinity` (or of the JSON format) or a square
+    array. ``method``: ``"hierarchical"`` (average linkage on ``max(A) − A``), ``"exact"``
+    (maximise ``Σ_t mean_{s in G(t), s≠t} A_st``; a ``ValueError`` beyond 5e6 partitions) or
+    ``"auto"`` (exact when small enough).
+
+    Returns a dict with ``labels`` (array), ``groups`` (lists of task indices), ``score``,
+    ``method``.
+    """
+    g = json.loads(_core.relate_group(_affinity_json(affinity, task_names), int(n_groups), method))
+    g["labels"] = np.asarray(g["labels"], dtype=int)
+    return g
+
+
+def adjusted_rand_index(labels_a, labels_b):
+    """Adjusted Rand index of two labelings of the same tasks."""
+    a = [int(v) for v in np.asarray(labels_a).ravel()]
+    b = [int(v) for v in np.asarray(labels_b).ravel()]
+    if min(a + b, default=0) < 0:
+        # labels are only compared for equality: shift negatives away
+        lo = min(a + b)
+        a, b = [v - lo for v in a], [v - lo for v in b]
+    return _core.relate_ari(a, b)
+
+
+def negative_transfer_report(
+    Xs,
+    ys,
+    task_names=None,
+    n_groups=2,
+    n_folds=5,
+    inner_folds=3,
+    seed=0,
+    grouping="auto",
+    affinity="cosine",
+    model="mean-regularized",
+    alphas=None,
+):
+    """Single-task vs pooled vs grouped models, per task, under K-fold CV within tasks.
+
+    Parameters
+    ----------
+    Xs, ys : lists of arrays
+        One design ``(n_t, n_features)`` and one target ``(n_t,)`` per task (NaN = unlabelled).
+    n_groups : int or None
+        Groups of the grouped model (``None``: no grouped model).
+    affinity : str or dict
+        ``"cosine"``, ``"correlation"``, ``"mtrl"``, ``"clustered"``, ``"go-mtl"`` (fitted on
+        each training part), or an affinity dict / array to group with (tasks by name).
+    model : ``"mean-regularized"`` (ridge vs ``w_t = w_0 + v_t``) or ``"l21"`` (Lasso vs
+        multi-task Lasso).
+
+    Returns
+    -------
+    dict: ``affinity``, ``grouping``, ``tasks`` (one dict per task with ``single``,
+    ``pooled``, ``grouped`` scores and ``gain_pooled`` / ``gain_grouped`` = mean, se, wins,
+    n_folds, per_fold, hurt), ``summary`` (``hurt_by_pooling``, ...), ``flag_rule``.
+    """
+    xs = [np.ascontiguousarray(x, dtype=np.float64) for x in Xs]
+    ys_ = [np.ascontiguousarray(np.asarray(y, dtype=np.float64).ravel()) for y in ys]
+    fixed = None
+    method = affinity
+    if not isinstance(affinity, str):
+        names = task_names if task_names is not None else [f"task{t}" for t in range(len(xs))]
+        fixed = _affinity_json(affinity, None if isinstance(affinity, dict) else names)
+        method = "cosine"
+    settings = {
+        "n_folds": int(n_folds),
+        "inner_folds": int(inner_folds),
+        "seed": int(seed),
+        "n_groups": None if n_groups is None else int(n_groups),
+        "grouping": grouping,
+        "affinity": method,
+        "family": model,
+        "alphas": None if alphas is None else [float(a) for a in alphas],
+        "task_names": None if task_names is None else [str(t) for t in task_names],
+        "fixed_affinity": fixed,
+    }
+    r = json.loads(_core.relate_report(xs, ys_, json.dumps(settings)))
+    r["affinity"]["matrix"] = np.asarray(r["affinity"]["matrix"], dtype=float)
+    if r.get("grouping"):
+        r["grouping"]["labels"] = np.asarray(r["grouping"]["labels"], dtype=int)
+    return r
