@@ -23,14 +23,15 @@ METHODS = [
 ]
 
 
-def run(mtlkit, config_text, base_dir, seeds, single_task):
+def run(mtlkit, config_text, base_dir, seeds, single_task, epochs=None):
     with tempfile.TemporaryDirectory() as d:
         cfg = os.path.join(base_dir, ".bench_method.toml")
         with open(cfg, "w") as f:
             f.write(config_text.replace("single_task = true", f"single_task = {'true' if single_task else 'false'}"))
         try:
             out = subprocess.run(
-                [mtlkit, "train", "--config", cfg, "--out", d, "--seeds", seeds, "--json"],
+                [mtlkit, "train", "--config", cfg, "--out", d, "--seeds", seeds, "--json"]
+                + (["--epochs", str(epochs)] if epochs else []),
                 capture_output=True, text=True, env={**os.environ, "RAYON_NUM_THREADS": "1"},
             )
         finally:
@@ -47,10 +48,11 @@ def main():
     ap.add_argument("--seeds", default="0,1,2")
     ap.add_argument("--out")
     ap.add_argument("--methods", help="comma-separated subset (default: all)")
+    ap.add_argument("--epochs", type=int, help="override the configuration's epochs")
     a = ap.parse_args()
     text = open(a.config).read()
     base_dir = os.path.dirname(os.path.abspath(a.config))
-    base, err = run(a.mtlkit, text, base_dir, a.seeds, True)
+    base, err = run(a.mtlkit, text, base_dir, a.seeds, True, a.epochs)
     if base is None:
         raise SystemExit(err)
     single = base["single_task"]
@@ -58,7 +60,7 @@ def main():
     methods = a.methods.split(",") if a.methods else METHODS
     for m in methods:
         t = text.replace("[trainer]", f'[trainer]\nweighting = {{ method = "{m}" }}', 1)
-        rep, err = run(a.mtlkit, t, base_dir, a.seeds, False)
+        rep, err = run(a.mtlkit, t, base_dir, a.seeds, False, a.epochs)
         if rep is None:
             rows.append({"method": m, "error": err})
             print(f"| {m} | error: {err} |")
@@ -71,7 +73,7 @@ def main():
                 for (metric, a_), (_, b_) in zip(mt["report"]["metrics"][ti], st["report"]["metrics"][0]):
                     if a_ is None or b_ is None or b_ == 0:
                         continue
-                    sign = 1 if metric in ("r2", "accuracy", "auc") else -1
+                    sign = 1 if metric in ("r2", "accuracy", "auc", "macro-f1") else -1
                     num += 100 * sign * (a_ - b_) / abs(b_)
                     n += 1
             dms.append(num / n)

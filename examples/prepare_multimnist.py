@@ -100,7 +100,11 @@ def main():
     ap.add_argument("--train", type=int, default=10000)
     ap.add_argument("--test", type=int, default=2000)
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--name", help="file name stem (default multi<kind>)")
+    ap.add_argument("--subset", type=int, help="CI-size tables: this many training canvases, half as many test ones")
     a = ap.parse_args()
+    if a.subset:
+        a.train, a.test = a.subset, max(a.subset // 2, 1)
     os.makedirs(a.out, exist_ok=True)
     if a.kind == "mnist":
         left = right = mnist_5k(a.shared_data)
@@ -110,9 +114,10 @@ def main():
         left, right = mnist_5k(a.shared_data), fashion(a.shared_data)
     (l_tr, l_te), (r_tr, r_te) = split(*left), split(*right)
     rng = random.Random(a.seed)
-    write(os.path.join(a.out, f"multi{a.kind}_train.csv"), l_tr, r_tr, a.train, rng)
-    write(os.path.join(a.out, f"multi{a.kind}_test.csv"), l_te, r_te, a.test, rng)
-    print(f"wrote {a.train} training and {a.test} test canvases to {a.out}/multi{a.kind}_*.csv")
+    stem = a.name or f"multi{a.kind}"
+    write(os.path.join(a.out, f"{stem}_train.csv"), l_tr, r_tr, a.train, rng)
+    write(os.path.join(a.out, f"{stem}_test.csv"), l_te, r_te, a.test, rng)
+    print(f"wrote {a.train} training and {a.test} test canvases to {a.out}/{stem}_*.csv")
 
 
 if __name__ == "__main__":

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# CI-size check of the medicine examples (issue 11): build a small subset of each data set
+# CI-size check of the medicine and vision examples (issue 11): build a small subset of each data set
 # (300 rows / patients' recordings) and run each example's configuration, unchanged (all seeds,
 # single-task baselines, every epoch allowed), to completion on it, one thread, with a
 # 120-second limit per example. The data is read from $MTLKIT_SHARED_DATA (default
@@ -68,8 +68,9 @@ run_example parkinsons_patients parkinsons_patients.toml prepare_parkinsons.py "
 if [ -n "$DATA" ]; then
   run_example cardiotocography cardiotocography.toml prepare_cardiotocography.py "$DATA/cardiotocography/ctg.csv"
   run_example cervical_cancer cervical_cancer.toml prepare_cervical.py "$DATA/cervical_cancer_risk/risk_factors_cervical_cancer.csv"
+  run_example multimnist multimnist.toml prepare_multimnist.py "$DATA"
 else
-  echo "skip cardiotocography, cervical_cancer: no shared data folder (set MTLKIT_SHARED_DATA)"
+  echo "skip cardiotocography, cervical_cancer, multimnist: no shared data folder (set MTLKIT_SHARED_DATA)"
 fi
 echo "examples smoke: $ran run, $([ $fail -eq 0 ] && echo all passed || echo FAILURES)"
 exit $fail

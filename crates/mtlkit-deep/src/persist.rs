@@ -199,3 +199,140 @@ pub fn load_model(path: &Path, device: &Device) -> Result<(DeepModel, ModelMeta)
     let model = model.fork(device);
     Ok((model, meta))
 }
+
+/// A saved model loaded for prediction (from Rust; the CLI's `mtlkit evaluate` and Python's
+/// `mtlkit.deep.load` use it too): inputs are raw feature rows in the order of
+/// [`ModelMeta::feature_names`]; the recorded standardisation is applied here.
+///
+/// ```no_run
+/// use mtlkit_deep::persist::SavedModel;
+/// let m = SavedModel::load(std::path::Path::new("runs/x/model.safetensors"))?;
+/// let x = ndarray::Array2::<f32>::zeros((4, m.meta().feature_names.len()));
+/// let per_task = m.predict(x.view())?; // values, or class probabilities
+/// # Ok::<(), mtlkit_deep::DeepError>(())
+/// ```
+pub struct SavedModel {
+    model: DeepModel,
+    meta: ModelMeta,
+    device: Device,
+}
+
+impl SavedModel {
+    /// Load `path` on burn's CPU backend.
+    ///
+    /// # Errors
+    /// As [`load_model`].
+    pub fn load(path: &Path) -> Result<Self> {
+        let device = Device::flex();
+        let (model, meta) = load_model(path, &device)?;
+        Ok(Self {
+            model,
+            meta,
+            device,
+        })
+    }
+
+    /// The metadata (architecture, tasks, feature names, standardisation).
+    pub fn meta(&self) -> &ModelMeta {
+        &self.meta
+    }
+
+    /// The model.
+    pub fn model(&self) -> &DeepModel {
+        &self.model
+    }
+
+    /// Raw outputs for the rows of `x`, per task `n × output_dim` (values for regression,
+    /// logits otherwise).
+    ///
+    /// # Errors
+    /// A column count other than the model's features, non-finite inputs.
+    pub fn predict_raw(
+        &self,
+        x: ndarray::ArrayView2<'_, f32>,
+    ) -> Result<Vec<ndarray::Array2<f32>>> {
+        use crate::arch::MultiTaskModel;
+        let d = self.meta.feature_names.len();
+        if x.ncols() != d {
+            return Err(DeepError::Config(format!(
+                "the model reads {d} features ({}), the input has {} columns",
+                self.meta.feature_names.join(", "),
+                x.ncols()
+            )));
+        }
+        if let Some((i, j)) = x
+            .indexed_iter()
+            .find(|(_, v)| !v.is_finite())
+            .map(|(ij, _)| ij)
+        {
+            return Err(DeepError::Config(format!(
+                "row {i}, feature '{}': inputs must be finite",
+                self.meta.feature_names[j]
+            )));
+        }
+        let t_n = self.meta.tasks.len();
+        let mut outs: Vec<Vec<f32>> = vec![Vec::new(); t_n];
+        let mut widths: Vec<usize> = self
+            .meta
+            .tasks
+            .iter()
+            .map(|t| t.kind.output_dim())
+            .collect();
+        const CHUNK: usize = 4096;
+        for start in (0..x.nrows()).step_by(CHUNK) {
+            let end = (start + CHUNK).min(x.nrows());
+            let mut xc = x.slice(ndarray::s![start..end, ..]).to_owned();
+            if let Some(s) = &self.meta.standardizer {
+                s.apply(&mut xc);
+            }
+            let rows = vec![Some(0..end - start); t_n];
+            let xt = crate::loss::tensor2(&xc, &self.device);
+            for (t, o) in self.model.forward(xt, &rows).into_iter().enumerate() {
+                if let Some(o) = o {
+                    widths[t] = o.dims()[1];
+                    let v = o
+                        .into_data()
+                        .convert::<f32>()
+                        .try_to_vec::<f32>()
+                        .map_err(|e| DeepError::Training(format!("{e:?}")))?;
+                    outs[t].extend(v);
+                }
+            }
+        }
+        outs.into_iter()
+            .zip(widths)
+            .map(|(v, w)| {
+                ndarray::Array2::from_shape_vec((x.nrows(), w), v)
+                    .map_err(|e| DeepError::Training(e.to_string()))
+            })
+            .collect()
+    }
+
+    /// Predictions for the rows of `x`, per task: values (regression), probabilities of the
+    /// positive class (binary, and per label for multilabel; the logistic of the logit), class
+    /// probabilities (multiclass; the softmax of the logits).
+    ///
+    /// # Errors
+    /// As [`predict_raw`](Self::predict_raw).
+    pub fn predict(&self, x: ndarray::ArrayView2<'_, f32>) -> Result<Vec<ndarray::Array2<f32>>> {
+        use crate::task::TaskKind;
+        let mut raw = self.predict_raw(x)?;
+        for (out, task) in raw.iter_mut().zip(&self.meta.tasks) {
+            match task.kind {
+                TaskKind::Regression => {}
+                TaskKind::Binary | TaskKind::Multilabel { .. } => {
+                    out.mapv_inplace(|z| 1.0 / (1.0 + (-z).exp()));
+                }
+                TaskKind::Multiclass { .. } => {
+                    for mut row in out.rows_mut() {
+                        let mx = row.fold(f32::NEG_INFINITY, |a, &b| a.max(b));
+                        row.mapv_inplace(|z| (z - mx).exp());
+                        let s = row.sum();
+                        row.mapv_inplace(|z| z / s);
+                    }
+                }
+            }
+        }
+        Ok(raw)
+    }
+}

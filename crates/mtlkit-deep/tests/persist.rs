@@ -160,3 +160,73 @@ fn bad_files_are_clear_errors() {
     // a failed write (missing folder) leaves nothing behind
     assert!(save_model(&dir.path().join("no/such/dir/m.safetensors"), &m, &meta).is_err());
 }
+
+#[test]
+fn a_saved_model_predicts_from_raw_rows() {
+    use mtlkit_deep::persist::SavedModel;
+    let d = Device::flex();
+    let dir = tempfile::tempdir().unwrap();
+    let arch = ArchConfig::HardSharing {
+        hidden: vec![6],
+        tower: vec![],
+        conv: None,
+    };
+    let std = Standardizer {
+        mean: vec![0.5, -1.0, 0.0, 2.0, 0.1],
+        scale: vec![2.0, 0.5, 1.0, 3.0, 1.5],
+    };
+    let meta = ModelMeta {
+        format: "mtlkit-deep".into(),
+        version: 1,
+        architecture: arch.clone(),
+        tasks: tasks(),
+        feature_names: (0..5).map(|j| format!("f{j}")).collect(),
+        standardizer: Some(std.clone()),
+        info: serde_json::Value::Null,
+    };
+    let m = seeded(&d, 5, |d| arch.build(5, &[1, 4], d));
+    let path = dir.path().join("m.safetensors");
+    save_model(&path, &m, &meta).unwrap();
+    let saved = SavedModel::load(&path).unwrap();
+    assert_eq!(saved.meta(), &meta);
+    // raw rows: the model's outputs on the standardised rows
+    let raw: Vec<f32> = (0..30).map(|i| (i as f32 * 0.37).sin() * 3.0).collect();
+    let x = ndarray::Array2::from_shape_vec((6, 5), raw).unwrap();
+    let mut xs = x.clone();
+    std.apply(&mut xs);
+    let expect = m.forward(
+        mtlkit_deep::loss::tensor2(&xs, &d),
+        &[Some(0..6), Some(0..6)],
+    );
+    let got = saved.predict_raw(x.view()).unwrap();
+    for (g, e) in got.iter().zip(expect) {
+        let e = e
+            .unwrap()
+            .into_data()
+            .convert::<f32>()
+            .try_to_vec::<f32>()
+            .unwrap();
+        let g: Vec<f32> = g.iter().copied().collect();
+        for (a, b) in g.iter().zip(&e) {
+            assert!((a - b).abs() <= 1e-5 * b.abs().max(1.0), "{g:?} vs {e:?}");
+        }
+    }
+    // probabilities of the 4-class task: the softmax of the logits
+    let p = saved.predict(x.view()).unwrap();
+    assert_eq!(p[0], got[0]);
+    for (prow, zrow) in p[1].rows().into_iter().zip(got[1].rows()) {
+        assert!((prow.sum() - 1.0).abs() < 1e-5);
+        let z0 = zrow.iter().map(|z| (z - zrow[0]).exp()).sum::<f32>();
+        assert!((prow[0] - 1.0 / z0).abs() < 1e-5);
+    }
+    // wrong width, non-finite input
+    let e = saved
+        .predict(ndarray::Array2::zeros((2, 4)).view())
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("5 features") && e.contains("4 columns"), "{e}");
+    let mut bad = x.clone();
+    bad[[3, 2]] = f32::NAN;
+    let e = saved.predict(bad.view()).unwrap_err().to_string();
+    assert!(e.contains("row 3") && e.contains("f2"), "{e}");
+}
