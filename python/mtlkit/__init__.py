@@ -10,14 +10,15 @@ Estimators (``mtlkit.linear_model``, re-exported here):
 Structural regularizers (trace norm, dirty models, rMTFL, robust MTL, mean and graph
 regularization, MTRL, multi-task feature learning, block MCP/SCAD, ...) are in
 :mod:`mtlkit.structured`. Task structure (affinity, grouping, negative-transfer reports) is in
-:mod:`mtlkit.relate`.
+:mod:`mtlkit.relate`. Deep models trained by ``mtlkit train`` load for prediction with
+:func:`mtlkit.deep.load`.
 
 Every estimator accepts per-task data (``fit(X, y, task_ids=...)`` with stacked rows, or
 ``fit_tasks(Xs, ys)``), NaN as a missing target, and saves models the ``mtlkit`` CLI reads
 (``save`` / :func:`load_model`).
 """
 
-from . import _core, relate, structured
+from . import _core, deep, relate, structured
 from .linear_model import (
     MultiTaskElasticNet,
     MultiTaskElasticNetCV,
@@ -40,5 +41,6 @@ __all__ = [
     "load_model",
     "structured",
     "relate",
+    "deep",
     "__version__",
 ]

@@ -25,6 +25,9 @@ pub enum DeepError {
     /// An invalid configuration value.
     #[error("invalid configuration: {0}")]
     Config(String),
+    /// Inputs handed to a loaded model that do not fit it (column count, non-finite values).
+    #[error("invalid input: {0}")]
+    Input(String),
     /// A model or checkpoint file that cannot be read (corrupt, foreign or of another version).
     #[error("cannot read {path}: {message}")]
     ModelFile {

@@ -254,7 +254,7 @@ impl SavedModel {
         use crate::arch::MultiTaskModel;
         let d = self.meta.feature_names.len();
         if x.ncols() != d {
-            return Err(DeepError::Config(format!(
+            return Err(DeepError::Input(format!(
                 "the model reads {d} features ({}), the input has {} columns",
                 self.meta.feature_names.join(", "),
                 x.ncols()
@@ -265,7 +265,7 @@ impl SavedModel {
             .find(|(_, v)| !v.is_finite())
             .map(|(ij, _)| ij)
         {
-            return Err(DeepError::Config(format!(
+            return Err(DeepError::Input(format!(
                 "row {i}, feature '{}': inputs must be finite",
                 self.meta.feature_names[j]
             )));

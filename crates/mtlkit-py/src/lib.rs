@@ -1,7 +1,9 @@
 //! `mtlkit._core`: the Python extension module under the pure-Python estimators of
 //! `python/mtlkit/`.
 //!
-//! This crate converts and maps errors only; every algorithm lives in `mtlkit-linear`.
+//! This crate converts and maps errors only; every algorithm lives in `mtlkit-linear`,
+//! `mtlkit-relate` and `mtlkit-deep` (saved deep models are loaded and run here, see
+//! the `deep` module).
 //!
 //! - numpy arrays are read in place (`float64` or `float32`, C or Fortran order, any strides):
 //!   no copy is made here. The solver itself makes the one prepared copy scikit-learn also makes
@@ -30,6 +32,8 @@ use pyo3::exceptions::{PyOSError, PyRuntimeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyDict};
 use serde::Deserialize;
+
+mod deep;
 
 /// Map a Rust error to the Python exception a scikit-learn user expects.
 fn to_py_err(e: LinearError) -> PyErr {
@@ -861,6 +865,7 @@ fn fit_structured<'py>(
 fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     m.add_class::<Model>()?;
+    m.add_class::<deep::DeepModel>()?;
     m.add_function(wrap_pyfunction!(fit_dense, m)?)?;
     m.add_function(wrap_pyfunction!(fit_csc, m)?)?;
     m.add_function(wrap_pyfunction!(fit_tasks, m)?)?;
