@@ -207,3 +207,148 @@ fn bad_configurations_are_one_line_errors() {
     assert!(!o.status.success());
     assert!(String::from_utf8_lossy(&o.stderr).contains("bad.safetensors"));
 }
+
+/// Six regression tasks in two planted groups: tasks a0..a2 are scaled copies of one function
+/// of x0..x2, tasks b0..b2 of another function of x3..x5 (independent noise per task).
+fn write_grouped_table(path: &Path, n: usize, seed: u64) {
+    let mut s = String::from("x0,x1,x2,x3,x4,x5,a0,a1,a2,b0,b1,b2\n");
+    let mut state = seed.wrapping_mul(6364136223846793005).wrapping_add(1);
+    let mut next = || {
+        state = state
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        ((state >> 33) as f64) / f64::from(1u32 << 31) * 2.0 - 1.0
+    };
+    for _ in 0..n {
+        let x: Vec<f64> = (0..6).map(|_| next()).collect();
+        let fa = x[0] + x[1] * x[2] - 0.5 * x[2];
+        let fb = x[3] * x[4] - x[5] + 0.5 * x[3];
+        let mut ys = Vec::with_capacity(6);
+        for c in [1.0, 0.8, 1.2] {
+            ys.push(c * fa + 0.05 * next());
+        }
+        for c in [1.0, 1.3, 0.7] {
+            ys.push(c * fb + 0.05 * next());
+        }
+        let row: Vec<String> = x.iter().chain(&ys).map(|v| format!("{v:.5}")).collect();
+        s.push_str(&row.join(","));
+        s.push('\n');
+    }
+    std::fs::write(path, s).unwrap();
+}
+
+#[test]
+fn deep_affinity_recovers_planted_task_groups_and_groups_train() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("train.csv");
+    write_grouped_table(&data, 600, 4);
+    let tasks: String = ["a0", "a1", "a2", "b0", "b1", "b2"]
+        .iter()
+        .map(|t| format!("[[tasks]]\nname = \"{t}\"\ncolumn = \"{t}\"\nkind = {{ type = \"regression\" }}\n\n"))
+        .collect();
+    let cfg = format!(
+        "[data]\ntrain = \"train.csv\"\n\n{tasks}[model]\narchitecture = \"hard-sharing\"\nhidden = [32]\ntower = [8]\n\n[trainer]\nepochs = 12\nbatch_size = 64\nlr = 0.01\nprogress = false\naffinity = {{ every = 2 }}\n\n[run]\nseeds = [0, 1]\n"
+    );
+    let cfg_path = dir.path().join("exp.toml");
+    std::fs::write(&cfg_path, &cfg).unwrap();
+    let out = dir.path().join("run");
+    let o = mtlkit(&[
+        "train",
+        "--config",
+        cfg_path.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let text = String::from_utf8_lossy(&o.stdout);
+    assert!(text.contains("lookahead affinity"), "{text}");
+    let look: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(out.join("affinity_lookahead.json")).unwrap())
+            .unwrap();
+    assert_eq!(look["kind"], "lookahead");
+    assert_eq!(look["tasks"].as_array().unwrap().len(), 6);
+    assert!(out.join("affinity_gradient-cosine.json").is_file());
+    // the measured affinity, grouped by `mtlkit relate`, recovers the planted groups
+    for file in ["affinity_lookahead.json", "affinity_gradient-cosine.json"] {
+        let r = mtlkit(&[
+            "relate",
+            "--data",
+            data.to_str().unwrap(),
+            "--targets",
+            "a0,a1,a2,b0,b1,b2",
+            "--from",
+            out.join(file).to_str().unwrap(),
+            "--symmetrize",
+            "--groups",
+            "2",
+            "--folds",
+            "3",
+            "--json",
+        ]);
+        assert!(r.status.success(), "{}", String::from_utf8_lossy(&r.stderr));
+        let v: serde_json::Value = serde_json::from_slice(&r.stdout).unwrap();
+        let labels: Vec<u64> = v["grouping"]["labels"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter_map(serde_json::Value::as_u64)
+            .collect();
+        assert_eq!(labels.len(), 6, "{v}");
+        assert!(
+            labels[0] == labels[1] && labels[1] == labels[2] && labels[3] == labels[4],
+            "{file}: groups {labels:?}"
+        );
+        assert!(
+            labels[4] == labels[5] && labels[0] != labels[3],
+            "{file}: groups {labels:?}"
+        );
+    }
+    // one model per group, reported next to the multi-task and single-task models
+    let grouped = cfg.replace(
+        "[run]\nseeds = [0, 1]\n",
+        "[run]\nseeds = [0]\nsingle_task = true\ngroups = [[\"a0\", \"a1\", \"a2\"], [\"b0\", \"b1\", \"b2\"]]\n",
+    );
+    std::fs::write(&cfg_path, grouped).unwrap();
+    let o = mtlkit(&[
+        "train",
+        "--config",
+        cfg_path.to_str().unwrap(),
+        "--out",
+        dir.path().join("grouped").to_str().unwrap(),
+        "--epochs",
+        "3",
+        "--json",
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let r: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let g = r["report"]["grouped"].as_array().unwrap();
+    assert_eq!(g.len(), 2);
+    assert_eq!(g[1]["tasks"], serde_json::json!(["b0", "b1", "b2"]));
+    assert!(
+        r["report"]["delta_m_grouped"][0]
+            .as_f64()
+            .unwrap()
+            .is_finite()
+    );
+    // a task in two groups, an unknown task: one-line errors
+    for (bad, needle) in [
+        ("groups = [[\"a0\"], [\"a0\", \"b0\"]]", "twice"),
+        ("groups = [[\"zz\"]]", "unknown task 'zz'"),
+    ] {
+        std::fs::write(
+            &cfg_path,
+            cfg.replace("[run]\n", &format!("[run]\n{bad}\n")),
+        )
+        .unwrap();
+        let o = mtlkit(&[
+            "train",
+            "--config",
+            cfg_path.to_str().unwrap(),
+            "--out",
+            dir.path().join("bad").to_str().unwrap(),
+        ]);
+        assert!(!o.status.success());
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert!(err.contains(needle), "{err}");
+    }
+}
