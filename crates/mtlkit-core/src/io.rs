@@ -24,11 +24,16 @@ pub fn atomic_write(path: &Path, bytes: &[u8]) -> Result<()> {
         path: path.to_path_buf(),
         source,
     };
-    let mut tmp = tempfile::Builder::new()
-        .prefix(".mtlkit-")
-        .suffix(".tmp")
-        .tempfile_in(dir)
-        .map_err(io_err)?;
+    let mut builder = tempfile::Builder::new();
+    builder.prefix(".mtlkit-").suffix(".tmp");
+    // the permissions of a file created the usual way (0o666 less the umask), not the
+    // temporary file's private 0o600
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        builder.permissions(std::fs::Permissions::from_mode(0o666));
+    }
+    let mut tmp = builder.tempfile_in(dir).map_err(io_err)?;
     tmp.write_all(bytes).map_err(io_err)?;
     tmp.as_file().sync_all().map_err(io_err)?;
     tmp.persist(path).map_err(|e| io_err(e.error))?;
@@ -38,6 +43,26 @@ pub fn atomic_write(path: &Path, bytes: &[u8]) -> Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[cfg(unix)]
+    #[test]
+    fn written_files_get_the_usual_permissions() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().expect("tempdir");
+        let mode = |p: &Path| {
+            std::fs::metadata(p)
+                .expect("metadata")
+                .permissions()
+                .mode()
+                & 0o777
+        };
+        let plain = dir.path().join("plain.json");
+        std::fs::write(&plain, b"{}").expect("write");
+        let atomic = dir.path().join("atomic.json");
+        atomic_write(&atomic, b"{}").expect("atomic write");
+        // what a plainly created file gets (0o666 less the umask), not a temporary file's 0o600
+        assert_eq!(mode(&atomic), mode(&plain));
+    }
 
     #[test]
     fn writes_and_replaces() -> Result<()> {
