@@ -69,8 +69,9 @@ if [ -n "$DATA" ]; then
   run_example cardiotocography cardiotocography.toml prepare_cardiotocography.py "$DATA/cardiotocography/ctg.csv"
   run_example cervical_cancer cervical_cancer.toml prepare_cervical.py "$DATA/cervical_cancer_risk/risk_factors_cervical_cancer.csv"
   run_example multimnist multimnist.toml prepare_multimnist.py "$DATA"
+  run_example omniglot omniglot.toml prepare_omniglot.py "$DATA/omniglot_small"
 else
-  echo "skip cardiotocography, cervical_cancer, multimnist: no shared data folder (set MTLKIT_SHARED_DATA)"
+  echo "skip cardiotocography, cervical_cancer, multimnist, omniglot: no shared data folder (set MTLKIT_SHARED_DATA)"
 fi
 echo "examples smoke: $ran run, $([ $fail -eq 0 ] && echo all passed || echo FAILURES)"
 exit $fail
