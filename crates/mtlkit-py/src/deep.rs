@@ -47,7 +47,12 @@ impl DeepModel {
 
     /// Task names, in head order.
     fn task_names(&self) -> Vec<String> {
-        self.inner.meta().tasks.iter().map(|t| t.name.clone()).collect()
+        self.inner
+            .meta()
+            .tasks
+            .iter()
+            .map(|t| t.name.clone())
+            .collect()
     }
 
     /// Input feature names, in column order.
