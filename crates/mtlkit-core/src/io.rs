@@ -49,13 +49,7 @@ mod tests {
     fn written_files_get_the_usual_permissions() {
         use std::os::unix::fs::PermissionsExt;
         let dir = tempfile::tempdir().expect("tempdir");
-        let mode = |p: &Path| {
-            std::fs::metadata(p)
-                .expect("metadata")
-                .permissions()
-                .mode()
-                & 0o777
-        };
+        let mode = |p: &Path| std::fs::metadata(p).expect("metadata").permissions().mode() & 0o777;
         let plain = dir.path().join("plain.json");
         std::fs::write(&plain, b"{}").expect("write");
         let atomic = dir.path().join("atomic.json");
