@@ -12,16 +12,21 @@ fn mtlkit(args: &[&str]) -> Output {
         .expect("run mtlkit")
 }
 
-/// A CSV with inputs a, b, c, a regression label (some missing) and a binary label.
-fn write_table(path: &Path, n: usize, seed: u64) {
-    let mut s = String::from("a,b,c,y,label\n");
+/// A seeded generator of uniform values in [−1, 1) (a linear congruential generator).
+fn uniform(seed: u64) -> impl FnMut() -> f64 {
     let mut state = seed.wrapping_mul(6364136223846793005).wrapping_add(1);
-    let mut next = || {
+    move || {
         state = state
             .wrapping_mul(6364136223846793005)
             .wrapping_add(1442695040888963407);
         ((state >> 33) as f64) / f64::from(1u32 << 31) * 2.0 - 1.0
-    };
+    }
+}
+
+/// A CSV with inputs a, b, c, a regression label (some missing) and a binary label.
+fn write_table(path: &Path, n: usize, seed: u64) {
+    let mut s = String::from("a,b,c,y,label\n");
+    let mut next = uniform(seed);
     for i in 0..n {
         let (a, b, c) = (next(), next(), next());
         let y = if i % 7 == 3 {
@@ -212,13 +217,7 @@ fn bad_configurations_are_one_line_errors() {
 /// of x0..x2, tasks b0..b2 of another function of x3..x5 (independent noise per task).
 fn write_grouped_table(path: &Path, n: usize, seed: u64) {
     let mut s = String::from("x0,x1,x2,x3,x4,x5,a0,a1,a2,b0,b1,b2\n");
-    let mut state = seed.wrapping_mul(6364136223846793005).wrapping_add(1);
-    let mut next = || {
-        state = state
-            .wrapping_mul(6364136223846793005)
-            .wrapping_add(1442695040888963407);
-        ((state >> 33) as f64) / f64::from(1u32 << 31) * 2.0 - 1.0
-    };
+    let mut next = uniform(seed);
     for _ in 0..n {
         let x: Vec<f64> = (0..6).map(|_| next()).collect();
         let fa = x[0] + x[1] * x[2] - 0.5 * x[2];
