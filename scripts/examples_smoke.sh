@@ -73,5 +73,26 @@ if [ -n "$DATA" ]; then
 else
   echo "skip cardiotocography, cervical_cancer, multimnist, omniglot: no shared data folder (set MTLKIT_SHARED_DATA)"
 fi
+# UD English EWT (NLP, mtlkit-text): no preparation script; the configuration reads the
+# CoNLL-U / IOB2 files directly, here the first 200 sentences of each split (300 take ~90 s
+# of the 120 s limit on one thread: 3 seeds x 6 networks of 6 epochs).
+UD_SUBSET=${SMOKE_UD_SENTENCES:-200}
+if [ -n "$DATA" ] && [ -d "$DATA/ud_english_ewt" ]; then
+  t0=$SECONDS rc=0
+  timeout "$LIMIT" "$BIN" train --config examples/ud_ewt.toml --out "$WORK/run-ud_ewt" \
+    --data-dir "$DATA/ud_english_ewt" --max-sentences "$UD_SUBSET" >"$WORK/ud_ewt.out" 2>&1 || rc=$?
+  dt=$((SECONDS - t0))
+  ran=$((ran + 1))
+  if [ "$rc" -ne 0 ]; then
+    echo "FAIL ud_ewt (exit $rc after ${dt} s; limit ${LIMIT} s)"
+    tail -20 "$WORK/ud_ewt.out"
+    fail=1
+  else
+    echo "ok   ud_ewt: ${dt} s on $UD_SUBSET sentences per split"
+    grep -v '^\[' "$WORK/ud_ewt.out" | sed 's/^/     /'
+  fi
+else
+  echo "skip ud_ewt: no ud_english_ewt folder in the shared data (set MTLKIT_SHARED_DATA)"
+fi
 echo "examples smoke: $ran run, $([ $fail -eq 0 ] && echo all passed || echo FAILURES)"
 exit $fail

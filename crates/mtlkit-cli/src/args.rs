@@ -150,6 +150,12 @@ pub struct TrainArgs {
     /// Print the report as JSON.
     #[arg(long)]
     pub json: bool,
+    /// Text configurations only: the corpus folder (overrides `corpus.dir`).
+    #[arg(long)]
+    pub data_dir: Option<PathBuf>,
+    /// Text configurations only: use the first N training, dev and test sentences.
+    #[arg(long)]
+    pub max_sentences: Option<usize>,
 }
 
 /// `mtlkit evaluate`.

@@ -43,6 +43,17 @@ fn read_table(path: &Path, task_column: Option<&str>) -> Result<TableData> {
 
 /// `mtlkit train`.
 pub fn run_train(a: &TrainArgs) -> Result<()> {
+    // a text experiment (`[corpus]` table) goes to mtlkit-text
+    let text = std::fs::read_to_string(&a.config)
+        .with_context(|| format!("reading '{}'", a.config.display()))?;
+    if super::text::is_text_config(&text) {
+        return super::text::run_train(a, &text);
+    }
+    if a.data_dir.is_some() || a.max_sentences.is_some() {
+        bail!(
+            "--data-dir and --max-sentences apply to text configurations (with a [corpus] table) only"
+        );
+    }
     let mut cfg = read_config(&a.config)?;
     if let Some(s) = &a.seeds {
         if s.is_empty() {

@@ -8,6 +8,7 @@ mod plot;
 mod predict;
 mod relate;
 mod select;
+mod text;
 
 use anyhow::Result;
 
