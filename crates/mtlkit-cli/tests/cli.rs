@@ -4,35 +4,12 @@
 
 use std::fs::File;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+
+mod common;
+use common::{assert_user_error, mtlkit, s};
 
 use ndarray::{Array0, Array1, Array2, Ix0, OwnedRepr};
 use ndarray_npy::{NpzReader, ReadNpyExt, WriteNpyExt};
-
-fn mtlkit(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_mtlkit"))
-        .args(args)
-        .output()
-        .expect("run mtlkit")
-}
-
-fn s(p: &Path) -> &str {
-    p.to_str().expect("utf-8 path")
-}
-
-/// A failing command: non-zero exit, one `error:` line, no panic.
-fn assert_user_error(out: &Output, needle: &str) {
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert!(
-        !out.status.success(),
-        "expected failure, got success: {err}"
-    );
-    assert!(!err.contains("panicked"), "panic: {err}");
-    let lines: Vec<&str> = err.lines().filter(|l| !l.starts_with("[WARN")).collect();
-    assert_eq!(lines.len(), 1, "expected one line, got: {err}");
-    assert!(lines[0].starts_with("error: "), "{err}");
-    assert!(lines[0].contains(needle), "'{needle}' not in: {err}");
-}
 
 fn write_npy<T: WriteNpyExt>(path: &Path, a: &T) {
     a.write_npy(File::create(path).expect("create"))

@@ -2,15 +2,9 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::path::Path;
-use std::process::{Command, Output};
 
-fn mtlkit(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_mtlkit"))
-        .args(args)
-        .env("RAYON_NUM_THREADS", "1")
-        .output()
-        .expect("run mtlkit")
-}
+mod common;
+use common::mtlkit;
 
 /// A seeded generator of uniform values in [−1, 1) (a linear congruential generator).
 fn uniform(seed: u64) -> impl FnMut() -> f64 {

@@ -1,28 +1,9 @@
 //! End-to-end tests of `mtlkit relate` (issue 10: task structure) and its bad input.
 
 use std::path::Path;
-use std::process::{Command, Output};
 
-fn mtlkit(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_mtlkit"))
-        .args(args)
-        .output()
-        .expect("run mtlkit")
-}
-
-fn s(p: &Path) -> &str {
-    p.to_str().expect("utf-8 path")
-}
-
-fn assert_user_error(out: &Output, needle: &str) {
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert!(!out.status.success(), "expected failure: {err}");
-    assert!(!err.contains("panicked"), "panic: {err}");
-    let lines: Vec<&str> = err.lines().filter(|l| !l.starts_with("[WARN")).collect();
-    assert_eq!(lines.len(), 1, "expected one line, got: {err}");
-    assert!(lines[0].starts_with("error: "), "{err}");
-    assert!(lines[0].contains(needle), "'{needle}' not in: {err}");
-}
+mod common;
+use common::{assert_user_error, mtlkit, s};
 
 /// A long-format CSV of the planted-groups data (3 groups × 3 tasks + an adversarial task),
 /// with an extra `leak` column to drop.

@@ -3,15 +3,9 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::path::Path;
-use std::process::{Command, Output};
 
-fn mtlkit(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_mtlkit"))
-        .args(args)
-        .env("RAYON_NUM_THREADS", "1")
-        .output()
-        .expect("run mtlkit")
-}
+mod common;
+use common::mtlkit;
 
 const WORDS: [(&str, &str, &str); 8] = [
     ("the", "DET", "DT"),

@@ -13,6 +13,20 @@ use plotters::prelude::*;
 static FONT: Once = Once::new();
 const FONT_BYTES: &[u8] = include_bytes!("../../assets/DejaVuSansMono.ttf");
 
+/// Tick labels of categories drawn as unit cells `[i, i + 1)`: the name of category `i` at the
+/// cell's centre `i + 0.5` (when `show`), nothing at other ticks.
+fn category_labels(labels: Vec<String>, show: bool) -> impl Fn(&f64) -> String {
+    move |v: &f64| {
+        #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+        let i = v.floor() as usize;
+        if show && (*v - i as f64 - 0.5).abs() < 1e-6 {
+            labels.get(i).cloned().unwrap_or_default()
+        } else {
+            String::new()
+        }
+    }
+}
+
 fn register_font() {
     FONT.call_once(|| {
         // a bundled, valid font: registration cannot fail for a reason a user could fix
@@ -194,15 +208,7 @@ where
         .y_label_area_size(label_area)
         .build_cartesian_2d(0f64..n as f64, n as f64..0f64)
         .map_err(e)?;
-    let labels = h.labels.clone();
-    let fmt = move |v: &f64| {
-        let i = v.floor() as usize;
-        if show_labels && (*v - i as f64 - 0.5).abs() < 1e-6 {
-            labels.get(i).cloned().unwrap_or_default()
-        } else {
-            String::new()
-        }
-    };
+    let fmt = category_labels(h.labels.clone(), show_labels);
     chart
         .configure_mesh()
         .disable_mesh()
@@ -278,15 +284,7 @@ where
         .y_label_area_size(70)
         .build_cartesian_2d(0f64..n as f64, (lo - pad)..(hi + pad))
         .map_err(e)?;
-    let labels = b.labels.clone();
-    let fmt = move |v: &f64| {
-        let i = v.floor() as usize;
-        if show_labels && (*v - i as f64 - 0.5).abs() < 1e-6 {
-            labels.get(i).cloned().unwrap_or_default()
-        } else {
-            String::new()
-        }
-    };
+    let fmt = category_labels(b.labels.clone(), show_labels);
     chart
         .configure_mesh()
         .disable_x_mesh()
