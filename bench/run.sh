@@ -19,7 +19,7 @@ if run setup || [ ! -x "$PY" ]; then
   "$VENV/bin/pip" install -q numpy scipy "scikit-learn==1.9.*" skglm celer threadpoolctl
 fi
 cargo build --release -p mtlkit-bench-peer
-export MTLKIT_PEER_BIN="$PWD/target/release/mtlkit_peer"
+export MTLKIT_PEER_BIN="${CARGO_TARGET_DIR:-$PWD/target}/release/mtlkit_peer"
 B="$PY bench/mtl.py"
 mkdir -p bench/results
 if run gen; then
