@@ -31,27 +31,11 @@ import os
 import random
 from collections import defaultdict
 
+from _split import stratified
+
 FEATURES = ["LB", "AC", "FM", "UC", "DL", "DS", "DP", "ASTV", "MSTV", "ALTV", "MLTV", "Width",
             "Min", "Max", "Nmax", "Nzeros", "Mode", "Mean", "Median", "Variance", "Tendency"]
 PER_SECOND = {"AC", "FM", "UC", "DL", "DS", "DP"}
-
-
-def stratified(keys, fractions, seed):
-    """Row indices per part ('train', 'valid', 'test'), stratified on keys[i]."""
-    rng = random.Random(seed)
-    by = defaultdict(list)
-    for i, k in enumerate(keys):
-        by[k].append(i)
-    parts = {"train": [], "valid": [], "test": []}
-    for k in sorted(by):
-        idx = by[k]
-        rng.shuffle(idx)
-        n_test = round(fractions[2] * len(idx))
-        n_valid = round(fractions[1] * len(idx))
-        parts["test"] += idx[:n_test]
-        parts["valid"] += idx[n_test:n_test + n_valid]
-        parts["train"] += idx[n_test + n_valid:]
-    return {p: sorted(v) for p, v in parts.items()}
 
 
 def stratified_subset(keys, n, seed):

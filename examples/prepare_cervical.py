@@ -40,6 +40,8 @@ import random
 import re
 from collections import defaultdict
 
+from _split import stratified
+
 TARGETS = [("Hinselmann", "hinselmann"), ("Schiller", "schiller"), ("Cytology", "cytology"),
            ("Biopsy", "biopsy")]
 
@@ -58,23 +60,6 @@ def median(vals):
     s = sorted(vals)
     n = len(s)
     return s[n // 2] if n % 2 else 0.5 * (s[n // 2 - 1] + s[n // 2])
-
-
-def strata_split(keys, fractions, seed):
-    rng = random.Random(seed)
-    by = defaultdict(list)
-    for i, k in enumerate(keys):
-        by[k].append(i)
-    parts = {"train": [], "valid": [], "test": []}
-    for k in sorted(by):
-        idx = by[k]
-        rng.shuffle(idx)
-        n_test = round(fractions[2] * len(idx))
-        n_valid = round(fractions[1] * len(idx))
-        parts["test"] += idx[:n_test]
-        parts["valid"] += idx[n_test:n_test + n_valid]
-        parts["train"] += idx[n_test + n_valid:]
-    return {p: sorted(v) for p, v in parts.items()}
 
 
 def fmt(v):
@@ -113,7 +98,7 @@ def main():
             keep += idx[:max(1, round(a.subset * len(idx) / len(X)))]
         keep.sort()
         X, Y, keys = [X[i] for i in keep], [Y[i] for i in keep], [keys[i] for i in keep]
-    parts = strata_split(keys, [float(x) for x in a.fractions.split(",")], a.seed)
+    parts = stratified(keys, [float(x) for x in a.fractions.split(",")], a.seed)
     tr = parts["train"]
     d = len(names)
     # missing indicators: one per distinct missing pattern on the training rows

@@ -140,24 +140,7 @@ where
 
 /// Write `fig` as `<base>.svg` and `<base>.png` (800 × 500); returns the two paths.
 pub fn write(fig: &Figure<'_>, base: &Path) -> Result<Vec<PathBuf>> {
-    register_font();
-    let mut out = Vec::new();
-    for ext in ["svg", "png"] {
-        let path = base.with_extension(ext);
-        let tmp = base.with_extension(format!("tmp.{ext}"));
-        {
-            if ext == "svg" {
-                let root = SVGBackend::new(&tmp, (800, 500)).into_drawing_area();
-                draw(&root, fig)?;
-            } else {
-                let root = BitMapBackend::new(&tmp, (800, 500)).into_drawing_area();
-                draw(&root, fig)?;
-            }
-        }
-        std::fs::rename(&tmp, &path).map_err(|e| anyhow!("writing '{}': {e}", path.display()))?;
-        out.push(path);
-    }
-    Ok(out)
+    write_both(base, (800, 500), |a| draw(a, fig), |a| draw(a, fig))
 }
 
 /// A task affinity heatmap: `matrix` (`T × T`) with tasks in the given order, blocks (`[start,
