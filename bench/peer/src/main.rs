@@ -100,6 +100,28 @@ fn run() -> Result<()> {
         .working_set(working_set)
         .n_threads(threads)
         .check()?;
+    // untimed warm-up on a tiny problem, as the harness does for every Python peer
+    // (`Solver.warmup`: a 30 × 40 × 3 fit at alpha 0.01, tol 1e-6): code paged in, allocator
+    // and CPU-feature detection warm, nothing of the real problem cached
+    {
+        let mut state = 0x2545_f491_4f6c_dd1d_u64;
+        let mut next = move || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            (state >> 11) as f64 / (1u64 << 53) as f64 - 0.5
+        };
+        let xw = Array2::from_shape_fn((30, 40).f(), |_| next());
+        let yw = Array2::from_shape_fn((30, 3), |_| next());
+        let tiny = MultiTaskDataset::shared(xw, yw)?;
+        MultiTaskElasticNet::new(0.01, l1_ratio)
+            .fit_intercept(false)
+            .tol(1e-6)
+            .working_set(working_set)
+            .n_threads(threads)
+            .check()?
+            .fit(&tiny)?;
+    }
     // resident memory: reset the peak (Linux: `5` > /proc/self/clear_refs) so that the fit's own
     // peak is measured, not the loading of the data
     let _ = std::fs::write("/proc/self/clear_refs", "5");

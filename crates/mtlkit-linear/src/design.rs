@@ -35,6 +35,18 @@ pub trait Design {
     fn gather<'s>(&'s self, _cols: &[usize], _buf: &'s mut Vec<f64>) -> Option<&'s [f64]> {
         None
     }
+    /// Rows `r0..r1` of columns `cols` as one column-major `(r1 − r0) × |cols|` panel of `f64`
+    /// written to `buf` (row panels of a working set, for products accumulated panel by panel
+    /// without copying whole columns). `None` (the default) for designs without dense columns.
+    fn gather_rows<'s>(
+        &self,
+        _cols: &[usize],
+        _r0: usize,
+        _r1: usize,
+        _buf: &'s mut Vec<f64>,
+    ) -> Option<&'s [f64]> {
+        None
+    }
     /// Whether [`gather`](Self::gather) returns blocks (dense designs).
     fn can_gather(&self) -> bool {
         false
@@ -213,6 +225,19 @@ impl Design for DenseDesign<'_, f64> {
     fn gather<'s>(&'s self, cols: &[usize], buf: &'s mut Vec<f64>) -> Option<&'s [f64]> {
         Some(gather_f64(&self.data, self.n, cols, buf))
     }
+    fn gather_rows<'s>(
+        &self,
+        cols: &[usize],
+        r0: usize,
+        r1: usize,
+        buf: &'s mut Vec<f64>,
+    ) -> Option<&'s [f64]> {
+        buf.clear();
+        for &j in cols {
+            buf.extend_from_slice(&self.data[j * self.n + r0..j * self.n + r1]);
+        }
+        Some(buf)
+    }
     fn can_gather(&self) -> bool {
         true
     }
@@ -324,6 +349,23 @@ impl Design for DenseDesign<'_, f32> {
         buf.clear();
         for &j in cols {
             buf.extend(self.col(j).iter().map(|&v| f64::from(v)));
+        }
+        Some(buf)
+    }
+    fn gather_rows<'s>(
+        &self,
+        cols: &[usize],
+        r0: usize,
+        r1: usize,
+        buf: &'s mut Vec<f64>,
+    ) -> Option<&'s [f64]> {
+        buf.clear();
+        for &j in cols {
+            buf.extend(
+                self.data[j * self.n + r0..j * self.n + r1]
+                    .iter()
+                    .map(|&v| f64::from(v)),
+            );
         }
         Some(buf)
     }

@@ -59,9 +59,10 @@ pub(super) trait CdState {
     }
     /// Called after each epoch with the number of rows it updated.
     fn account(&mut self, _rows: usize) {}
-    /// Called before each inner loop, with the working set (a point where the state may change
-    /// form).
-    fn before_inner(&mut self, _w: &[f64], _ws: &[usize]) {}
+    /// Called before each inner loop, with the working set, the number of candidates it was
+    /// drawn from (support plus violating features) and the outer loop's `XᵀR` (`d × t`
+    /// row-major; a point where the state may change form).
+    fn before_inner(&mut self, _w: &[f64], _ws: &[usize], _candidates: usize, _xtr: &[f64]) {}
     /// `(‖R‖², ⟨R, Y⟩)` during an inner loop, when the state has them cheaply (working-set
     /// Gram mode); `None` otherwise.
     fn inner_r2_ry(&self) -> Option<(f64, f64)> {
@@ -199,15 +200,28 @@ impl<X: Design> CdState for AutoState<'_, X> {
             Self::Gram(_) => None,
         }
     }
-    fn before_inner(&mut self, w: &[f64], ws: &[usize]) {
+    fn before_inner(&mut self, w: &[f64], ws: &[usize], candidates: usize, xtr: &[f64]) {
         if let Self::Residual(r, cost, threshold) = self {
-            // switch if the epochs so far plus the shortest inner loop ahead (K epochs) reach it
+            // switch if the epochs so far plus the shortest inner loop ahead (K epochs) reach it;
+            // or when the working set holds half the features or more: its Gram matrix would
+            // cost a quarter of `XᵀX` or more, and `XᵀX` once built is never rebuilt as the
+            // working set changes and makes every later `XᵀR` free; or when 90 % of the
+            // features or more violate their optimality condition (at `W = 0` on the benchmark
+            // grid: 100 % at α_max/100, where the support is 99 % of the features, against 47–79 %
+            // at α_max/10, where it is 20–30 %)
             let ahead = K.saturating_mul(ws.len()).saturating_mul(r.t);
-            if cost.saturating_add(ahead) > *threshold {
-                log::debug!("switching to Gram mode after cost {cost} > {threshold}");
-                *self = Self::Gram(Gram::new(r.x, r.y, r.t, w));
+            let d = r.x.n_features();
+            if cost.saturating_add(ahead) > *threshold
+                || 2 * ws.len() >= d
+                || 10 * candidates >= 9 * d
+            {
+                log::debug!(
+                    "switching to Gram mode after cost {cost} (threshold {threshold}), working set {} of {d}",
+                    ws.len()
+                );
+                *self = Self::Gram(Gram::with_xtr(r.x, r.y, r.t, w, xtr));
             } else {
-                r.before_inner(w, ws);
+                r.before_inner(w, ws, candidates, xtr);
             }
         }
     }
@@ -216,8 +230,9 @@ impl<X: Design> CdState for AutoState<'_, X> {
 /// Residual state over a design.
 ///
 /// On a dense design an epoch works on blocks of [`BLOCK`] working-set features at a time: one
-/// product `G = X_Bᵀ R`, the rows updated in order with `G` kept current through the block's Gram
-/// matrix `X_Bᵀ X_B` (cached while the working set does not change), then one product
+/// product `G = X_Bᵀ R`, the rows updated in order, each row's gradient `G_i` corrected for the
+/// rows of the block that moved before it through the block's Gram matrix `X_Bᵀ X_B` (cached
+/// while the working set does not change; the correction is accumulated in registers), then one product
 /// `R −= X_B ΔW_B`. The updates are those of row-by-row cyclic CD (same order, same values up
 /// to rounding), at matrix-product speed instead of `t` dots and axpys per row.
 pub(super) struct Residual<'a, X> {
@@ -302,6 +317,8 @@ struct BlockCache {
     g: Vec<f64>,
     /// `ΔW_B`, `b × t`.
     dw: Vec<f64>,
+    /// Positions in the block of the rows that moved so far in this block.
+    changed: Vec<usize>,
 }
 
 /// Columns `cols` of a design that [`Design::can_gather`].
@@ -337,34 +354,29 @@ impl<'a, X: Design> Residual<'a, X> {
         }
         let x = self.x;
         let (n, d, t, m) = (x.n_samples(), x.n_features(), self.t, ws.len());
-        // G in chunks of `c` gathered columns: two chunk buffers of `n × c` stay within 0.2× X
-        let c = BLOCK.max(d / 10);
-        let mut g = vec![0.0; m * m];
-        let mut other = Vec::new();
-        let mut out = Vec::new();
-        for (ci, a) in ws.chunks(c).enumerate() {
-            let xa = gather(x, a, &mut self.blocks.xb);
-            for (cj, b) in ws.chunks(c).enumerate().take(ci + 1) {
-                out.clear();
-                out.resize(a.len() * b.len(), 0.0);
-                if ci == cj {
-                    // symmetric diagonal chunk: half the flops
-                    crate::linalg::gram(xa, n, a.len(), &mut out, 1);
-                } else {
-                    let xb = gather(x, b, &mut other);
-                    crate::linalg::xt_r(xa, n, a.len(), xb, b.len(), &mut out, 1);
-                }
-                for (ia, row) in out.chunks_exact(b.len()).enumerate() {
-                    for (ib, &v) in row.iter().enumerate() {
-                        let (p, q) = (ci * c + ia, cj * c + ib);
-                        g[p * m + q] = v;
-                        g[q * m + p] = v;
-                    }
-                }
+        // one pass over row panels of the working set (each ≤ 512 KiB, L2-resident): G's lower
+        // triangle and X_wsᵀ R accumulated panel by panel, no copy of whole columns
+        let panel = ((1usize << 16) / m.max(1)).max(256).min(n.max(1));
+        let mut gl = vec![0.0; m * m];
+        let mut rows = vec![0.0; m * t];
+        let mut buf = Vec::new();
+        let mut r0 = 0;
+        while r0 < n {
+            let r1 = (r0 + panel).min(n);
+            let Some(p) = x.gather_rows(ws, r0, r1, &mut buf) else {
+                return;
+            };
+            crate::linalg::gram_lower_acc(p, r1 - r0, m, &mut gl);
+            crate::linalg::xt_r_panel_acc(p, r1 - r0, m, &self.r[r0..], n, t, &mut rows);
+            r0 = r1;
+        }
+        // symmetric: row-major and column-major agree
+        let mut g = gl;
+        for q in 0..m {
+            for p in q + 1..m {
+                g[p * m + q] = g[q * m + p];
             }
         }
-        let mut rows = vec![0.0; m * t];
-        self.grad_rows(ws, &mut rows);
         let mut h = vec![0.0; m * t];
         for p in 0..m {
             for k in 0..t {
@@ -457,7 +469,7 @@ impl<X: Design> CdState for Residual<'_, X> {
     fn inner_r2_ry(&self) -> Option<(f64, f64)> {
         self.wsg.as_ref().map(|g| (g.r2(self.t), g.ry()))
     }
-    fn before_inner(&mut self, w: &[f64], ws: &[usize]) {
+    fn before_inner(&mut self, w: &[f64], ws: &[usize], _candidates: usize, _xtr: &[f64]) {
         self.flush();
         if !ws.is_empty()
             && self.x.can_gather()
@@ -472,7 +484,13 @@ impl<X: Design> CdState for Residual<'_, X> {
         }
         let x = self.x;
         let (n, t) = (x.n_samples(), self.t);
-        let BlockCache { grams, xb, g, dw } = &mut self.blocks;
+        let BlockCache {
+            grams,
+            xb,
+            g,
+            dw,
+            changed,
+        } = &mut self.blocks;
         let mut tmp = vec![0.0; t];
         // blocks: the working-set members of each bucket of BLOCK consecutive features
         for cols in ws.chunk_by(|a, b| a / BLOCK == b / BLOCK) {
@@ -492,36 +510,36 @@ impl<X: Design> CdState for Residual<'_, X> {
             dw.clear();
             dw.resize(b * t, 0.0);
             crate::linalg::xt_r(xbs, n, b, &self.r, t, g, 1);
-            let mut any = false;
+            changed.clear();
             for (i, &j) in cols.iter().enumerate() {
                 let nj = norm2[j];
                 let wj = &mut w[j * t..(j + 1) * t];
-                for ((v, gk), o) in tmp.iter_mut().zip(&g[i * t..(i + 1) * t]).zip(wj.iter()) {
-                    *v = (gk + o * nj) / nj;
+                // the row's current gradient: G_i − Σ_{p<i changed} (X_iᵀ X_p) Δ_p
+                tmp.copy_from_slice(&g[i * t..(i + 1) * t]);
+                if !changed.is_empty() {
+                    crate::linalg::sub_row_combination(
+                        &mut tmp,
+                        &gram[i * b..(i + 1) * b],
+                        dw,
+                        changed,
+                    );
+                }
+                for (v, o) in tmp.iter_mut().zip(wj.iter()) {
+                    *v = (*v + o * nj) / nj;
                 }
                 prox(&mut tmp, nf / nj);
                 let di = &mut dw[i * t..(i + 1) * t];
-                let mut changed = false;
+                let mut moved = false;
                 for ((dl, new), old) in di.iter_mut().zip(&tmp).zip(wj.iter_mut()) {
                     *dl = new - *old;
-                    changed |= *dl != 0.0;
+                    moved |= *dl != 0.0;
                     *old = *new;
                 }
-                if changed {
-                    any = true;
-                    // keep the block's gradient current: G_k −= (X_kᵀ X_i) Δ_i for later rows
-                    let di = &dw[i * t..(i + 1) * t];
-                    for (k, gk) in (i + 1..b).zip(g[(i + 1) * t..].chunks_exact_mut(t)) {
-                        let c = gram[i * b + k];
-                        if c != 0.0 {
-                            for (gv, dv) in gk.iter_mut().zip(di) {
-                                *gv -= c * dv;
-                            }
-                        }
-                    }
+                if moved {
+                    changed.push(i);
                 }
             }
-            if any {
+            if !changed.is_empty() {
                 crate::linalg::sub_x_w(xbs, n, b, dw, t, &mut self.r, 1);
             }
         }
@@ -593,6 +611,40 @@ impl Gram {
         };
         s.refresh(w);
         s
+    }
+
+    /// Build at `W = w` from `xtr = XᵀR` (`d × t` row-major, `R = Y − XW`) already computed:
+    /// `XᵀY = XᵀR + G W` then costs `d·|support|·t` instead of a pass over `X`.
+    pub fn with_xtr<X: Design>(x: &X, y: &[f64], t: usize, w: &[f64], xtr: &[f64]) -> Self {
+        let d = x.n_features();
+        let mut g = vec![0.0; d * d];
+        x.gram(&mut g);
+        let mut h = vec![0.0; d * t];
+        for j in 0..d {
+            for k in 0..t {
+                h[k * d + j] = xtr[j * t + k];
+            }
+        }
+        let mut xty = h.clone();
+        for q in 0..d {
+            let wq = &w[q * t..(q + 1) * t];
+            if wq.iter().any(|&v| v != 0.0) {
+                let gq = &g[q * d..(q + 1) * d];
+                for (k, &wk) in wq.iter().enumerate() {
+                    if wk != 0.0 {
+                        crate::linalg::axpy(wk, gq, &mut xty[k * d..(k + 1) * d]);
+                    }
+                }
+            }
+        }
+        Self {
+            g,
+            xty,
+            h,
+            y2: y.iter().map(|v| v * v).sum(),
+            d,
+            t,
+        }
     }
 
     /// Recompute `H = XᵀY − G W` exactly (removes drift from incremental updates).
@@ -699,6 +751,8 @@ pub(super) fn solve<S: CdState + ?Sized, P: ProxRow + DualNorm>(
         }
     }
     let mut grad = vec![0.0; d * t];
+    // `XᵀR` of the outer loop (the gap below modifies `grad`)
+    let mut xtr = vec![0.0; d * t];
     let mut scores = vec![0.0; d];
     let mut tmp = vec![0.0; t];
     let mut epochs = 0usize;
@@ -709,17 +763,15 @@ pub(super) fn solve<S: CdState + ?Sized, P: ProxRow + DualNorm>(
         state.full_grad(w, &mut grad);
         let (r2, ry) = state.r2_ry(w);
         // optimality violations (documented scale: gradient of F is −XᵀR / n)
+        let (a, b) = (penalty.l21_weight(), penalty.ridge_weight());
         for j in 0..d {
             scores[j] = if excluded[j] {
                 f64::NEG_INFINITY
             } else {
-                let wj = ndarray::ArrayView1::from(&w[j * t..(j + 1) * t]);
-                tmp.iter_mut()
-                    .zip(&grad[j * t..(j + 1) * t])
-                    .for_each(|(o, g)| *o = -g / nf);
-                penalty.subdiff_distance(wj, ndarray::ArrayView1::from(&tmp[..]))
+                violation(&w[j * t..(j + 1) * t], &grad[j * t..(j + 1) * t], nf, a, b)
             };
         }
+        xtr.copy_from_slice(&grad);
         let gap = gap_from_parts(n, &mut grad, r2, ry, w, t, penalty);
         if gap.gap_n <= opts.tol_n {
             return WsOutcome {
@@ -752,6 +804,7 @@ pub(super) fn solve<S: CdState + ?Sized, P: ProxRow + DualNorm>(
         let mut cand: Vec<usize> = (0..d)
             .filter(|&j| !excluded[j] && (in_support(j) || scores[j] > 0.0))
             .collect();
+        let n_candidates = cand.len();
         let ws_size = P0
             .max(GROWTH * n_support)
             .max(cand.len() / 4)
@@ -773,9 +826,9 @@ pub(super) fn solve<S: CdState + ?Sized, P: ProxRow + DualNorm>(
             anderson.reset();
         }
         ws = cand;
-        state.before_inner(w, &ws);
+        state.before_inner(w, &ws, n_candidates, &xtr);
         log::debug!(
-            "outer: {:.1} ms, epochs {epochs} gap {:.3e} tol {:.3e} violation {:.3e} support {n_support} ws {}",
+            "outer: {:.1} ms, epochs {epochs} gap {:.3e} tol {:.3e} violation {:.3e} support {n_support} candidates {n_candidates} ws {}",
             clock.elapsed().as_secs_f64() * 1e3,
             gap.gap_n,
             opts.tol_n,
@@ -804,10 +857,7 @@ pub(super) fn solve<S: CdState + ?Sized, P: ProxRow + DualNorm>(
                 state.grad_rows(&ws, &mut ws_grad);
                 let mut worst = 0.0f64;
                 for (&j, gj) in ws.iter().zip(ws_grad.chunks_exact(t)) {
-                    tmp.iter_mut().zip(gj).for_each(|(v, g)| *v = -g / nf);
-                    let wj = ndarray::ArrayView1::from(&w[j * t..(j + 1) * t]);
-                    worst = worst
-                        .max(penalty.subdiff_distance(wj, ndarray::ArrayView1::from(&tmp[..])));
+                    worst = worst.max(violation(&w[j * t..(j + 1) * t], gj, nf, a, b));
                 }
                 if let Some((r2, ry)) = state.inner_r2_ry() {
                     // cheap epochs: solve the working-set problem to the tolerance (its gap,
@@ -827,6 +877,27 @@ pub(super) fn solve<S: CdState + ?Sized, P: ProxRow + DualNorm>(
             }
         }
     }
+}
+
+/// Optimality violation of row `w` with `xtr = X_jᵀR` for the penalty `a‖·‖₂ + (b/2)‖·‖²`:
+/// the distance of `−∇_j F = xtr / n` to the row's subdifferential (the penalty's
+/// `subdiff_distance`, on slices in one pass).
+#[inline]
+fn violation(w: &[f64], xtr: &[f64], nf: f64, a: f64, b: f64) -> f64 {
+    let w2: f64 = w.iter().map(|v| v * v).sum();
+    if w2 == 0.0 {
+        let g2: f64 = xtr.iter().map(|v| v * v).sum();
+        return (g2.sqrt() / nf - a).max(0.0);
+    }
+    let c = b + a / w2.sqrt();
+    w.iter()
+        .zip(xtr)
+        .map(|(wi, gi)| {
+            let v = c * wi - gi / nf;
+            v * v
+        })
+        .sum::<f64>()
+        .sqrt()
 }
 
 fn zero_row<S: CdState + ?Sized>(
@@ -1032,6 +1103,39 @@ mod tests {
     use ndarray::{Array2, ShapeBuilder};
     use rand::SeedableRng;
 
+    #[test]
+    fn violation_is_the_penalty_subdifferential_distance() {
+        use crate::penalty::Penalty;
+        let mut rng = StdRng::seed_from_u64(3);
+        let nf = 7.0;
+        for (alpha, l1_ratio) in [(0.3, 1.0), (0.5, 0.4), (2.0, 0.9)] {
+            let p = L21Ridge { alpha, l1_ratio };
+            for case in 0..40 {
+                let t = 1 + case % 6;
+                let w: Vec<f64> = (0..t)
+                    .map(|_| {
+                        if case % 3 == 0 {
+                            0.0
+                        } else {
+                            rng.random::<f64>() - 0.5
+                        }
+                    })
+                    .collect();
+                let xtr: Vec<f64> = (0..t).map(|_| 4.0 * (rng.random::<f64>() - 0.5)).collect();
+                let grad: Vec<f64> = xtr.iter().map(|g| -g / nf).collect();
+                let want = p.subdiff_distance(
+                    ndarray::ArrayView1::from(&w[..]),
+                    ndarray::ArrayView1::from(&grad[..]),
+                );
+                let got = violation(&w, &xtr, nf, p.l21_weight(), p.ridge_weight());
+                assert!(
+                    (got - want).abs() <= 1e-12 * (1.0 + want),
+                    "{got} vs {want}"
+                );
+            }
+        }
+    }
+
     /// A random column-major `n × d` design and `n × t` targets (column-major slice).
     fn problem(n: usize, d: usize, t: usize, seed: u64) -> (Array2<f64>, Vec<f64>) {
         let mut rng = StdRng::seed_from_u64(seed);
@@ -1104,13 +1208,13 @@ mod tests {
             let pen = L21 {
                 alpha: amax * ratio,
             };
-            let solve = |working_set: bool| {
+            let solve = |working_set: bool, gram: GramMode| {
                 BlockCoordinateDescent {
                     options: BcdOptions {
                         tol: 1e-13,
                         max_iter: 100_000,
                         working_set,
-                        gram: GramMode::Off,
+                        gram,
                         ..BcdOptions::default()
                     },
                 }
@@ -1118,11 +1222,44 @@ mod tests {
                 .pop()
                 .unwrap()
             };
-            let (fast, plain) = (solve(true), solve(false));
-            assert!(fast.converged && plain.converged);
-            let diff = (&fast.coef - &plain.coef).mapv(f64::abs).sum();
-            let size = plain.coef.mapv(f64::abs).sum().max(1e-300);
-            assert!(diff <= 1e-6 * size, "ratio {ratio}: {diff:e} vs {size:e}");
+            let plain = solve(false, GramMode::Off);
+            assert!(plain.converged);
+            // residual mode with working-set Gram inner loops, and automatic Gram mode (which
+            // switches to `XᵀX` when the working set or the violating features are most of
+            // the features: ratio 0.002 here)
+            for gram in [GramMode::Off, GramMode::Auto] {
+                let fast = solve(true, gram);
+                assert!(fast.converged);
+                let diff = (&fast.coef - &plain.coef).mapv(f64::abs).sum();
+                let size = plain.coef.mapv(f64::abs).sum().max(1e-300);
+                assert!(diff <= 1e-6 * size, "ratio {ratio} {gram:?}: {diff:e} vs {size:e}");
+            }
+        }
+    }
+
+    #[test]
+    fn gram_state_from_the_residual_gradient_equals_a_fresh_one() {
+        let (n, d, t) = (300, 40, 3);
+        let (x, y) = problem(n, d, t, 5);
+        let design = DenseDesign::new(x.view(), None);
+        let mut rng = StdRng::seed_from_u64(9);
+        let w: Vec<f64> = (0..d * t)
+            .map(|i| if (i / t) % 3 == 0 { rng.random::<f64>() - 0.5 } else { 0.0 })
+            .collect();
+        let mut r = y.clone();
+        design.sub_x_w(&w, t, &mut r);
+        let mut xtr = vec![0.0; d * t];
+        design.xt_r(&r, t, &mut xtr);
+        let fresh = Gram::new(&design, &y, t, &w);
+        let from = Gram::with_xtr(&design, &y, t, &w, &xtr);
+        for (a, b) in fresh.h.iter().zip(&from.h).chain(fresh.xty.iter().zip(&from.xty)) {
+            assert!((a - b).abs() <= 1e-10 * (1.0 + a.abs()), "{a} vs {b}");
+        }
+        assert_eq!(fresh.y2, from.y2);
+        let ((r2a, rya), (r2b, ryb)) = (fresh.r2_ry(&w), from.r2_ry(&w));
+        let r2: f64 = r.iter().map(|v| v * v).sum();
+        for (a, b) in [(r2a, r2b), (rya, ryb), (r2a, r2)] {
+            assert!((a - b).abs() <= 1e-9 * (1.0 + a.abs()), "{a} vs {b}");
         }
     }
 
