@@ -1232,7 +1232,10 @@ mod tests {
                 assert!(fast.converged);
                 let diff = (&fast.coef - &plain.coef).mapv(f64::abs).sum();
                 let size = plain.coef.mapv(f64::abs).sum().max(1e-300);
-                assert!(diff <= 1e-6 * size, "ratio {ratio} {gram:?}: {diff:e} vs {size:e}");
+                assert!(
+                    diff <= 1e-6 * size,
+                    "ratio {ratio} {gram:?}: {diff:e} vs {size:e}"
+                );
             }
         }
     }
@@ -1244,7 +1247,13 @@ mod tests {
         let design = DenseDesign::new(x.view(), None);
         let mut rng = StdRng::seed_from_u64(9);
         let w: Vec<f64> = (0..d * t)
-            .map(|i| if (i / t) % 3 == 0 { rng.random::<f64>() - 0.5 } else { 0.0 })
+            .map(|i| {
+                if (i / t) % 3 == 0 {
+                    rng.random::<f64>() - 0.5
+                } else {
+                    0.0
+                }
+            })
             .collect();
         let mut r = y.clone();
         design.sub_x_w(&w, t, &mut r);
@@ -1252,7 +1261,12 @@ mod tests {
         design.xt_r(&r, t, &mut xtr);
         let fresh = Gram::new(&design, &y, t, &w);
         let from = Gram::with_xtr(&design, &y, t, &w, &xtr);
-        for (a, b) in fresh.h.iter().zip(&from.h).chain(fresh.xty.iter().zip(&from.xty)) {
+        for (a, b) in fresh
+            .h
+            .iter()
+            .zip(&from.h)
+            .chain(fresh.xty.iter().zip(&from.xty))
+        {
             assert!((a - b).abs() <= 1e-10 * (1.0 + a.abs()), "{a} vs {b}");
         }
         assert_eq!(fresh.y2, from.y2);
