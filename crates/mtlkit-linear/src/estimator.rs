@@ -630,13 +630,15 @@ impl<P: EstimatorPenalty> ValidMultiTaskParams<P> {
         let results = self
             .solver()
             .solve_path(&design, prep.yc.view(), &penalties, None);
+        let (task_names, feature_names): (std::sync::Arc<[String]>, std::sync::Arc<[String]>) =
+            (data.task_names().into(), data.feature_names().into());
         Ok(results
             .into_iter()
             .zip(alphas)
             .map(|(res, &a)| {
                 let mut hp = self.0.hyperparameters();
                 hp.alpha = a;
-                self.model(res, &prep, hp, data.task_names(), data.feature_names())
+                self.model(res, &prep, hp, task_names.clone(), feature_names.clone())
             })
             .collect())
     }
@@ -748,8 +750,8 @@ impl<P: EstimatorPenalty> ValidMultiTaskParams<P> {
         Ok(MultiTaskLinearModel {
             coef,
             intercept,
-            task_names: data.task_names().to_vec(),
-            feature_names: data.feature_names().to_vec(),
+            task_names: data.task_names().into(),
+            feature_names: data.feature_names().into(),
             hyperparameters: hp,
             info: FitInfo {
                 n_iter: sol.n_iter,
@@ -876,8 +878,8 @@ impl<P: EstimatorPenalty> ValidMultiTaskParams<P> {
             res,
             prep,
             self.0.hyperparameters(),
-            task_names,
-            feature_names,
+            task_names.into(),
+            feature_names.into(),
         ))
     }
 
@@ -888,8 +890,8 @@ impl<P: EstimatorPenalty> ValidMultiTaskParams<P> {
         res: crate::solver::SolverResult,
         prep: &Prepared,
         hyperparameters: Hyperparameters,
-        task_names: &[String],
-        feature_names: &[String],
+        task_names: std::sync::Arc<[String]>,
+        feature_names: std::sync::Arc<[String]>,
     ) -> MultiTaskLinearModel {
         if !res.converged {
             log::warn!(
@@ -902,19 +904,20 @@ impl<P: EstimatorPenalty> ValidMultiTaskParams<P> {
             );
         }
         let intercept = &prep.y_offset - &prep.x_offset.dot(&res.coef);
+        let nt = task_names.len();
         MultiTaskLinearModel {
             coef: res.coef,
             intercept,
-            task_names: task_names.to_vec(),
-            feature_names: feature_names.to_vec(),
+            task_names,
+            feature_names,
             hyperparameters,
             info: FitInfo {
                 n_iter: res.n_iter,
                 dual_gap: res.dual_gap,
                 converged: res.converged,
             },
-            losses: vec![Loss::Squared; task_names.len()],
-            classes: vec![None; task_names.len()],
+            losses: vec![Loss::Squared; nt],
+            classes: vec![None; nt],
             structure: None,
         }
     }
@@ -1162,8 +1165,9 @@ pub struct FitInfo {
 pub struct MultiTaskLinearModel {
     pub(crate) coef: Array2<f64>,
     pub(crate) intercept: Array1<f64>,
-    pub(crate) task_names: Vec<String>,
-    pub(crate) feature_names: Vec<String>,
+    /// Shared (`Arc`): the models of a path hold one copy of the names.
+    pub(crate) task_names: std::sync::Arc<[String]>,
+    pub(crate) feature_names: std::sync::Arc<[String]>,
     pub(crate) hyperparameters: Hyperparameters,
     pub(crate) info: FitInfo,
     pub(crate) losses: Vec<Loss>,
@@ -1227,7 +1231,7 @@ impl MultiTaskLinearModel {
             }
             .into());
         }
-        self.task_names = names;
+        self.task_names = names.into();
         Ok(self)
     }
     /// The same model with other feature names (e.g. a data frame's columns).
@@ -1247,7 +1251,7 @@ impl MultiTaskLinearModel {
             }
             .into());
         }
-        self.feature_names = names;
+        self.feature_names = names.into();
         Ok(self)
     }
     /// The loss of each task.

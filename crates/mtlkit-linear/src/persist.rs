@@ -89,8 +89,8 @@ impl MultiTaskLinearModel {
             format_version: FORMAT_VERSION,
             kind: KIND.into(),
             hyperparameters: self.hyperparameters,
-            task_names: self.task_names.clone(),
-            feature_names: self.feature_names.clone(),
+            task_names: self.task_names.to_vec(),
+            feature_names: self.feature_names.to_vec(),
             fit_info: self.info,
             losses: self.losses.clone(),
             classes: self.classes.clone(),
@@ -255,8 +255,8 @@ impl MultiTaskLinearModel {
         Ok(Self {
             coef: Array2::zeros((d, t)),
             intercept: Array1::zeros(t),
-            task_names: meta.task_names,
-            feature_names: meta.feature_names,
+            task_names: meta.task_names.into(),
+            feature_names: meta.feature_names.into(),
             hyperparameters: meta.hyperparameters,
             info: meta.fit_info,
             losses,
@@ -371,7 +371,9 @@ mod tests {
     #[test]
     fn names_and_shapes_must_agree() {
         let mut m = model();
-        m.feature_names.push("extra".into());
+        let mut names = m.feature_names.to_vec();
+        names.push("extra".into());
+        m.feature_names = names.into();
         let bytes = m.to_bytes().unwrap();
         let e = MultiTaskLinearModel::from_bytes(&bytes).unwrap_err();
         assert!(e.to_string().contains("shape"), "{e}");

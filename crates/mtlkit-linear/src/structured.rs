@@ -1719,8 +1719,8 @@ impl StructuredModel {
         crate::MultiTaskLinearModel {
             coef: self.coef.clone(),
             intercept: self.intercept.clone(),
-            task_names: data.task_names().to_vec(),
-            feature_names: data.feature_names().to_vec(),
+            task_names: data.task_names().into(),
+            feature_names: data.feature_names().into(),
             hyperparameters: crate::Hyperparameters {
                 estimator: crate::EstimatorKind::Structured,
                 alpha: params.parts.iter().map(Regularizer::alpha).sum(),

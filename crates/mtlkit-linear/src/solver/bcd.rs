@@ -188,10 +188,11 @@ impl BlockCoordinateDescent {
             ws::Residual::new(x, &yc, r, t)
         };
         let mut go = |state: &mut dyn ws::CdState, w: &mut Vec<f64>| -> Vec<SolverResult> {
+            let mut cache = ws::OuterCache::default();
             penalties
                 .iter()
                 .map(|p| {
-                    let out = ws::solve(state, w, &norm2, n, t, p, &wopts, &mut rng);
+                    let out = ws::solve(state, w, &norm2, n, t, p, &wopts, &mut rng, &mut cache);
                     result(w, out.gap.gap_n, out.n_iter, out.converged)
                 })
                 .collect()

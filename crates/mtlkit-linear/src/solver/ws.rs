@@ -725,6 +725,35 @@ pub(super) struct WsOutcome {
     pub gap: GapState,
 }
 
+/// What the last outer iteration of one solve leaves for the next solve of a path (the same
+/// `W` and `R`): `XᵀR` (`d × t` row-major), `‖R‖²` and `⟨R, Y⟩`.
+#[derive(Default)]
+pub(super) struct OuterCache {
+    xtr: Vec<f64>,
+    r2: f64,
+    ry: f64,
+    valid: bool,
+}
+
+impl OuterCache {
+    fn store(&mut self, xtr: &[f64], r2: f64, ry: f64) {
+        self.xtr.clear();
+        self.xtr.extend_from_slice(xtr);
+        (self.r2, self.ry, self.valid) = (r2, ry, true);
+    }
+
+    /// The stored parts (once: the cache is invalid afterwards), if any, of length `len`.
+    fn take(&mut self, len: usize) -> Option<(&[f64], f64, f64)> {
+        let ok = std::mem::take(&mut self.valid) && self.xtr.len() == len;
+        ok.then_some((&self.xtr[..], self.r2, self.ry))
+    }
+
+    /// Forget the stored parts (`W` or the state changed).
+    fn invalidate(&mut self) {
+        self.valid = false;
+    }
+}
+
 /// Solve with working sets. `w` (`d × t` row-major) is updated in place; `norm2[j] = ‖X_j‖²`.
 #[allow(clippy::too_many_arguments)]
 pub(super) fn solve<S: CdState + ?Sized, P: ProxRow + DualNorm>(
@@ -736,6 +765,7 @@ pub(super) fn solve<S: CdState + ?Sized, P: ProxRow + DualNorm>(
     penalty: &P,
     opts: &WsOptions,
     rng: &mut StdRng,
+    cache: &mut OuterCache,
 ) -> WsOutcome {
     let d = norm2.len();
     let nf = n as f64;
@@ -747,47 +777,88 @@ pub(super) fn solve<S: CdState + ?Sized, P: ProxRow + DualNorm>(
     for j in 0..d {
         if norm2[j] == 0.0 {
             excluded[j] = true;
-            zero_row(state, w, j, t, &mut delta);
+            if w[j * t..(j + 1) * t].iter().any(|&v| v != 0.0) {
+                cache.invalidate();
+                zero_row(state, w, j, t, &mut delta);
+            }
         }
     }
+    let min_norm2 = norm2
+        .iter()
+        .copied()
+        .filter(|&v| v > 0.0)
+        .fold(f64::INFINITY, f64::min);
+    // `XᵀR` of the outer loop, and scratch space for the gap of a penalty without L2,1 part
     let mut grad = vec![0.0; d * t];
-    // `XᵀR` of the outer loop (the gap below modifies `grad`)
     let mut xtr = vec![0.0; d * t];
     let mut scores = vec![0.0; d];
+    let mut wn2 = vec![0.0; d];
     let mut tmp = vec![0.0; t];
     let mut epochs = 0usize;
     let mut anderson = Anderson::default();
     let mut ws: Vec<usize> = Vec::new();
     let clock = std::time::Instant::now();
+    let (a, b) = (penalty.l21_weight(), penalty.ridge_weight());
     loop {
-        state.full_grad(w, &mut grad);
-        let (r2, ry) = state.r2_ry(w);
-        // optimality violations (documented scale: gradient of F is −XᵀR / n)
-        let (a, b) = (penalty.l21_weight(), penalty.ridge_weight());
-        for j in 0..d {
-            scores[j] = if excluded[j] {
-                f64::NEG_INFINITY
-            } else {
-                violation(&w[j * t..(j + 1) * t], &grad[j * t..(j + 1) * t], nf, a, b)
-            };
-        }
-        xtr.copy_from_slice(&grad);
-        let gap = gap_from_parts(n, &mut grad, r2, ry, w, t, penalty);
-        if gap.gap_n <= opts.tol_n {
+        // along a path the first outer iteration of an alpha sees the `W` (and `R`) the previous
+        // alpha ended with: its `XᵀR`, `‖R‖²` and `⟨R, Y⟩` are reused
+        let (r2, ry) = match cache.take(d * t) {
+            Some((g, r2, ry)) => {
+                grad.copy_from_slice(g);
+                (r2, ry)
+            }
+            None => {
+                state.full_grad(w, &mut grad);
+                state.r2_ry(w)
+            }
+        };
+        // optimality violations (documented scale: gradient of F is −XᵀR / n) and the gap, in
+        // one pass over the rows
+        let gap = if a > 0.0 {
+            outer_pass(
+                w,
+                &grad,
+                t,
+                nf,
+                (a, b),
+                (r2, ry),
+                &excluded,
+                &mut wn2,
+                &mut scores,
+            )
+        } else {
+            for j in 0..d {
+                let wj = &w[j * t..(j + 1) * t];
+                wn2[j] = wj.iter().map(|v| v * v).sum();
+                scores[j] = if excluded[j] {
+                    f64::NEG_INFINITY
+                } else {
+                    violation(wj, wn2[j], &grad[j * t..(j + 1) * t], nf, a, b)
+                };
+            }
+            xtr.copy_from_slice(&grad);
+            gap_from_parts(n, &mut xtr, r2, ry, w, t, penalty)
+        };
+        let done = if gap.gap_n <= opts.tol_n {
+            Some(true)
+        } else if epochs >= opts.max_iter {
+            Some(false)
+        } else {
+            None
+        };
+        if let Some(converged) = done {
+            cache.store(&grad, r2, ry);
             return WsOutcome {
                 n_iter: epochs,
-                converged: true,
+                converged,
                 gap,
             };
         }
-        if epochs >= opts.max_iter {
-            return WsOutcome {
-                n_iter: epochs,
-                converged: false,
-                gap,
-            };
-        }
-        if screening {
+        // no row can be screened while the gap sphere is too large for the best-placed one
+        // (the test needs `1 − ‖G_j‖/max(A, ‖G‖∞) > radius·√(‖X_j‖² + B)`, and the left side
+        // is at most 1): skips the per-row tests early in a fit and on loose tolerances
+        let radius = (2.0 * gap.gap_n.max(0.0)).sqrt() / a_n;
+        if screening && radius * (min_norm2 + b_n).sqrt() < 1.0 {
             for j in 0..d {
                 if !excluded[j] && gap.screens(j, norm2[j], a_n, b_n) {
                     excluded[j] = true;
@@ -799,10 +870,10 @@ pub(super) fn solve<S: CdState + ?Sized, P: ProxRow + DualNorm>(
         let stop_crit = scores.iter().copied().fold(0.0f64, f64::max);
         // working set: support first, then the largest violations (features that already
         // satisfy their optimality condition are left out)
-        let in_support = |j: usize| w[j * t..(j + 1) * t].iter().any(|&v| v != 0.0);
-        let n_support = (0..d).filter(|&j| !excluded[j] && in_support(j)).count();
+        // (rows zeroed by screening have `scores = −∞`; their stale `wn2` is not read)
+        let n_support = (0..d).filter(|&j| !excluded[j] && wn2[j] > 0.0).count();
         let mut cand: Vec<usize> = (0..d)
-            .filter(|&j| !excluded[j] && (in_support(j) || scores[j] > 0.0))
+            .filter(|&j| !excluded[j] && (wn2[j] > 0.0 || scores[j] > 0.0))
             .collect();
         let n_candidates = cand.len();
         let ws_size = P0
@@ -811,7 +882,7 @@ pub(super) fn solve<S: CdState + ?Sized, P: ProxRow + DualNorm>(
             .min(cand.len());
         if ws_size < cand.len() {
             let key = |j: usize| {
-                if w[j * t..(j + 1) * t].iter().any(|&v| v != 0.0) {
+                if wn2[j] > 0.0 {
                     f64::INFINITY
                 } else {
                     scores[j]
@@ -826,7 +897,7 @@ pub(super) fn solve<S: CdState + ?Sized, P: ProxRow + DualNorm>(
             anderson.reset();
         }
         ws = cand;
-        state.before_inner(w, &ws, n_candidates, &xtr);
+        state.before_inner(w, &ws, n_candidates, &grad);
         log::debug!(
             "outer: {:.1} ms, epochs {epochs} gap {:.3e} tol {:.3e} violation {:.3e} support {n_support} candidates {n_candidates} ws {}",
             clock.elapsed().as_secs_f64() * 1e3,
@@ -857,7 +928,9 @@ pub(super) fn solve<S: CdState + ?Sized, P: ProxRow + DualNorm>(
                 state.grad_rows(&ws, &mut ws_grad);
                 let mut worst = 0.0f64;
                 for (&j, gj) in ws.iter().zip(ws_grad.chunks_exact(t)) {
-                    worst = worst.max(violation(&w[j * t..(j + 1) * t], gj, nf, a, b));
+                    let wj = &w[j * t..(j + 1) * t];
+                    let w2 = wj.iter().map(|v| v * v).sum();
+                    worst = worst.max(violation(wj, w2, gj, nf, a, b));
                 }
                 if let Some((r2, ry)) = state.inner_r2_ry() {
                     // cheap epochs: solve the working-set problem to the tolerance (its gap,
@@ -879,12 +952,134 @@ pub(super) fn solve<S: CdState + ?Sized, P: ProxRow + DualNorm>(
     }
 }
 
+/// The outer iteration's pass over the rows, for a penalty `a‖·‖₂ + (b/2)‖·‖²` with `a > 0`:
+/// `wn2[j] = ‖W_j‖²`, `scores[j]` the optimality violation of row `j` (as [`violation`];
+/// `−∞` for excluded rows) and the duality gap (as [`gap_from_parts`], which it equals up to
+/// rounding) from `xtr = XᵀR` (`d × t` row-major, not modified), `‖R‖²` and `⟨R, Y⟩`. Row sums
+/// run on four accumulators (and AVX2 when the CPU has it): this pass is most of an outer
+/// iteration's own cost when `n` is small.
+#[allow(clippy::too_many_arguments)]
+fn outer_pass(
+    w: &[f64],
+    xtr: &[f64],
+    t: usize,
+    nf: f64,
+    ab: (f64, f64),
+    r2_ry: (f64, f64),
+    excluded: &[bool],
+    wn2: &mut [f64],
+    scores: &mut [f64],
+) -> GapState {
+    #[cfg(target_arch = "x86_64")]
+    if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma") {
+        // SAFETY: the CPU supports AVX2 and FMA (checked just above).
+        return unsafe { outer_pass_avx2(w, xtr, t, nf, ab, r2_ry, excluded, wn2, scores) };
+    }
+    outer_pass_impl(w, xtr, t, nf, ab, r2_ry, excluded, wn2, scores)
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+#[allow(clippy::too_many_arguments)]
+fn outer_pass_avx2(
+    w: &[f64],
+    xtr: &[f64],
+    t: usize,
+    nf: f64,
+    ab: (f64, f64),
+    r2_ry: (f64, f64),
+    excluded: &[bool],
+    wn2: &mut [f64],
+    scores: &mut [f64],
+) -> GapState {
+    outer_pass_impl(w, xtr, t, nf, ab, r2_ry, excluded, wn2, scores)
+}
+
+/// `Σ f(u_i, v_i)` on four accumulators.
+#[inline(always)]
+fn sum4(u: &[f64], v: &[f64], f: impl Fn(f64, f64) -> f64) -> f64 {
+    let mut acc = [0.0f64; 4];
+    let (cu, cv) = (u.chunks_exact(4), v.chunks_exact(4));
+    let (ru, rv) = (cu.remainder(), cv.remainder());
+    for (a, b) in cu.zip(cv) {
+        for k in 0..4 {
+            acc[k] += f(a[k], b[k]);
+        }
+    }
+    let mut s = (acc[0] + acc[2]) + (acc[1] + acc[3]);
+    for (&a, &b) in ru.iter().zip(rv) {
+        s += f(a, b);
+    }
+    s
+}
+
+#[inline(always)]
+#[allow(clippy::too_many_arguments)]
+fn outer_pass_impl(
+    w: &[f64],
+    xtr: &[f64],
+    t: usize,
+    nf: f64,
+    (a, b): (f64, f64),
+    (r2, ry): (f64, f64),
+    excluded: &[bool],
+    wn2: &mut [f64],
+    scores: &mut [f64],
+) -> GapState {
+    let (an, bn) = (nf * a, nf * b);
+    let inv_n = 1.0 / nf;
+    let d = wn2.len();
+    let mut row_norms = Vec::with_capacity(d);
+    let (mut dual_norm, mut l21, mut w2_all) = (0.0f64, 0.0, 0.0);
+    for j in 0..d {
+        let (wj, xj) = (&w[j * t..(j + 1) * t], &xtr[j * t..(j + 1) * t]);
+        let w2 = sum4(wj, wj, |u, _| u * u);
+        let x2 = sum4(xj, xj, |u, _| u * u);
+        wn2[j] = w2;
+        // the gap's G_j = X_jᵀR − B W_j
+        let g2 = if bn > 0.0 && w2 > 0.0 {
+            sum4(xj, wj, |x, v| {
+                let g = x - bn * v;
+                g * g
+            })
+        } else {
+            x2
+        };
+        let g = g2.sqrt();
+        row_norms.push(g);
+        dual_norm = dual_norm.max(g);
+        let wn = w2.sqrt();
+        l21 += wn;
+        w2_all += w2;
+        scores[j] = if excluded[j] {
+            f64::NEG_INFINITY
+        } else if w2 == 0.0 {
+            (x2.sqrt() * inv_n - a).max(0.0)
+        } else {
+            let c = b + a / wn;
+            sum4(wj, xj, |v, x| {
+                let e = c * v - x * inv_n;
+                e * e
+            })
+            .sqrt()
+        };
+    }
+    let primal = 0.5 * (r2 + bn * w2_all) + an * l21;
+    let scale = if dual_norm > an { an / dual_norm } else { 1.0 };
+    let dual = -0.5 * scale * scale * (r2 + bn * w2_all) + scale * ry;
+    GapState {
+        gap_n: primal - dual,
+        dual_norm,
+        row_norms,
+    }
+}
+
 /// Optimality violation of row `w` with `xtr = X_jᵀR` for the penalty `a‖·‖₂ + (b/2)‖·‖²`:
 /// the distance of `−∇_j F = xtr / n` to the row's subdifferential (the penalty's
 /// `subdiff_distance`, on slices in one pass).
+/// `w2 = ‖w‖²`.
 #[inline]
-fn violation(w: &[f64], xtr: &[f64], nf: f64, a: f64, b: f64) -> f64 {
-    let w2: f64 = w.iter().map(|v| v * v).sum();
+fn violation(w: &[f64], w2: f64, xtr: &[f64], nf: f64, a: f64, b: f64) -> f64 {
     if w2 == 0.0 {
         let g2: f64 = xtr.iter().map(|v| v * v).sum();
         return (g2.sqrt() / nf - a).max(0.0);
@@ -1127,11 +1322,71 @@ mod tests {
                     ndarray::ArrayView1::from(&w[..]),
                     ndarray::ArrayView1::from(&grad[..]),
                 );
-                let got = violation(&w, &xtr, nf, p.l21_weight(), p.ridge_weight());
+                let w2 = w.iter().map(|v| v * v).sum();
+                let got = violation(&w, w2, &xtr, nf, p.l21_weight(), p.ridge_weight());
                 assert!(
                     (got - want).abs() <= 1e-12 * (1.0 + want),
                     "{got} vs {want}"
                 );
+            }
+        }
+    }
+
+    #[test]
+    fn outer_pass_equals_the_gap_and_the_violations() {
+        let mut rng = StdRng::seed_from_u64(4);
+        for (alpha, l1_ratio, t) in [(0.3, 1.0, 10), (0.5, 0.4, 3), (2.0, 0.9, 17)] {
+            let p = L21Ridge { alpha, l1_ratio };
+            let d = 30;
+            let nf = 11.0;
+            let w: Vec<f64> = (0..d * t)
+                .map(|i| {
+                    if (i / t) % 3 == 0 {
+                        0.0
+                    } else {
+                        rng.random::<f64>() - 0.5
+                    }
+                })
+                .collect();
+            let xtr: Vec<f64> = (0..d * t)
+                .map(|_| 9.0 * (rng.random::<f64>() - 0.5))
+                .collect();
+            let excluded: Vec<bool> = (0..d).map(|j| j == 7).collect();
+            let (r2, ry) = (40.0, 55.0);
+            let (mut wn2, mut scores) = (vec![0.0; d], vec![0.0; d]);
+            let (a, b) = (p.l21_weight(), p.ridge_weight());
+            let got = outer_pass(
+                &w,
+                &xtr,
+                t,
+                nf,
+                (a, b),
+                (r2, ry),
+                &excluded,
+                &mut wn2,
+                &mut scores,
+            );
+            let mut g = xtr.clone();
+            let want = gap_from_parts(11, &mut g, r2, ry, &w, t, &p);
+            let close = |x: f64, y: f64| (x - y).abs() <= 1e-11 * (1.0 + x.abs().max(y.abs()));
+            assert!(
+                close(got.gap_n, want.gap_n),
+                "{} vs {}",
+                got.gap_n,
+                want.gap_n
+            );
+            assert!(close(got.dual_norm, want.dual_norm));
+            for j in 0..d {
+                assert!(close(got.row_norms[j], want.row_norms[j]));
+                let wj = &w[j * t..(j + 1) * t];
+                let w2: f64 = wj.iter().map(|v| v * v).sum();
+                assert!(close(wn2[j], w2));
+                if excluded[j] {
+                    assert_eq!(scores[j], f64::NEG_INFINITY);
+                } else {
+                    let v = violation(wj, w2, &xtr[j * t..(j + 1) * t], nf, a, b);
+                    assert!(close(scores[j], v), "row {j}: {} vs {v}", scores[j]);
+                }
             }
         }
     }
