@@ -98,6 +98,13 @@ pub(super) type Prox<'a> = &'a dyn Fn(&mut [f64], f64);
 /// Features per block in [`Residual`]'s blocked epoch (measured on the benchmark grid).
 const BLOCK: usize = 64;
 
+/// Columns per gathered chunk in [`Residual`]'s batched `X_rowsᵀR` and `R −= X_rows Δ`: up to
+/// [`BLOCK`], fewer when `n` is large so that the gather buffer stays within 1 MiB (these
+/// products run at memory speed for large `n` whatever the chunk).
+fn chunk_cols(n: usize) -> usize {
+    ((1usize << 17) / n.max(1)).clamp(8, BLOCK)
+}
+
 /// One cyclic epoch, row by row.
 fn epoch_rows<S: CdState + ?Sized>(
     state: &mut S,
@@ -553,7 +560,8 @@ impl<X: Design> CdState for Residual<'_, X> {
         }
         let x = self.x;
         let (n, t) = (x.n_samples(), self.t);
-        for (cols, o) in rows.chunks(BLOCK).zip(out.chunks_mut(BLOCK * t)) {
+        let c = chunk_cols(n);
+        for (cols, o) in rows.chunks(c).zip(out.chunks_mut(c * t)) {
             let xbs = gather(x, cols, &mut self.blocks.xb);
             crate::linalg::xt_r(xbs, n, cols.len(), &self.r, t, o, 1);
         }
@@ -567,7 +575,8 @@ impl<X: Design> CdState for Residual<'_, X> {
         }
         let x = self.x;
         let (n, t) = (x.n_samples(), self.t);
-        for (cols, dl) in rows.chunks(BLOCK).zip(deltas.chunks(BLOCK * t)) {
+        let c = chunk_cols(n);
+        for (cols, dl) in rows.chunks(c).zip(deltas.chunks(c * t)) {
             if dl.iter().any(|&v| v != 0.0) {
                 let xbs = gather(x, cols, &mut self.blocks.xb);
                 crate::linalg::sub_x_w(xbs, n, cols.len(), dl, t, &mut self.r, 1);
@@ -790,7 +799,7 @@ pub(super) fn solve<S: CdState + ?Sized, P: ProxRow + DualNorm>(
         .fold(f64::INFINITY, f64::min);
     // `XᵀR` of the outer loop, and scratch space for the gap of a penalty without L2,1 part
     let mut grad = vec![0.0; d * t];
-    let mut xtr = vec![0.0; d * t];
+    let mut xtr = Vec::new();
     let mut scores = vec![0.0; d];
     let mut wn2 = vec![0.0; d];
     let mut tmp = vec![0.0; t];
@@ -836,7 +845,8 @@ pub(super) fn solve<S: CdState + ?Sized, P: ProxRow + DualNorm>(
                     violation(wj, wn2[j], &grad[j * t..(j + 1) * t], nf, a, b)
                 };
             }
-            xtr.copy_from_slice(&grad);
+            xtr.clear();
+            xtr.extend_from_slice(&grad);
             gap_from_parts(n, &mut xtr, r2, ry, w, t, penalty)
         };
         let done = if gap.gap_n <= opts.tol_n {
