@@ -3,7 +3,9 @@
 //! shapes: a shared-bottom MLP 100→256→256 with 3 regression heads, and an MMoE (8 experts
 //! 100→64, towers 32, 2 tasks), batch 256, single thread, Adam.
 //!
-//! `cargo run --release -p mtlkit-deep --example step_bench [-- --steps 50 --json out.json]`
+//! `cargo run --release -p mtlkit-deep --example step_bench [-- --steps 50 --json out.json]`;
+//! `-- --census` times only the equal-weight step of the census MMoE of
+//! `examples/adult_mmoe.toml` (95 inputs, 8 experts 95→32, towers 16, 2 binary tasks).
 //! prints a table (median and interquartile range of the step's wall time, which on one
 //! thread equals its CPU time) and, with `--json`, writes the raw figures.
 
@@ -20,16 +22,26 @@ use ndarray::{Array1, Array2};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 
-fn data(n: usize, d: usize, t: usize) -> DeepDataset {
+fn data(n: usize, d: usize, t: usize, kind: TaskKind) -> DeepDataset {
     let mut rng = StdRng::seed_from_u64(0);
     let x = Array2::from_shape_fn((n, d), |_| rng.random::<f32>() * 2.0 - 1.0);
     let specs: Vec<TaskSpec> = (0..t)
-        .map(|k| TaskSpec::new(format!("t{k}"), TaskKind::Regression))
+        .map(|k| TaskSpec::new(format!("t{k}"), kind.clone()))
         .collect();
+    let binary = matches!(kind, TaskKind::Binary);
     let targets = specs
         .iter()
         .map(|s| {
-            let y: Array1<f64> = (0..n).map(|_| rng.random::<f64>()).collect();
+            let y: Array1<f64> = (0..n)
+                .map(|_| {
+                    let u = rng.random::<f64>();
+                    if binary {
+                        f64::from(u8::from(u < 0.3))
+                    } else {
+                        u
+                    }
+                })
+                .collect();
             Targets::from_column(s, y.view()).expect("finite targets")
         })
         .collect();
@@ -53,6 +65,10 @@ fn quantiles(mut v: Vec<f64>) -> (f64, f64, f64) {
 fn main() {
     let mut steps = 50usize;
     let mut json_out: Option<String> = None;
+    // --census: only the equal-weight step of the MMoE of `examples/adult_mmoe.toml` (the MMoE
+    // paper's census tasks on UCI Adult: 95 inputs, 8 experts 95→32, towers 16, 2 binary tasks
+    // with BCE); the cost of a step does not depend on the values, so the inputs are random
+    let mut census = false;
     let args: Vec<String> = std::env::args().collect();
     let mut i = 1;
     while i < args.len() {
@@ -68,6 +84,7 @@ fn main() {
                 json_out = args.get(i + 1).cloned();
                 i += 1;
             }
+            "--census" => census = true,
             _ => {}
         }
         i += 1;
@@ -87,7 +104,7 @@ fn main() {
         "fairgrad",
         "graddrop",
     ];
-    let cases: [(&str, ArchConfig, usize, usize); 2] = [
+    let all_cases: [(&str, ArchConfig, usize, usize, TaskKind); 3] = [
         (
             "shared-bottom 100-256-256, 3 heads",
             ArchConfig::HardSharing {
@@ -97,6 +114,7 @@ fn main() {
             },
             100,
             3,
+            TaskKind::Regression,
         ),
         (
             "MMoE 8 experts 100-64, towers 32, 2 tasks",
@@ -108,18 +126,40 @@ fn main() {
             },
             100,
             2,
+            TaskKind::Regression,
+        ),
+        (
+            "MMoE on Adult/census: 8 experts 95-32, towers 16, 2 binary tasks",
+            ArchConfig::Mmoe {
+                hidden: vec![32],
+                experts: 8,
+                tower: vec![16],
+                conv: None,
+            },
+            95,
+            2,
+            TaskKind::Binary,
         ),
     ];
+    let cases: Vec<_> = all_cases
+        .into_iter()
+        .enumerate()
+        .filter(|(k, _)| (*k == 2) == census)
+        .map(|(_, c)| c)
+        .collect();
+    let methods: &[&str] = if census { &[] } else { &methods };
     let mut rows = Vec::new();
-    for (label, arch, d_in, t) in cases {
-        let ds = data(256, d_in, t);
+    for (label, arch, d_in, t, kind) in cases {
+        let ds = data(256, d_in, t, kind);
         let batch = ds.batch(&BatchIndex::Shared((0..256).collect()));
         let base = seeded(&device, 0, |d| arch.build(d_in, &vec![1; t], d));
         // every mode keeps its own model, optimizer and method; the modes take turns, one step
         // each per round (after 5 warm-up rounds), so drifts of the machine hit all alike
         let mut modes: Vec<String> = vec!["losses".into()];
         modes.extend(methods.iter().map(|m| (*m).to_string()));
-        modes.push("parameters:pcgrad".into());
+        if !census {
+            modes.push("parameters:pcgrad".into());
+        }
         let mut state: Vec<ModeState> = modes
             .iter()
             .map(|mode| {
