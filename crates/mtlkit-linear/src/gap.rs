@@ -120,12 +120,26 @@ pub fn gap_from_parts<P: DualNorm>(
         row_norms.push(s);
         l21 += sw.sqrt();
     }
-    let primal = 0.5 * (r2 + b * w2) + a * l21;
-    let scale = if dual_norm > a { a / dual_norm } else { 1.0 };
-    let dual = -0.5 * scale * scale * (r2 + b * w2) + scale * ry;
     GapState {
-        gap_n: primal - dual,
+        gap_n: gap_value(a, b, r2, ry, w2, l21, dual_norm),
         dual_norm,
         row_norms,
     }
+}
+
+/// The gap ("formulation A", `A > 0`) from its scalar parts, `n`-scaled: `a = A`, `b = B`,
+/// `r2 = ‖R‖²`, `ry = ⟨R, Y⟩`, `w2 = ‖W‖²_F`, `l21 = Σ_j ‖W_j‖`, `dual_norm = max_j ‖G_j‖`.
+pub(crate) fn gap_value(
+    a: f64,
+    b: f64,
+    r2: f64,
+    ry: f64,
+    w2: f64,
+    l21: f64,
+    dual_norm: f64,
+) -> f64 {
+    let primal = 0.5 * (r2 + b * w2) + a * l21;
+    let scale = if dual_norm > a { a / dual_norm } else { 1.0 };
+    let dual = -0.5 * scale * scale * (r2 + b * w2) + scale * ry;
+    primal - dual
 }

@@ -1074,11 +1074,8 @@ fn outer_pass_impl(
             .sqrt()
         };
     }
-    let primal = 0.5 * (r2 + bn * w2_all) + an * l21;
-    let scale = if dual_norm > an { an / dual_norm } else { 1.0 };
-    let dual = -0.5 * scale * scale * (r2 + bn * w2_all) + scale * ry;
     GapState {
-        gap_n: primal - dual,
+        gap_n: crate::gap::gap_value(an, bn, r2, ry, w2_all, l21, dual_norm),
         dual_norm,
         row_norms,
     }
