@@ -7,9 +7,9 @@
 //! support plus the most violating features, `max(100, 4·|support|, |candidates|/4)` in all
 //! (skglm and celer use `max(10, 2·|support|)`; see [`GROWTH`]); the last term skips ramp-up
 //! rounds when most features violate (e.g. an elastic net whose support is nearly everything).
-//! Inner epochs run block CD on the working set only; every `K = 5` epochs the last iterates are
-//! extrapolated (Anderson, as skglm) and the extrapolation is kept only if it lowers the
-//! objective; the inner loop ends when the working set's largest violation falls below 0.3 × the
+//! Inner epochs run block CD on the working set only; every `K = 5` epochs (after the first
+//! [`ANDERSON_FROM`] epochs of a solve) the last iterates are extrapolated (Anderson, as skglm)
+//! and the extrapolation is kept only if it lowers the objective; the inner loop ends when the working set's largest violation falls below 0.3 × the
 //! outer one (or, when epochs are cheap, when the working set's own duality gap meets the
 //! tolerance).
 //!
@@ -39,6 +39,11 @@ const K: usize = 5;
 /// Inner-loop target: the working set's largest violation below this fraction of the outer
 /// one (skglm's rule).
 const INNER: f64 = 0.3;
+/// Anderson extrapolation starts after this many epochs of a solve: an extrapolation costs
+/// about an epoch (the move, its objective, the move back if rejected), which short solves —
+/// warm-started alphas of a path converge in ≈ 5 epochs — never earn back (cross-validation on
+/// 200×2000×10: 6 % faster; the single fits of the benchmark grid unchanged within noise).
+const ANDERSON_FROM: usize = 20;
 /// When inner epochs are cheap (working-set Gram mode) the inner loop runs until the working
 /// set's duality gap meets the tolerance, or for this many epochs.
 const INNER_CHEAP_MAX: usize = 20 * K;
@@ -931,7 +936,7 @@ pub(super) fn solve<S: CdState + ?Sized, P: ProxRow + DualNorm>(
                 state.epoch(w, &ws, norm2, nf, &prox);
             }
             state.account(ws.len());
-            if opts.anderson {
+            if opts.anderson && epochs > ANDERSON_FROM {
                 anderson.step(state, w, &ws, t, penalty, nf);
             }
             if inner % K == 0 {
