@@ -173,6 +173,25 @@ impl<'a, T: Element> DenseDesign<'a, T> {
         matches!(self.data, Cow::Borrowed(_))
     }
 
+    /// Rows `r0..r1` of columns `cols`, widened to `f64`, as a column-major panel in `buf`.
+    fn rows_of<'s>(
+        &self,
+        cols: &[usize],
+        r0: usize,
+        r1: usize,
+        buf: &'s mut Vec<f64>,
+    ) -> &'s [f64] {
+        buf.clear();
+        for &j in cols {
+            buf.extend(
+                self.data[j * self.n + r0..j * self.n + r1]
+                    .iter()
+                    .map(|v| v.to_f64()),
+            );
+        }
+        buf
+    }
+
     /// Column `j` as a slice.
     #[inline]
     pub fn col(&self, j: usize) -> &[T] {
@@ -232,11 +251,7 @@ impl Design for DenseDesign<'_, f64> {
         r1: usize,
         buf: &'s mut Vec<f64>,
     ) -> Option<&'s [f64]> {
-        buf.clear();
-        for &j in cols {
-            buf.extend_from_slice(&self.data[j * self.n + r0..j * self.n + r1]);
-        }
-        Some(buf)
+        Some(self.rows_of(cols, r0, r1, buf))
     }
     fn can_gather(&self) -> bool {
         true
@@ -359,15 +374,7 @@ impl Design for DenseDesign<'_, f32> {
         r1: usize,
         buf: &'s mut Vec<f64>,
     ) -> Option<&'s [f64]> {
-        buf.clear();
-        for &j in cols {
-            buf.extend(
-                self.data[j * self.n + r0..j * self.n + r1]
-                    .iter()
-                    .map(|&v| f64::from(v)),
-            );
-        }
-        Some(buf)
+        Some(self.rows_of(cols, r0, r1, buf))
     }
     fn can_gather(&self) -> bool {
         true
