@@ -21,3 +21,18 @@ def stratified(keys, fractions, seed):
         parts["valid"] += idx[n_test:n_test + n_valid]
         parts["train"] += idx[n_test + n_valid:]
     return {p: sorted(v) for p, v in parts.items()}
+
+
+def stratified_subset(keys, n, seed):
+    """A stratified random sample of n row indices (proportional per key, at least one per key;
+    seeded with seed + 1000), sorted."""
+    rng = random.Random(seed + 1000)
+    by = defaultdict(list)
+    for i, k in enumerate(keys):
+        by[k].append(i)
+    keep = []
+    for k in sorted(by):
+        idx = by[k]
+        rng.shuffle(idx)
+        keep += idx[:max(1, round(n * len(idx) / len(keys)))]
+    return sorted(keep)

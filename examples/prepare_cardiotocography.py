@@ -28,28 +28,12 @@ Standard library only.
 import argparse
 import csv
 import os
-import random
-from collections import defaultdict
 
-from _split import stratified
+from _split import stratified, stratified_subset
 
 FEATURES = ["LB", "AC", "FM", "UC", "DL", "DS", "DP", "ASTV", "MSTV", "ALTV", "MLTV", "Width",
             "Min", "Max", "Nmax", "Nzeros", "Mode", "Mean", "Median", "Variance", "Tendency"]
 PER_SECOND = {"AC", "FM", "UC", "DL", "DS", "DP"}
-
-
-def stratified_subset(keys, n, seed):
-    """A stratified random sample of n indices (proportional, at least one per stratum)."""
-    rng = random.Random(seed + 1000)
-    by = defaultdict(list)
-    for i, k in enumerate(keys):
-        by[k].append(i)
-    keep = []
-    for k in sorted(by):
-        idx = by[k]
-        rng.shuffle(idx)
-        keep += idx[:max(1, round(n * len(idx) / len(keys)))]
-    return sorted(keep)
 
 
 def main():

@@ -36,11 +36,9 @@ Standard library only.
 import argparse
 import csv
 import os
-import random
 import re
-from collections import defaultdict
 
-from _split import stratified
+from _split import stratified, stratified_subset
 
 TARGETS = [("Hinselmann", "hinselmann"), ("Schiller", "schiller"), ("Cytology", "cytology"),
            ("Biopsy", "biopsy")]
@@ -86,17 +84,8 @@ def main():
     names = [snake(header[j]) for j in fcols]
     # strata: number of positive outcomes, and biopsy (missing labels count as negative here)
     keys = [(sum(1 for v in y if v == 1), y[3] == 1) for y in Y]
-    rng = random.Random(a.seed + 1000)
     if a.subset is not None and a.subset < len(X):
-        by = defaultdict(list)
-        for i, k in enumerate(keys):
-            by[k].append(i)
-        keep = []
-        for k in sorted(by):
-            idx = by[k]
-            rng.shuffle(idx)
-            keep += idx[:max(1, round(a.subset * len(idx) / len(X)))]
-        keep.sort()
+        keep = stratified_subset(keys, a.subset, a.seed)
         X, Y, keys = [X[i] for i in keep], [Y[i] for i in keep], [keys[i] for i in keep]
     parts = stratified(keys, [float(x) for x in a.fractions.split(",")], a.seed)
     tr = parts["train"]
