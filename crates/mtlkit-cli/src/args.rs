@@ -158,6 +158,29 @@ pub struct TrainArgs {
     pub max_sentences: Option<usize>,
 }
 
+impl TrainArgs {
+    /// Apply `--seeds` and `--epochs` to a configuration's seeds and epoch count.
+    ///
+    /// # Errors
+    /// An empty `--seeds` list.
+    pub fn override_seeds_epochs(
+        &self,
+        seeds: &mut Vec<u64>,
+        epochs: &mut usize,
+    ) -> anyhow::Result<()> {
+        if let Some(s) = &self.seeds {
+            if s.is_empty() {
+                anyhow::bail!("--seeds is empty");
+            }
+            seeds.clone_from(s);
+        }
+        if let Some(e) = self.epochs {
+            *epochs = e;
+        }
+        Ok(())
+    }
+}
+
 /// `mtlkit evaluate`.
 #[derive(Debug, Args)]
 pub struct EvaluateArgs {

@@ -55,15 +55,7 @@ pub fn run_train(a: &TrainArgs) -> Result<()> {
         );
     }
     let mut cfg = read_config(&a.config)?;
-    if let Some(s) = &a.seeds {
-        if s.is_empty() {
-            bail!("--seeds is empty");
-        }
-        cfg.run.seeds.clone_from(s);
-    }
-    if let Some(e) = a.epochs {
-        cfg.trainer.epochs = e;
-    }
+    a.override_seeds_epochs(&mut cfg.run.seeds, &mut cfg.trainer.epochs)?;
     cfg.validate()?;
     let tc = cfg.data.task_column.clone();
     let train = read_table(&cfg.data.train, tc.as_deref())?;

@@ -126,16 +126,22 @@ where
             .map_err(e)?;
     }
     if fig.lines.iter().any(|l| l.label.is_some()) {
-        chart
-            .configure_series_labels()
-            .background_style(WHITE.mix(0.8))
-            .border_style(BLACK)
-            .label_font(("sans-serif", 12))
-            .draw()
-            .map_err(e)?;
+        legend(&mut chart).map_err(e)?;
     }
     root.present().map_err(e)?;
     Ok(())
+}
+
+/// The series legend of a chart, in the figures' one style.
+fn legend<'a, DB: DrawingBackend + 'a, CT: CoordTranslate>(
+    chart: &mut ChartContext<'a, DB, CT>,
+) -> std::result::Result<(), DrawingAreaErrorKind<DB::ErrorType>> {
+    chart
+        .configure_series_labels()
+        .background_style(WHITE.mix(0.8))
+        .border_style(BLACK)
+        .label_font(("sans-serif", 12))
+        .draw()
 }
 
 /// Write `fig` as `<base>.svg` and `<base>.png` (800 × 500); returns the two paths.
@@ -335,13 +341,7 @@ where
             BLACK,
         )))
         .map_err(e)?;
-    chart
-        .configure_series_labels()
-        .background_style(WHITE.mix(0.8))
-        .border_style(BLACK)
-        .label_font(("sans-serif", 12))
-        .draw()
-        .map_err(e)?;
+    legend(&mut chart).map_err(e)?;
     root.present().map_err(e)?;
     Ok(())
 }

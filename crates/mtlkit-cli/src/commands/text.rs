@@ -3,7 +3,7 @@
 
 use std::path::Path;
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Context, Result};
 use mtlkit_text::experiment::{TextConfig, run_text_experiment};
 
 use crate::args::TrainArgs;
@@ -20,15 +20,7 @@ pub fn run_train(a: &TrainArgs, text: &str) -> Result<()> {
     let base = a.config.parent().unwrap_or(Path::new("."));
     let mut cfg =
         TextConfig::from_toml(text, base).with_context(|| format!("'{}'", a.config.display()))?;
-    if let Some(s) = &a.seeds {
-        if s.is_empty() {
-            bail!("--seeds is empty");
-        }
-        cfg.run.seeds.clone_from(s);
-    }
-    if let Some(e) = a.epochs {
-        cfg.trainer.epochs = e;
-    }
+    a.override_seeds_epochs(&mut cfg.run.seeds, &mut cfg.trainer.epochs)?;
     if let Some(d) = &a.data_dir {
         cfg.corpus.dir.clone_from(d);
     }
