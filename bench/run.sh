@@ -5,7 +5,7 @@
 # harness. Results go to bench/results/*.jsonl and the tables to bench/results/report.md.
 #
 #   bench/run.sh [setup|gen|tts|enet|rho09|path|report|all]   (all = these)
-#   bench/run.sh wide | tall09 | memory                        (extra stages, run on demand)
+#   bench/run.sh wide | tall09 | xwide | xwide-ref | memory                        (extra stages, run on demand)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 NUMBA_NUM_THREADS=1 RAYON_NUM_THREADS=1
@@ -54,6 +54,23 @@ if [ "$stage" = wide ]; then
   $B ref --shapes wide --rhos 0.5 --alpha-ratios 10 100 --l1-ratios 1.0
   $B tts --shapes wide --rhos 0.5 --alpha-ratios 10 100 --tols 1e-4 1e-6 1e-8 --repeats 2 \
     --fit-cap 60 --solvers sklearn skglm celer mtlkit --out bench/results/tts_wide.jsonl
+fi
+if [ "$stage" = xwide ] || [ "$stage" = xwide-ref ]; then
+  # xwide 1000×50000×10 (400 MB per problem) and wide at ρ = 0.9; references take many minutes
+  $B gen --shapes xwide --rhos 0.5 0.9
+  $B gen --shapes wide --rhos 0.9
+  $B ref --shapes xwide --rhos 0.5 0.9 --alpha-ratios 10 100 --l1-ratios 1.0 0.5
+  $B ref --shapes wide --rhos 0.9 --alpha-ratios 10 100 --l1-ratios 1.0 0.5
+fi
+if [ "$stage" = xwide ]; then
+  $B tts --shapes xwide --rhos 0.5 0.9 --alpha-ratios 10 100 --tols 1e-4 1e-6 1e-8 --repeats 1 \
+    --fit-cap 120 --solvers sklearn skglm celer mtlkit --out bench/results/tts_xwide.jsonl
+  $B tts --shapes xwide --rhos 0.5 0.9 --alpha-ratios 10 100 --l1-ratios 0.5 --tols 1e-4 1e-6 1e-8 \
+    --repeats 1 --fit-cap 120 --solvers sklearn mtlkit --out bench/results/tts_xwide_enet.jsonl
+  $B tts --shapes wide --rhos 0.9 --alpha-ratios 10 100 --tols 1e-4 1e-6 1e-8 --repeats 1 \
+    --fit-cap 120 --solvers sklearn skglm celer mtlkit --out bench/results/tts_wide09.jsonl
+  $B tts --shapes wide --rhos 0.9 --alpha-ratios 10 100 --l1-ratios 0.5 --tols 1e-4 1e-6 1e-8 \
+    --repeats 1 --fit-cap 120 --solvers sklearn mtlkit --out bench/results/tts_wide09_enet.jsonl
 fi
 if [ "$stage" = tall09 ]; then
   $B gen --shapes tall --rhos 0.9

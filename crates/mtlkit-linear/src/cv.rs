@@ -15,7 +15,7 @@
 
 use mtlkit_core::split::k_fold;
 use mtlkit_core::{Fit, MultiTaskDataset, TaskId, param};
-use ndarray::{Array2, Array3, Array4};
+use ndarray::{Array2, Array3, Array4, ArrayView2};
 
 use crate::estimator::{EstimatorPenalty, MultiTaskLinearModel, ValidMultiTaskParams};
 use crate::penalty::{L21, L21Ridge};
@@ -643,6 +643,19 @@ fn roc_auc(z: &[f64], y01: &[f64]) -> f64 {
 }
 
 /// Each task's test metrics of `model` on `test`, over the task's labelled samples.
+/// `X W` through the non-zero rows of `W` only (a sparse path's models have few).
+fn dot_support(x: ArrayView2<'_, f64>, w: ArrayView2<'_, f64>) -> Array2<f64> {
+    let rows: Vec<usize> = (0..w.nrows())
+        .filter(|&j| w.row(j).iter().any(|&v| v != 0.0))
+        .collect();
+    if 2 * rows.len() >= w.nrows() {
+        x.dot(&w)
+    } else {
+        x.select(ndarray::Axis(1), &rows)
+            .dot(&w.select(ndarray::Axis(0), &rows))
+    }
+}
+
 fn task_scores(
     model: &MultiTaskLinearModel,
     test: &MultiTaskDataset,
@@ -651,7 +664,7 @@ fn task_scores(
     let mut out = Vec::with_capacity(losses.len());
     // X W for all tasks at once (one matrix product) when they share X; per task otherwise (as
     // an n × 1 product: ndarray's matrix-vector loop is far slower)
-    let shared_z = test.as_shared().map(|(x, _)| x.dot(&model.coef()));
+    let shared_z = test.as_shared().map(|(x, _)| dot_support(x, model.coef()));
     for (t, loss) in losses.iter().enumerate() {
         let (x, y) = test.task(TaskId(t));
         let z = match &shared_z {

@@ -903,7 +903,13 @@ impl<P: EstimatorPenalty> ValidMultiTaskParams<P> {
                 res.tol_n
             );
         }
-        let intercept = &prep.y_offset - &prep.x_offset.dot(&res.coef);
+        // `ȳ − x̄ W`, over the non-zero rows of `W` only (most rows along a sparse path)
+        let mut intercept = prep.y_offset.clone();
+        for (xo, row) in prep.x_offset.iter().zip(res.coef.rows()) {
+            if *xo != 0.0 && row.iter().any(|&v| v != 0.0) {
+                intercept.scaled_add(-xo, &row);
+            }
+        }
         let nt = task_names.len();
         MultiTaskLinearModel {
             coef: res.coef,

@@ -39,13 +39,41 @@ impl GapState {
     /// zero up to rounding the sphere has radius zero and a row of the support, whose
     /// `‖G_j‖/A` is 1 up to rounding, must not be removed.
     pub fn screens(&self, j: usize, norm2_j: f64, a_n: f64, b_n: f64) -> bool {
-        const MARGIN: f64 = 1e-10;
-        if a_n <= 0.0 {
-            return false;
+        self.screener(a_n, b_n).screens(j, norm2_j)
+    }
+
+    /// The test of [`screens`](Self::screens) with its per-gap parts (sphere radius, dual
+    /// scaling) computed once, for a pass over every row.
+    pub fn screener(&self, a_n: f64, b_n: f64) -> Screener<'_> {
+        Screener {
+            row_norms: &self.row_norms,
+            radius: if a_n > 0.0 {
+                (2.0 * self.gap_n.max(0.0)).sqrt() / a_n
+            } else {
+                f64::INFINITY
+            },
+            inv_denom: 1.0 / a_n.max(self.dual_norm),
+            b_n,
         }
-        let radius = (2.0 * self.gap_n.max(0.0)).sqrt() / a_n;
-        let denom = a_n.max(self.dual_norm);
-        (1.0 - self.row_norms[j] / denom - MARGIN) / (norm2_j + b_n).sqrt() > radius
+    }
+}
+
+/// [`GapState::screens`] for one gap: `1 − ‖G_j‖/max(A, ‖G‖_∞) − 1e-10 > radius·√(‖X_j‖² + B)`.
+#[derive(Debug, Clone, Copy)]
+pub struct Screener<'g> {
+    row_norms: &'g [f64],
+    radius: f64,
+    inv_denom: f64,
+    b_n: f64,
+}
+
+impl Screener<'_> {
+    /// Whether row `j` (with `norm2_j = ‖X_j‖²`) is provably zero at the optimum.
+    pub fn screens(&self, j: usize, norm2_j: f64) -> bool {
+        const MARGIN: f64 = 1e-10;
+        // `radius = ∞` (no L2,1 part) screens nothing
+        1.0 - self.row_norms[j] * self.inv_denom - MARGIN
+            > self.radius * (norm2_j + self.b_n).sqrt()
     }
 }
 

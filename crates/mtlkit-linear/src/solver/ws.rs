@@ -34,6 +34,9 @@ const P0: usize = 100;
 /// enter (so a converged working set is the support whatever this factor), and fewer outer rounds
 /// are spent ramping up (measured on the benchmark grid: 15–55 % fewer passes than p0 = 10, ×2).
 const GROWTH: usize = 4;
+/// A warm start's first working set: the support plus `1/WARM_GROWTH_DIV` of it (at least
+/// [`P0`]) of the most violating features.
+const WARM_GROWTH_DIV: usize = 2;
 /// Anderson memory.
 const K: usize = 5;
 /// Inner-loop target: the working set's largest violation below this fraction of the outer
@@ -322,7 +325,10 @@ struct BlockCache {
     /// Per bucket of features (`j / BLOCK`): the working-set members of the bucket and their
     /// `b × b` Gram matrix, recomputed only when the members change (along a path, most
     /// buckets keep theirs from one alpha to the next).
-    grams: std::collections::HashMap<usize, (Vec<usize>, Vec<f64>)>,
+    grams: std::collections::HashMap<usize, BlockEntry>,
+    /// Elements of `X` held in the blocks' cached columns, and the most it may hold.
+    cached: usize,
+    budget: usize,
     /// Gathered columns, `n × b`.
     xb: Vec<f64>,
     /// `X_Bᵀ R`, `b × t`.
@@ -331,6 +337,20 @@ struct BlockCache {
     dw: Vec<f64>,
     /// Positions in the block of the rows that moved so far in this block.
     changed: Vec<usize>,
+}
+
+/// Elements of gathered working-set columns the blocked epoch may keep between epochs: at
+/// least this many (1 MiB), and up to 2 % of `X`.
+const XB_CACHE_MIN: usize = 1 << 17;
+
+/// One bucket's cached state: its working-set members, their Gram matrix and (within the
+/// cache's budget) their gathered columns.
+#[derive(Default)]
+struct BlockEntry {
+    cols: Vec<usize>,
+    gram: Vec<f64>,
+    /// `n × b` gathered columns, empty when not cached.
+    xb: Vec<f64>,
 }
 
 /// Columns `cols` of a design that [`Design::can_gather`].
@@ -347,7 +367,10 @@ impl<'a, X: Design> Residual<'a, X> {
             y,
             r,
             t,
-            blocks: BlockCache::default(),
+            blocks: BlockCache {
+                budget: (x.n_samples() * x.n_features() / 50).max(XB_CACHE_MIN),
+                ..BlockCache::default()
+            },
             wsg: None,
         }
     }
@@ -498,6 +521,8 @@ impl<X: Design> CdState for Residual<'_, X> {
         let (n, t) = (x.n_samples(), self.t);
         let BlockCache {
             grams,
+            cached,
+            budget,
             xb,
             g,
             dw,
@@ -508,16 +533,27 @@ impl<X: Design> CdState for Residual<'_, X> {
         for cols in ws.chunk_by(|a, b| a / BLOCK == b / BLOCK) {
             let b = cols.len();
             let entry = grams.entry(cols[0] / BLOCK).or_default();
-            if entry.0.as_slice() != cols {
-                entry.0.clear();
-                entry.0.extend_from_slice(cols);
-                entry.1.clear();
-                entry.1.resize(b * b, 0.0);
+            if entry.cols.as_slice() != cols {
+                entry.cols.clear();
+                entry.cols.extend_from_slice(cols);
+                entry.gram.clear();
+                entry.gram.resize(b * b, 0.0);
+                *cached -= entry.xb.len();
+                entry.xb = Vec::new();
                 let xbs = gather(x, cols, xb);
-                crate::linalg::gram(xbs, n, b, &mut entry.1, 1);
+                crate::linalg::gram(xbs, n, b, &mut entry.gram, 1);
+                // the gathered columns are kept for the next epochs while the budget allows
+                if *cached + n * b <= *budget {
+                    entry.xb.extend_from_slice(xbs);
+                    *cached += n * b;
+                }
             }
-            let gram = &entry.1;
-            let xbs = gather(x, cols, xb);
+            let gram = &entry.gram;
+            let xbs: &[f64] = if entry.xb.is_empty() {
+                gather(x, cols, xb)
+            } else {
+                &entry.xb
+            };
             g.resize(b * t, 0.0);
             dw.clear();
             dw.resize(b * t, 0.0);
@@ -536,8 +572,10 @@ impl<X: Design> CdState for Residual<'_, X> {
                         changed,
                     );
                 }
+                // (G_i + ‖X_i‖² W_i) / ‖X_i‖², the point the prox is taken at
+                let inv = 1.0 / nj;
                 for (v, o) in tmp.iter_mut().zip(wj.iter()) {
-                    *v = (*v + o * nj) / nj;
+                    *v = *v * inv + o;
                 }
                 prox(&mut tmp, nf / nj);
                 let di = &mut dw[i * t..(i + 1) * t];
@@ -747,19 +785,26 @@ pub(super) struct OuterCache {
     r2: f64,
     ry: f64,
     valid: bool,
+    /// Per-feature scratch of the outer iterations (violation scores, `‖W_j‖²`), kept from one
+    /// alpha to the next instead of reallocated.
+    scores: Vec<f64>,
+    wn2: Vec<f64>,
 }
 
 impl OuterCache {
-    fn store(&mut self, xtr: &[f64], r2: f64, ry: f64) {
-        self.xtr.clear();
-        self.xtr.extend_from_slice(xtr);
+    /// Keep `xtr` (moved in, not copied) with its `‖R‖²` and `⟨R, Y⟩` for the next solve.
+    fn store(&mut self, xtr: Vec<f64>, r2: f64, ry: f64) {
+        self.xtr = xtr;
         (self.r2, self.ry, self.valid) = (r2, ry, true);
     }
 
-    /// The stored parts (once: the cache is invalid afterwards), if any, of length `len`.
-    fn take(&mut self, len: usize) -> Option<(&[f64], f64, f64)> {
+    /// The stored `XᵀR` buffer (moved out, resized to `len`) and, if it is valid for the
+    /// current `W` (once: the cache is invalid afterwards), its `(‖R‖², ⟨R, Y⟩)`.
+    fn take(&mut self, len: usize) -> (Vec<f64>, Option<(f64, f64)>) {
         let ok = std::mem::take(&mut self.valid) && self.xtr.len() == len;
-        ok.then_some((&self.xtr[..], self.r2, self.ry))
+        let mut xtr = std::mem::take(&mut self.xtr);
+        xtr.resize(len, 0.0);
+        (xtr, ok.then_some((self.r2, self.ry)))
     }
 
     /// Forget the stored parts (`W` or the state changed).
@@ -787,6 +832,8 @@ pub(super) fn solve<S: CdState + ?Sized, P: ProxRow + DualNorm>(
     let b_n = nf * penalty.ridge_weight();
     let screening = opts.screening && a_n > 0.0;
     let mut excluded = vec![false; d];
+    let warm = w.iter().any(|&v| v != 0.0);
+    let mut n_outer = 0usize;
     let mut delta = vec![0.0; t];
     for j in 0..d {
         if norm2[j] == 0.0 {
@@ -803,10 +850,12 @@ pub(super) fn solve<S: CdState + ?Sized, P: ProxRow + DualNorm>(
         .filter(|&v| v > 0.0)
         .fold(f64::INFINITY, f64::min);
     // `XᵀR` of the outer loop, and scratch space for the gap of a penalty without L2,1 part
-    let mut grad = vec![0.0; d * t];
+    let (mut grad, mut cached) = cache.take(d * t);
     let mut xtr = Vec::new();
-    let mut scores = vec![0.0; d];
-    let mut wn2 = vec![0.0; d];
+    let mut scores = std::mem::take(&mut cache.scores);
+    scores.resize(d, 0.0);
+    let mut wn2 = std::mem::take(&mut cache.wn2);
+    wn2.resize(d, 0.0);
     let mut tmp = vec![0.0; t];
     let mut epochs = 0usize;
     let mut anderson = Anderson::default();
@@ -816,11 +865,8 @@ pub(super) fn solve<S: CdState + ?Sized, P: ProxRow + DualNorm>(
     loop {
         // along a path the first outer iteration of an alpha sees the `W` (and `R`) the previous
         // alpha ended with: its `XᵀR`, `‖R‖²` and `⟨R, Y⟩` are reused
-        let (r2, ry) = match cache.take(d * t) {
-            Some((g, r2, ry)) => {
-                grad.copy_from_slice(g);
-                (r2, ry)
-            }
+        let (r2, ry) = match cached.take() {
+            Some(parts) => parts,
             None => {
                 state.full_grad(w, &mut grad);
                 state.r2_ry(w)
@@ -862,7 +908,9 @@ pub(super) fn solve<S: CdState + ?Sized, P: ProxRow + DualNorm>(
             None
         };
         if let Some(converged) = done {
-            cache.store(&grad, r2, ry);
+            cache.store(grad, r2, ry);
+            cache.scores = scores;
+            cache.wn2 = wn2;
             return WsOutcome {
                 n_iter: epochs,
                 converged,
@@ -874,8 +922,9 @@ pub(super) fn solve<S: CdState + ?Sized, P: ProxRow + DualNorm>(
         // is at most 1): skips the per-row tests early in a fit and on loose tolerances
         let radius = (2.0 * gap.gap_n.max(0.0)).sqrt() / a_n;
         if screening && radius * (min_norm2 + b_n).sqrt() < 1.0 {
+            let screen = gap.screener(a_n, b_n);
             for j in 0..d {
-                if !excluded[j] && gap.screens(j, norm2[j], a_n, b_n) {
+                if !excluded[j] && screen.screens(j, norm2[j]) {
                     excluded[j] = true;
                     scores[j] = f64::NEG_INFINITY;
                     zero_row(state, w, j, t, &mut delta);
@@ -891,10 +940,15 @@ pub(super) fn solve<S: CdState + ?Sized, P: ProxRow + DualNorm>(
             .filter(|&j| !excluded[j] && (wn2[j] > 0.0 || scores[j] > 0.0))
             .collect();
         let n_candidates = cand.len();
-        let ws_size = P0
-            .max(GROWTH * n_support)
-            .max(cand.len() / 4)
-            .min(cand.len());
+        // a warm start (along a path) begins near its solution: its first working set adds
+        // few features to the support it starts from
+        let ws_size = if warm && n_outer == 0 {
+            P0.max(n_support + n_support / WARM_GROWTH_DIV)
+        } else {
+            P0.max(GROWTH * n_support).max(cand.len() / 4)
+        }
+        .min(cand.len());
+        n_outer += 1;
         if ws_size < cand.len() {
             let key = |j: usize| {
                 if wn2[j] > 0.0 {
@@ -1138,8 +1192,9 @@ fn cd_row<S: CdState + ?Sized>(
 ) {
     let wj = &mut w[j * t..(j + 1) * t];
     state.grad_row(j, tmp);
+    let inv = 1.0 / nj;
     for (v, o) in tmp.iter_mut().zip(wj.iter()) {
-        *v = (*v + o * nj) / nj;
+        *v = *v * inv + o;
     }
     prox(tmp, nf / nj);
     let mut changed = false;
@@ -1175,14 +1230,27 @@ fn primal<S: CdState + ?Sized, P: DualNorm>(
 }
 
 /// Anderson extrapolation of the working-set coefficients (Bertrand & Massias 2021).
+///
+/// Holds the newest snapshot and the `K` differences between consecutive snapshots (not the
+/// `K + 1` snapshots and their differences): `K + 3` vectors of `|ws|·t` at a step, reused from
+/// one step to the next.
 #[derive(Default)]
 struct Anderson {
-    hist: Vec<Vec<f64>>,
+    /// The newest snapshot `w_k` (empty before the first).
+    last: Vec<f64>,
+    /// `u_l = w_{l+1} − w_l`, oldest first.
+    diffs: Vec<Vec<f64>>,
+    /// Buffers for the differences, the next snapshot (then the extrapolated point) and the
+    /// row updates.
+    pool: Vec<Vec<f64>>,
+    cur: Vec<f64>,
+    deltas: Vec<f64>,
 }
 
 impl Anderson {
     fn reset(&mut self) {
-        self.hist.clear();
+        self.last.clear();
+        self.pool.append(&mut self.diffs);
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -1195,19 +1263,31 @@ impl Anderson {
         penalty: &P,
         nf: f64,
     ) {
-        let snap: Vec<f64> = ws
-            .iter()
-            .flat_map(|&j| w[j * t..(j + 1) * t].iter().copied())
-            .collect();
-        self.hist.push(snap);
-        if self.hist.len() < K + 1 {
+        self.cur.clear();
+        self.cur.extend(
+            ws.iter()
+                .flat_map(|&j| w[j * t..(j + 1) * t].iter().copied()),
+        );
+        if self.last.len() != self.cur.len() {
+            // first snapshot (or a working set of another size: start over)
+            self.pool.append(&mut self.diffs);
+            std::mem::swap(&mut self.last, &mut self.cur);
             return;
         }
-        let Some(acc) = extrapolate(&self.hist) else {
-            self.hist.clear();
+        let mut u = self.pool.pop().unwrap_or_default();
+        u.clear();
+        u.extend(self.cur.iter().zip(&self.last).map(|(a, b)| a - b));
+        self.diffs.push(u);
+        std::mem::swap(&mut self.last, &mut self.cur);
+        if self.diffs.len() < K {
             return;
-        };
-        self.hist.clear();
+        }
+        let ok = extrapolate_diffs(&self.last, &self.diffs, &mut self.cur);
+        self.pool.append(&mut self.diffs);
+        if !ok {
+            self.last.clear();
+            return;
+        }
         let before = primal(state, w, t, penalty, nf);
         // move W to `target` on the working set, as one batch of row updates
         let apply = |state: &mut S, w: &mut [f64], target: &[f64], deltas: &mut Vec<f64>| {
@@ -1221,18 +1301,51 @@ impl Anderson {
             }
             state.update_rows(ws, deltas);
         };
-        let current: Vec<f64> = ws
-            .iter()
-            .flat_map(|&j| w[j * t..(j + 1) * t].iter().copied())
-            .collect();
-        let mut deltas = Vec::with_capacity(current.len());
-        apply(state, w, &acc, &mut deltas);
+        apply(state, w, &self.cur, &mut self.deltas);
         let after = primal(state, w, t, penalty, nf);
         log::trace!("anderson: objective {before:.10e} -> {after:.10e}");
         if after >= before {
-            apply(state, w, &current, &mut deltas);
+            // back to the newest snapshot, the point before the extrapolation
+            apply(state, w, &self.last, &mut self.deltas);
+        }
+        self.last.clear();
+    }
+}
+
+/// The Anderson point `Σ_i c_i w_{i+1}` (as [`extrapolate`]) from the newest iterate
+/// `last = w_k` and the differences `u_l = w_{l+1} − w_l` (`l < k`), written to `out`:
+/// `w_{i+1} = w_k − Σ_{l>i} u_l`, so the point is `w_k − Σ_l (Σ_{i<l} c_i) u_l`. `false` (and
+/// `out` unspecified) if the system is singular or the point not finite.
+fn extrapolate_diffs(last: &[f64], diffs: &[Vec<f64>], out: &mut Vec<f64>) -> bool {
+    let k = diffs.len();
+    let mut c = vec![vec![0.0; k + 1]; k];
+    for i in 0..k {
+        for j in 0..=i {
+            let v = crate::linalg::dot(&diffs[i], &diffs[j]);
+            c[i][j] = v;
+            c[j][i] = v;
+        }
+        c[i][k] = 1.0;
+    }
+    let Some(z) = solve_small(c) else {
+        return false;
+    };
+    let s: f64 = z.iter().sum();
+    if !s.is_finite() || s == 0.0 {
+        return false;
+    }
+    out.clear();
+    out.extend_from_slice(last);
+    let mut below = 0.0;
+    for (l, u) in diffs.iter().enumerate() {
+        if l > 0 {
+            below += z[l - 1] / s;
+        }
+        if below != 0.0 {
+            crate::linalg::axpy(-below, u, out);
         }
     }
+    out.iter().all(|v| v.is_finite())
 }
 
 /// `Σ c_i w_{i+1}` with `c = z / Σz`, `(U Uᵀ) z = 1`, `U_i = w_{i+1} − w_i`; `None` if singular.
@@ -1429,18 +1542,30 @@ mod tests {
         let nf = n as f64;
         let mut a = Residual::new(&design, &y, y.clone(), t);
         let mut b = Residual::new(&design, &y, y.clone(), t);
-        let (mut wa, mut wb) = (vec![0.0; d * t], vec![0.0; d * t]);
-        for _ in 0..4 {
-            a.epoch(&mut wa, &ws, &norm2, nf, &prox);
-            epoch_rows(&mut b, &mut wb, &ws, &norm2, nf, &prox);
+        // `c` may keep the gathered columns of one block only (the others are gathered at each
+        // epoch); `a` keeps all of them
+        let mut c = Residual::new(&design, &y, y.clone(), t);
+        c.blocks.budget = n * BLOCK;
+        let (mut wa, mut wb, mut wc) = (vec![0.0; d * t], vec![0.0; d * t], vec![0.0; d * t]);
+        // the working set changes after two epochs: cached blocks must be rebuilt
+        let ws2: Vec<usize> = ws.iter().copied().filter(|j| j % 4 != 0).collect();
+        for e in 0..5 {
+            let set = if e < 2 { &ws } else { &ws2 };
+            a.epoch(&mut wa, set, &norm2, nf, &prox);
+            c.epoch(&mut wc, set, &norm2, nf, &prox);
+            epoch_rows(&mut b, &mut wb, set, &norm2, nf, &prox);
         }
+        assert!(a.blocks.cached > c.blocks.cached && c.blocks.cached > 0);
+        assert!(c.blocks.cached <= c.blocks.budget);
         assert!(wa.iter().any(|&v| v != 0.0));
         let scale = wb.iter().fold(0.0f64, |m, v| m.max(v.abs()));
-        for (p, q) in wa.iter().zip(&wb) {
+        for ((p, q), r) in wa.iter().zip(&wb).zip(&wc) {
             assert!((p - q).abs() <= 1e-12 * scale, "{p} vs {q}");
+            assert!((r - q).abs() <= 1e-12 * scale, "{r} vs {q}");
         }
-        for (p, q) in a.r.iter().zip(&b.r) {
+        for ((p, q), r) in a.r.iter().zip(&b.r).zip(&c.r) {
             assert!((p - q).abs() <= 1e-10, "{p} vs {q}");
+            assert!((r - q).abs() <= 1e-10, "{r} vs {q}");
         }
         // batched gradients and updates agree with the row versions
         let mut g1 = vec![0.0; ws.len() * t];
@@ -1569,7 +1694,22 @@ mod tests {
         let flat = vec![vec![2.0, 3.0], vec![2.0, 3.0 + 1e-3], vec![2.0 + 1e-3, 3.0]];
         let e = extrapolate(&flat).unwrap();
         assert!(e.iter().all(|v| v.is_finite()));
+        // the form kept by the solver (newest iterate and differences) gives the same point
+        let diffs: Vec<Vec<f64>> = hist
+            .windows(2)
+            .map(|p| p[1].iter().zip(&p[0]).map(|(a, b)| a - b).collect())
+            .collect();
+        let mut out = Vec::new();
+        assert!(extrapolate_diffs(&hist[3], &diffs, &mut out));
+        for (a, b) in out.iter().zip(&acc) {
+            assert!((a - b).abs() <= 1e-12 * (1.0 + b.abs()), "{a} vs {b}");
+        }
         // singular systems are refused, not divided by zero
         assert!(solve_small(vec![vec![0.0, 0.0, 1.0], vec![0.0, 0.0, 1.0]]).is_none());
+        assert!(!extrapolate_diffs(
+            &[1.0, 2.0],
+            &[vec![0.0, 0.0], vec![0.0, 0.0]],
+            &mut out
+        ));
     }
 }
