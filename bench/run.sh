@@ -64,11 +64,11 @@ if [ "$stage" = xwide ] || [ "$stage" = xwide-ref ]; then
 fi
 if [ "$stage" = xwide ]; then
   $B tts --shapes xwide --rhos 0.5 0.9 --alpha-ratios 10 100 --tols 1e-4 1e-6 1e-8 --repeats 1 \
-    --fit-cap 120 --solvers sklearn skglm celer mtlkit --out bench/results/tts_xwide.jsonl
+    --fit-cap 120 --solvers sklearn celer mtlkit --out bench/results/tts_xwide.jsonl
   $B tts --shapes xwide --rhos 0.5 0.9 --alpha-ratios 10 100 --l1-ratios 0.5 --tols 1e-4 1e-6 1e-8 \
     --repeats 1 --fit-cap 120 --solvers sklearn mtlkit --out bench/results/tts_xwide_enet.jsonl
   $B tts --shapes wide --rhos 0.9 --alpha-ratios 10 100 --tols 1e-4 1e-6 1e-8 --repeats 1 \
-    --fit-cap 120 --solvers sklearn skglm celer mtlkit --out bench/results/tts_wide09.jsonl
+    --fit-cap 120 --solvers sklearn celer mtlkit --out bench/results/tts_wide09.jsonl
   $B tts --shapes wide --rhos 0.9 --alpha-ratios 10 100 --l1-ratios 0.5 --tols 1e-4 1e-6 1e-8 \
     --repeats 1 --fit-cap 120 --solvers sklearn mtlkit --out bench/results/tts_wide09_enet.jsonl
 fi
