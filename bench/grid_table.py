@@ -18,7 +18,7 @@ import statistics
 HERE = os.path.dirname(os.path.abspath(__file__))
 RESULTS = os.path.join(HERE, "results")
 # (file, penalty filter): Lasso rows from the Lasso files, ElasticNet rows from the ENet files
-FILES = ["tts.jsonl", "tts_enet.jsonl", "tts_rho09.jsonl", "tts_tall09.jsonl",
+FILES = ["tts.jsonl", "tts_enet.jsonl", "tts_rho09.jsonl", "tts_tall09.jsonl", "tts_enet09.jsonl",
          "tts_wide_session6.jsonl", "tts_wide_enet_session6.jsonl", "tts_wide09.jsonl",
          "tts_wide09_enet.jsonl", "tts_xwide.jsonl", "tts_xwide_enet.jsonl"]
 SHAPES = {(500, 2000, 20): "small 500×2000×20", (10000, 500, 10): "tall 10000×500×10",

@@ -5,7 +5,7 @@
 # harness. Results go to bench/results/*.jsonl and the tables to bench/results/report.md.
 #
 #   bench/run.sh [setup|gen|tts|enet|rho09|path|report|all]   (all = these)
-#   bench/run.sh wide | tall09 | xwide | xwide-ref | wide09 | memory                        (extra stages, run on demand)
+#   bench/run.sh wide | tall09 | enet09 | xwide | xwide-ref | wide09 | memory                        (extra stages, run on demand)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 NUMBA_NUM_THREADS=1 RAYON_NUM_THREADS=1
@@ -75,6 +75,12 @@ if [ "$stage" = wide09 ]; then
     --fit-cap 120 --solvers sklearn celer mtlkit --out bench/results/tts_wide09.jsonl
   $B tts --shapes wide --rhos 0.9 --alpha-ratios 10 100 --l1-ratios 0.5 --tols 1e-4 1e-6 1e-8 \
     --repeats 1 --fit-cap 120 --solvers sklearn mtlkit --out bench/results/tts_wide09_enet.jsonl
+fi
+if [ "$stage" = enet09 ]; then
+  # the ElasticNet at ρ = 0.9 on small and tall (scikit-learn is the only Python peer with it)
+  $B ref --shapes small tall --rhos 0.9 --alpha-ratios 10 100 --l1-ratios 0.5
+  $B tts --shapes small tall --rhos 0.9 --alpha-ratios 10 100 --l1-ratios 0.5 --tols 1e-4 1e-6 1e-8 \
+    --repeats 2 --fit-cap 20 --solvers sklearn mtlkit --out bench/results/tts_enet09.jsonl
 fi
 if [ "$stage" = tall09 ]; then
   $B gen --shapes tall --rhos 0.9
