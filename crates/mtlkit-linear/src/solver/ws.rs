@@ -1348,41 +1348,15 @@ fn extrapolate_diffs(last: &[f64], diffs: &[Vec<f64>], out: &mut Vec<f64>) -> bo
     out.iter().all(|v| v.is_finite())
 }
 
-/// `Σ c_i w_{i+1}` with `c = z / Σz`, `(U Uᵀ) z = 1`, `U_i = w_{i+1} − w_i`; `None` if singular.
+/// `Σ c_i w_{i+1}` with `c = z / Σz`, `(U Uᵀ) z = 1`, `U_i = w_{i+1} − w_i` for the iterates
+/// `hist = [w_0, …, w_k]` (as [`extrapolate_diffs`]); `None` if singular.
 pub(crate) fn extrapolate(hist: &[Vec<f64>]) -> Option<Vec<f64>> {
-    let k = hist.len() - 1;
-    let u: Vec<Vec<f64>> = (0..k)
-        .map(|i| {
-            hist[i + 1]
-                .iter()
-                .zip(&hist[i])
-                .map(|(a, b)| a - b)
-                .collect()
-        })
+    let diffs: Vec<Vec<f64>> = hist
+        .windows(2)
+        .map(|p| p[1].iter().zip(&p[0]).map(|(a, b)| a - b).collect())
         .collect();
-    let mut c = vec![vec![0.0; k + 1]; k];
-    for i in 0..k {
-        for j in 0..=i {
-            let v: f64 = u[i].iter().zip(&u[j]).map(|(a, b)| a * b).sum();
-            c[i][j] = v;
-            c[j][i] = v;
-        }
-        c[i][k] = 1.0;
-    }
-    let z = solve_small(c)?;
-    let s: f64 = z.iter().sum();
-    if !s.is_finite() || s == 0.0 {
-        return None;
-    }
-    let m = hist[0].len();
-    let mut out = vec![0.0; m];
-    for (i, zi) in z.iter().enumerate() {
-        let ci = zi / s;
-        out.iter_mut()
-            .zip(&hist[i + 1])
-            .for_each(|(o, v)| *o += ci * v);
-    }
-    out.iter().all(|v| v.is_finite()).then_some(out)
+    let mut out = Vec::new();
+    extrapolate_diffs(hist.last()?, &diffs, &mut out).then_some(out)
 }
 
 /// Gaussian elimination with partial pivoting on an augmented `k × (k+1)` system.
@@ -1694,16 +1668,33 @@ mod tests {
         let flat = vec![vec![2.0, 3.0], vec![2.0, 3.0 + 1e-3], vec![2.0 + 1e-3, 3.0]];
         let e = extrapolate(&flat).unwrap();
         assert!(e.iter().all(|v| v.is_finite()));
-        // the form kept by the solver (newest iterate and differences) gives the same point
-        let diffs: Vec<Vec<f64>> = hist
+        // the point is the affine combination Σ c_i w_{i+1} (c ∝ (UUᵀ)⁻¹1, Σc = 1), which the
+        // solver forms from the newest iterate and the differences
+        let u: Vec<Vec<f64>> = hist
             .windows(2)
             .map(|p| p[1].iter().zip(&p[0]).map(|(a, b)| a - b).collect())
             .collect();
-        let mut out = Vec::new();
-        assert!(extrapolate_diffs(&hist[3], &diffs, &mut out));
-        for (a, b) in out.iter().zip(&acc) {
-            assert!((a - b).abs() <= 1e-12 * (1.0 + b.abs()), "{a} vs {b}");
+        let mut sys: Vec<Vec<f64>> = u
+            .iter()
+            .map(|ui| {
+                let mut row: Vec<f64> = u
+                    .iter()
+                    .map(|uj| ui.iter().zip(uj).map(|(a, b)| a * b).sum())
+                    .collect();
+                row.push(1.0);
+                row
+            })
+            .collect();
+        let z = solve_small(std::mem::take(&mut sys)).unwrap();
+        let zs: f64 = z.iter().sum();
+        for (k, a) in acc.iter().enumerate() {
+            let direct: f64 = z.iter().zip(&hist[1..]).map(|(zi, w)| zi / zs * w[k]).sum();
+            assert!(
+                (a - direct).abs() <= 1e-12 * (1.0 + direct.abs()),
+                "{a} vs {direct}"
+            );
         }
+        let mut out = Vec::new();
         // singular systems are refused, not divided by zero
         assert!(solve_small(vec![vec![0.0, 0.0, 1.0], vec![0.0, 0.0, 1.0]]).is_none());
         assert!(!extrapolate_diffs(
