@@ -756,15 +756,7 @@ fn curves(args: &Args) {
             .collect::<Vec<_>>()
             .join(", ")
     );
-    println!(
-        "| p | model | {} | AUC | test MSE |",
-        budgets
-            .iter()
-            .map(|&b| format!("step {}", steps[b]))
-            .collect::<Vec<_>>()
-            .join(" | ")
-    );
-    println!("|---|---|{}---|---|", "---|".repeat(budgets.len()));
+    curve_table_header("model", &budgets, &steps);
     for (pi, &p) in cc.ps.iter().enumerate() {
         for (k, name) in MODELS.iter().enumerate() {
             let runs = &all[pi][k];
@@ -790,15 +782,7 @@ fn curves(args: &Args) {
     println!(
         "\nPaired gaps (same data and run index; negative = first model lower), mean ± SE over runs:\n"
     );
-    println!(
-        "| p | gap | {} | AUC | test MSE |",
-        budgets
-            .iter()
-            .map(|&b| format!("step {}", steps[b]))
-            .collect::<Vec<_>>()
-            .join(" | ")
-    );
-    println!("|---|---|{}---|---|", "---|".repeat(budgets.len()));
+    curve_table_header("gap", &budgets, &steps);
     let pairs = [
         (2, 0, "MMoE − SB"),
         (1, 0, "OMoE − SB"),
@@ -1150,4 +1134,17 @@ fn plot(ps: &[f64], steps: &[usize], all: &[Vec<Vec<Run>>], from: usize) -> Stri
     }
     s.push_str("</svg>\n");
     s
+}
+
+/// The header of a curve table: `p`, the row label, one column per step budget, AUC, test MSE.
+fn curve_table_header(label: &str, budgets: &[usize], steps: &[usize]) {
+    println!(
+        "| p | {label} | {} | AUC | test MSE |",
+        budgets
+            .iter()
+            .map(|&b| format!("step {}", steps[b]))
+            .collect::<Vec<_>>()
+            .join(" | ")
+    );
+    println!("|---|---|{}---|---|", "---|".repeat(budgets.len()));
 }

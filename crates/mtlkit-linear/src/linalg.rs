@@ -37,23 +37,8 @@ pub(crate) fn xt_r(
 
 /// `out = XᵀX` (`d × d`, symmetric) for `x` `n × d` column-major.
 pub(crate) fn gram(x: &[f64], n: usize, d: usize, out: &mut [f64], threads: usize) {
-    use faer::linalg::matmul::triangular::{BlockStructure, matmul as tri_matmul};
-    let xm = MatRef::from_column_major_slice(x, n, d);
-    {
-        // lower triangle only (half the flops of a full product), then mirror
-        let dst = MatMut::from_column_major_slice_mut(out, d, d);
-        tri_matmul(
-            dst,
-            BlockStructure::TriangularLower,
-            Accum::Replace,
-            xm.transpose(),
-            BlockStructure::Rectangular,
-            xm,
-            BlockStructure::Rectangular,
-            1.0,
-            par(threads),
-        );
-    }
+    // lower triangle only (half the flops of a full product), then mirror
+    gram_lower(x, n, d, out, Accum::Replace, par(threads));
     for j in 0..d {
         for i in j + 1..d {
             out[i * d + j] = out[j * d + i];
@@ -65,19 +50,25 @@ pub(crate) fn gram(x: &[f64], n: usize, d: usize, out: &mut [f64], threads: usiz
 /// left alone) for a column-major panel `p` of `rows × m`: a Gram matrix accumulated over
 /// panels of rows.
 pub(crate) fn gram_lower_acc(p: &[f64], rows: usize, m: usize, out: &mut [f64]) {
+    gram_lower(p, rows, m, out, Accum::Add, Par::Seq);
+}
+
+/// The lower triangle of `PᵀP` (column-major `m × m` `out`, replaced or accumulated) for a
+/// column-major `rows × m` panel `p`.
+fn gram_lower(p: &[f64], rows: usize, m: usize, out: &mut [f64], accum: Accum, par: Par) {
     use faer::linalg::matmul::triangular::{BlockStructure, matmul as tri_matmul};
     let pm = MatRef::from_column_major_slice(p, rows, m);
     let dst = MatMut::from_column_major_slice_mut(out, m, m);
     tri_matmul(
         dst,
         BlockStructure::TriangularLower,
-        Accum::Add,
+        accum,
         pm.transpose(),
         BlockStructure::Rectangular,
         pm,
         BlockStructure::Rectangular,
         1.0,
-        Par::Seq,
+        par,
     );
 }
 
