@@ -303,15 +303,26 @@ impl<P: EstimatorPenalty + Send + Sync> MultiTaskCv<P> {
         let run = |&(l, f): &(usize, usize)| -> Result<Vec<Vec<TaskMetrics>>> {
             let (train, test) = &splits[f];
             let p = self.base.with_l1_ratio(self.l1_ratios[l]);
-            let models = p.path(train, &grids[l])?;
-            let scores = models
-                .iter()
-                .map(|m| task_scores(m, test, &losses))
-                .collect();
+            // shared design, squared losses: each alpha is scored as the path reaches it, no
+            // model built
+            let mut scores: Vec<Result<Vec<TaskMetrics>>> = Vec::with_capacity(n_alphas);
+            let scored = match SharedScorer::new(test) {
+                Some(mut sc) => p.path_with(train, &grids[l], &mut |_, w, b| {
+                    scores.push(sc.scores(w, b, &losses));
+                })?,
+                None => false,
+            };
+            if !scored {
+                scores = p
+                    .path(train, &grids[l])?
+                    .iter()
+                    .map(|m| task_scores(m, test, &losses))
+                    .collect();
+            }
             if let Some(f) = &self.progress.0 {
                 f();
             }
-            scores
+            scores.into_iter().collect()
         };
         let results: Vec<Result<Vec<Vec<TaskMetrics>>>> = if self.n_jobs > 1 {
             use rayon::prelude::*;
@@ -661,10 +672,10 @@ fn task_scores(
     test: &MultiTaskDataset,
     losses: &[Loss],
 ) -> Result<Vec<TaskMetrics>> {
-    let mut out = Vec::with_capacity(losses.len());
     // X W for all tasks at once (one matrix product) when they share X; per task otherwise (as
     // an n × 1 product: ndarray's matrix-vector loop is far slower)
     let shared_z = test.as_shared().map(|(x, _)| dot_support(x, model.coef()));
+    let mut out = Vec::with_capacity(losses.len());
     for (t, loss) in losses.iter().enumerate() {
         let (x, y) = test.task(TaskId(t));
         let z = match &shared_z {
@@ -673,53 +684,153 @@ fn task_scores(
                 .dot(&model.coef().column(t).insert_axis(ndarray::Axis(1)))
                 .column(0)
                 .to_owned(),
-        } + model.intercept()[t];
-        let (zs, ys): (Vec<f64>, Vec<f64>) = z
-            .iter()
-            .zip(y.iter())
-            .filter(|(_, yi)| !yi.is_nan())
-            .map(|(&a, &b)| (a, b))
-            .unzip();
-        let n = zs.len();
-        if n == 0 {
-            return Err(LinearError::Core(mtlkit_core::Error::NoLabels {
-                task: test.task_names()[t].clone(),
-            }));
+        };
+        let b = model.intercept()[t];
+        out.push(task_metrics(
+            z.iter().map(|&v| v + b),
+            y.iter().copied(),
+            *loss,
+            model.classes()[t],
+            test,
+            t,
+        )?);
+    }
+    Ok(out)
+}
+
+/// Task `t`'s metrics from its decision values `z` and targets `y` (samples whose target is NaN
+/// left out).
+fn task_metrics(
+    z: impl Iterator<Item = f64>,
+    y: impl Iterator<Item = f64>,
+    loss: Loss,
+    classes: Option<[f64; 2]>,
+    test: &MultiTaskDataset,
+    t: usize,
+) -> Result<TaskMetrics> {
+    let (zs, ys): (Vec<f64>, Vec<f64>) = z.zip(y).filter(|(_, yi)| !yi.is_nan()).unzip();
+    let n = zs.len();
+    if n == 0 {
+        return Err(LinearError::Core(mtlkit_core::Error::NoLabels {
+            task: test.task_names()[t].clone(),
+        }));
+    }
+    let nf = n as f64;
+    Ok(match (loss, classes) {
+        (Loss::Logistic, Some([_, c1])) => {
+            let y01: Vec<f64> = ys
+                .iter()
+                .map(|&v| if v == c1 { 1.0 } else { 0.0 })
+                .collect();
+            let mut ll = 0.0;
+            let mut correct = 0usize;
+            for (&zi, &yi) in zs.iter().zip(&y01) {
+                ll += crate::pertask::log1pexp(zi) - yi * zi;
+                correct += usize::from((zi > 0.0) == (yi == 1.0));
+            }
+            TaskMetrics {
+                score: ll / nf,
+                r2: f64::NAN,
+                accuracy: correct as f64 / nf,
+                auc: roc_auc(&zs, &y01),
+            }
         }
-        let nf = n as f64;
-        out.push(match (loss, model.classes()[t]) {
-            (Loss::Logistic, Some([_, c1])) => {
-                let y01: Vec<f64> = ys
-                    .iter()
-                    .map(|&v| if v == c1 { 1.0 } else { 0.0 })
-                    .collect();
-                let mut ll = 0.0;
-                let mut correct = 0usize;
-                for (&zi, &yi) in zs.iter().zip(&y01) {
-                    ll += crate::pertask::log1pexp(zi) - yi * zi;
-                    correct += usize::from((zi > 0.0) == (yi == 1.0));
-                }
-                TaskMetrics {
-                    score: ll / nf,
-                    r2: f64::NAN,
-                    accuracy: correct as f64 / nf,
-                    auc: roc_auc(&zs, &y01),
+        _ => {
+            let sse: f64 = zs.iter().zip(&ys).map(|(a, b)| (b - a) * (b - a)).sum();
+            let mean = ys.iter().sum::<f64>() / nf;
+            let sst: f64 = ys.iter().map(|v| (v - mean) * (v - mean)).sum();
+            TaskMetrics {
+                score: sse / nf,
+                r2: if sst > 0.0 { 1.0 - sse / sst } else { f64::NAN },
+                accuracy: f64::NAN,
+                auc: f64::NAN,
+            }
+        }
+    })
+}
+
+/// Scores a path's points on a shared-layout test set without building models: `X_test W`
+/// through the non-zero rows of `W` only, as one matrix product of gathered columns.
+struct SharedScorer<'a> {
+    test: &'a MultiTaskDataset,
+    /// `X_test` column-major (`n × d`).
+    xc: Vec<f64>,
+    n: usize,
+    /// Gathered support columns, support rows of `W` (row-major) and `−X_S W_S` (column-major).
+    xs: Vec<f64>,
+    ws: Vec<f64>,
+    z: Vec<f64>,
+}
+
+impl<'a> SharedScorer<'a> {
+    /// `None` unless `test` has the shared layout.
+    fn new(test: &'a MultiTaskDataset) -> Option<Self> {
+        let (x, _) = test.as_shared()?;
+        Some(Self {
+            test,
+            xc: x.t().iter().copied().collect(),
+            n: x.nrows(),
+            xs: Vec::new(),
+            ws: Vec::new(),
+            z: Vec::new(),
+        })
+    }
+
+    /// Each task's metrics of coefficients `w` (`d × T`) and intercept `b`.
+    fn scores(
+        &mut self,
+        w: ArrayView2<'_, f64>,
+        b: ndarray::ArrayView1<'_, f64>,
+        losses: &[Loss],
+    ) -> Result<Vec<TaskMetrics>> {
+        let (n, t) = (self.n, w.ncols());
+        self.xs.clear();
+        self.ws.clear();
+        let mut s = 0;
+        let mut take = |j: usize, row: &mut dyn Iterator<Item = f64>| {
+            self.xs.extend_from_slice(&self.xc[j * n..(j + 1) * n]);
+            self.ws.extend(row);
+            s += 1;
+        };
+        match w.as_slice() {
+            Some(wf) if t > 0 => {
+                for (j, row) in wf.chunks_exact(t).enumerate() {
+                    if !crate::linalg::is_zero(row) {
+                        take(j, &mut row.iter().copied());
+                    }
                 }
             }
             _ => {
-                let sse: f64 = zs.iter().zip(&ys).map(|(a, b)| (b - a) * (b - a)).sum();
-                let mean = ys.iter().sum::<f64>() / nf;
-                let sst: f64 = ys.iter().map(|v| (v - mean) * (v - mean)).sum();
-                TaskMetrics {
-                    score: sse / nf,
-                    r2: if sst > 0.0 { 1.0 - sse / sst } else { f64::NAN },
-                    accuracy: f64::NAN,
-                    auc: f64::NAN,
+                for (j, row) in w.rows().into_iter().enumerate() {
+                    if row.iter().any(|&v| v != 0.0) {
+                        take(j, &mut row.iter().copied());
+                    }
                 }
             }
-        });
+        }
+        self.z.clear();
+        self.z.resize(n * t, 0.0);
+        if s > 0 {
+            crate::linalg::sub_x_w(&self.xs, n, s, &self.ws, t, &mut self.z, 1);
+        }
+        let (_, y) = self
+            .test
+            .as_shared()
+            .unwrap_or_else(|| unreachable!("built on a shared layout"));
+        let mut out = Vec::with_capacity(t);
+        for (k, loss) in losses.iter().enumerate() {
+            let bk = b[k];
+            out.push(task_metrics(
+                self.z[k * n..(k + 1) * n].iter().map(|&v| bk - v),
+                y.column(k).iter().copied(),
+                *loss,
+                None,
+                self.test,
+                k,
+            )?);
+        }
+        Ok(out)
     }
-    Ok(out)
 }
 
 #[cfg(test)]

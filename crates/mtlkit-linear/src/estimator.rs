@@ -643,6 +643,53 @@ impl<P: EstimatorPenalty> ValidMultiTaskParams<P> {
             .collect())
     }
 
+    /// [`path`](Self::path) on the shared layout with squared losses, handing each alpha's
+    /// coefficients (`d × T`) and intercept to `visit` instead of building models (what a
+    /// cross-validation scores). `Ok(false)` when `data` needs the general formulation (the
+    /// per-task layout, missing targets, other losses or scalings): use `path` then.
+    pub(crate) fn path_with(
+        &self,
+        data: &MultiTaskDataset,
+        alphas: &[f64],
+        visit: &mut PathVisitor<'_>,
+    ) -> Result<bool> {
+        for &a in alphas {
+            param::non_negative("alpha", a)?;
+        }
+        if self.needs_general(data)? {
+            return Ok(false);
+        }
+        let (x, y) = data.require_shared(P::KIND.name())?;
+        let prep = Prepared::new(
+            data.sample_weight().map(|w| w.view()),
+            x,
+            y,
+            self.0.fit_intercept,
+        );
+        let design = prep.design(x).with_threads(self.0.n_threads);
+        let penalties: Vec<P> = alphas
+            .iter()
+            .map(|&a| self.0.penalty.with_alpha(a))
+            .collect();
+        let (d, t) = (x.ncols(), y.ncols());
+        self.solver().solve_path_with(
+            &design,
+            prep.yc.view(),
+            &penalties,
+            None,
+            &mut |i, w, point| {
+                if !point.converged {
+                    warn_unconverged(P::KIND.name(), point.n_iter, point.gap_n, point.tol_n);
+                }
+                let w = ArrayView2::from_shape((d, t), w)
+                    .unwrap_or_else(|_| unreachable!("the solver's W is d × t"));
+                let intercept = prep.intercept(w);
+                visit(i, w, intercept.view());
+            },
+        );
+        Ok(true)
+    }
+
     /// Fit on a sparse (CSC) design `x` (`n × d`) with dense targets `y` (`n × T`), optionally
     /// warm-started from `previous`. With `fit_intercept`, `X` is centred implicitly (its
     /// non-zeros stay sparse). Same objective, solver and certificate as the dense fit.
@@ -894,22 +941,9 @@ impl<P: EstimatorPenalty> ValidMultiTaskParams<P> {
         feature_names: std::sync::Arc<[String]>,
     ) -> MultiTaskLinearModel {
         if !res.converged {
-            log::warn!(
-                "{} did not converge after {} iterations: duality gap {:.3e} > tolerance {:.3e} \
-                 (increase max_iter, rescale the features or increase alpha)",
-                P::KIND.name(),
-                res.n_iter,
-                res.gap_n,
-                res.tol_n
-            );
+            warn_unconverged(P::KIND.name(), res.n_iter, res.gap_n, res.tol_n);
         }
-        // `ȳ − x̄ W`, over the non-zero rows of `W` only (most rows along a sparse path)
-        let mut intercept = prep.y_offset.clone();
-        for (xo, row) in prep.x_offset.iter().zip(res.coef.rows()) {
-            if *xo != 0.0 && row.iter().any(|&v| v != 0.0) {
-                intercept.scaled_add(-xo, &row);
-            }
-        }
+        let intercept = prep.intercept(res.coef.view());
         let nt = task_names.len();
         MultiTaskLinearModel {
             coef: res.coef,
@@ -1057,7 +1091,45 @@ struct Prepared {
     yc: Array2<f64>,
 }
 
+/// What [`ValidMultiTaskParams::path_with`] hands each alpha: its index, the coefficients
+/// (`d × T`) and the intercept.
+pub(crate) type PathVisitor<'a> = dyn FnMut(usize, ArrayView2<'_, f64>, ArrayView1<'_, f64>) + 'a;
+
+/// The warning of a fit that stopped at `max_iter` before its tolerance.
+fn warn_unconverged(name: &str, n_iter: usize, gap_n: f64, tol_n: f64) {
+    log::warn!(
+        "{name} did not converge after {n_iter} iterations: duality gap {gap_n:.3e} > tolerance \
+         {tol_n:.3e} (increase max_iter, rescale the features or increase alpha)"
+    );
+}
+
 impl Prepared {
+    /// The intercept `ȳ − x̄ W` of coefficients `w` (`d × T`), over the non-zero rows of `W`
+    /// only (most rows along a sparse path).
+    fn intercept(&self, w: ArrayView2<'_, f64>) -> Array1<f64> {
+        let mut intercept = self.y_offset.clone();
+        let t = w.ncols();
+        match (w.as_slice(), intercept.as_slice_mut()) {
+            (Some(ws), Some(b)) if t > 0 => {
+                for (&xo, row) in self.x_offset.iter().zip(ws.chunks_exact(t)) {
+                    if xo != 0.0 && !crate::linalg::is_zero(row) {
+                        for (bk, &v) in b.iter_mut().zip(row) {
+                            *bk -= xo * v;
+                        }
+                    }
+                }
+            }
+            _ => {
+                for (xo, row) in self.x_offset.iter().zip(w.rows()) {
+                    if *xo != 0.0 && row.iter().any(|&v| v != 0.0) {
+                        intercept.scaled_add(-xo, &row);
+                    }
+                }
+            }
+        }
+        intercept
+    }
+
     fn new(
         sample_weight: Option<ArrayView1<'_, f64>>,
         x: ArrayView2<'_, f64>,

@@ -24,6 +24,10 @@ use crate::penalty::DualNorm;
 pub struct GapState {
     /// Duality gap in the solver's `n`-scaled units (`n × ` the documented gap).
     pub gap_n: f64,
+    /// The primal objective in the same units (`½(‖R‖² + B‖W‖²) + A Σ_j ‖W_j‖`); `NaN` for a
+    /// penalty without L2,1 part (`A = 0`), whose gap has no separate dual value here. The
+    /// dual value of the point behind the gap is `primal_n − gap_n`.
+    pub primal_n: f64,
     /// `max_j ‖G_j‖` with `G = XᵀR − B W`.
     pub dual_norm: f64,
     /// `‖G_j‖` for each feature `j`.
@@ -127,6 +131,7 @@ pub fn gap_from_parts<P: DualNorm>(
         };
         return GapState {
             gap_n,
+            primal_n: f64::NAN,
             dual_norm: g2,
             row_norms,
         };
@@ -150,6 +155,7 @@ pub fn gap_from_parts<P: DualNorm>(
     }
     GapState {
         gap_n: gap_value(a, b, r2, ry, w2, l21, dual_norm),
+        primal_n: 0.5 * (r2 + b * w2) + a * l21,
         dual_norm,
         row_norms,
     }

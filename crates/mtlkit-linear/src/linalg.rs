@@ -107,6 +107,13 @@ pub(crate) fn sub_x_w(
     matmul(dst, Accum::Add, xm, wm, -1.0, par(threads));
 }
 
+/// Whether every element of `v` is zero (`±0`), without a branch per element (the test a
+/// pass over the rows of a sparse `W` makes for each row).
+#[inline]
+pub(crate) fn is_zero(v: &[f64]) -> bool {
+    v.iter().fold(0u64, |acc, x| acc | (x.to_bits() << 1)) == 0
+}
+
 /// `Σ a_i b_i` (over the shorter length), vectorised: AVX2 + FMA when the CPU has them
 /// (detected at run time), portable code otherwise.
 #[inline]

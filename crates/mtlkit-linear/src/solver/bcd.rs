@@ -24,7 +24,7 @@ use ndarray::{Array2, ArrayView2};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 
-use super::{Solver, SolverResult, ws};
+use super::{PathPoint, Solver, SolverResult, ws};
 use crate::datafit::Quadratic;
 use crate::design::Design;
 use crate::gap::{GapState, duality_gap};
@@ -129,6 +129,36 @@ impl BlockCoordinateDescent {
         penalties: &[P],
         init: Option<ArrayView2<'_, f64>>,
     ) -> Vec<SolverResult> {
+        let (d, t) = (x.n_features(), y.ncols());
+        let mut out = Vec::with_capacity(penalties.len());
+        self.solve_path_with(x, y, penalties, init, &mut |_, w, p| {
+            out.push(SolverResult {
+                coef: Array2::from_shape_vec((d, t), w.to_vec())
+                    .unwrap_or_else(|_| Array2::zeros((d, t))),
+                dual_gap: p.dual_gap,
+                gap_n: p.gap_n,
+                tol_n: p.tol_n,
+                n_iter: p.n_iter,
+                converged: p.converged,
+            });
+        });
+        out
+    }
+
+    /// [`solve_path`](Self::solve_path) handing each penalty's solution to `visit` (its index,
+    /// `W` as a row-major `d × t` slice, and its certificate) instead of collecting copies: a
+    /// cross-validation scores each point on the fly.
+    ///
+    /// # Panics
+    /// As [`solve_path`](Self::solve_path).
+    pub fn solve_path_with<X: Design, P: ProxRow + DualNorm>(
+        &self,
+        x: &X,
+        y: ArrayView2<'_, f64>,
+        penalties: &[P],
+        init: Option<ArrayView2<'_, f64>>,
+        visit: &mut dyn FnMut(usize, &[f64], PathPoint),
+    ) {
         let (n, d, t) = (x.n_samples(), x.n_features(), y.ncols());
         assert_eq!(y.nrows(), n, "rows of Y must match X");
         let opts = self.options;
@@ -145,9 +175,7 @@ impl BlockCoordinateDescent {
         let nf = n as f64;
         let norm2: Vec<f64> = (0..d).map(|j| x.col_norm2(j)).collect();
         let tol_n = opts.tol * yc.iter().map(|v| v * v).sum::<f64>();
-        let result = |w: &[f64], gap_n: f64, n_iter: usize, converged: bool| SolverResult {
-            coef: Array2::from_shape_vec((d, t), w.to_vec())
-                .unwrap_or_else(|_| Array2::zeros((d, t))),
+        let point = |gap_n: f64, n_iter: usize, converged: bool| PathPoint {
             dual_gap: gap_n / nf,
             gap_n,
             tol_n,
@@ -155,23 +183,21 @@ impl BlockCoordinateDescent {
             converged,
         };
         if !opts.working_set {
-            return penalties
-                .iter()
-                .map(|p| {
-                    let res = self.solve_plain(
-                        x,
-                        &yc,
-                        t,
-                        p,
-                        std::mem::take(&mut w),
-                        &norm2,
-                        tol_n,
-                        &mut rng,
-                    );
-                    w = res.coef.iter().copied().collect();
-                    res
-                })
-                .collect();
+            for (i, p) in penalties.iter().enumerate() {
+                let res = self.solve_plain(
+                    x,
+                    &yc,
+                    t,
+                    p,
+                    std::mem::take(&mut w),
+                    &norm2,
+                    tol_n,
+                    &mut rng,
+                );
+                w = res.coef.iter().copied().collect();
+                visit(i, &w, point(res.gap_n, res.n_iter, res.converged));
+            }
+            return;
         }
         let wopts = ws::WsOptions {
             max_iter: opts.max_iter,
@@ -187,15 +213,12 @@ impl BlockCoordinateDescent {
             }
             ws::Residual::new(x, &yc, r, t)
         };
-        let mut go = |state: &mut dyn ws::CdState, w: &mut Vec<f64>| -> Vec<SolverResult> {
+        let mut go = |state: &mut dyn ws::CdState, w: &mut Vec<f64>| {
             let mut cache = ws::OuterCache::default();
-            penalties
-                .iter()
-                .map(|p| {
-                    let out = ws::solve(state, w, &norm2, n, t, p, &wopts, &mut rng, &mut cache);
-                    result(w, out.gap.gap_n, out.n_iter, out.converged)
-                })
-                .collect()
+            for (i, p) in penalties.iter().enumerate() {
+                let out = ws::solve(state, w, &norm2, n, t, p, &wopts, &mut rng, &mut cache);
+                visit(i, w, point(out.gap.gap_n, out.n_iter, out.converged));
+            }
         };
         match opts.gram {
             GramMode::On => {

@@ -12,6 +12,22 @@ use crate::datafit::Datafit;
 use crate::design::Design;
 use crate::penalty::Penalty;
 
+/// One point of a path as [`BlockCoordinateDescent::solve_path_with`] reports it: the
+/// certificate of a [`SolverResult`] without its coefficients.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct PathPoint {
+    /// Duality gap in the documented objective's scale.
+    pub dual_gap: f64,
+    /// The gap the solver stopped at, `n`-scaled.
+    pub gap_n: f64,
+    /// The threshold `gap_n` was compared with.
+    pub tol_n: f64,
+    /// Number of passes over the features.
+    pub n_iter: usize,
+    /// Whether `gap_n <= tol_n` was reached.
+    pub converged: bool,
+}
+
 /// What a solver returns.
 #[derive(Debug, Clone, PartialEq)]
 pub struct SolverResult {
