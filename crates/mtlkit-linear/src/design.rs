@@ -123,11 +123,33 @@ impl<'a, T: Element> DenseDesign<'a, T> {
                 };
             }
         }
-        let mut data = Vec::with_capacity(n * d);
-        for (j, col) in x.columns().into_iter().enumerate() {
-            let o = offset.map_or(0.0, |o| o[j]);
-            data.extend(col.iter().map(|v| T::from_f64(v.to_f64() - o)));
-        }
+        let off = |j: usize| offset.map_or(0.0, |o| o[j]);
+        let data = match x.as_slice() {
+            // row-major: transposed in tiles of rows, each row read in order and each column
+            // written in runs (a column-by-column copy reads with a stride of `d`)
+            Some(xs) if n > 0 && d > 0 => {
+                const TILE: usize = 16;
+                let mut data = vec![T::from_f64(0.0); n * d];
+                for i0 in (0..n).step_by(TILE) {
+                    let rows = &xs[i0 * d..(i0 + TILE).min(n) * d];
+                    for (j, col) in data.chunks_exact_mut(n).enumerate() {
+                        let o = off(j);
+                        for (c, r) in col[i0..].iter_mut().zip(rows.chunks_exact(d)) {
+                            *c = T::from_f64(r[j].to_f64() - o);
+                        }
+                    }
+                }
+                data
+            }
+            _ => {
+                let mut data = Vec::with_capacity(n * d);
+                for (j, col) in x.columns().into_iter().enumerate() {
+                    let o = off(j);
+                    data.extend(col.iter().map(|v| T::from_f64(v.to_f64() - o)));
+                }
+                data
+            }
+        };
         Self {
             data: Cow::Owned(data),
             n,

@@ -1104,18 +1104,16 @@ fn warn_unconverged(name: &str, n_iter: usize, gap_n: f64, tol_n: f64) {
 }
 
 impl Prepared {
-    /// The intercept `ȳ − x̄ W` of coefficients `w` (`d × T`), over the non-zero rows of `W`
-    /// only (most rows along a sparse path).
+    /// The intercept `ȳ − x̄ W` of coefficients `w` (`d × T`).
     fn intercept(&self, w: ArrayView2<'_, f64>) -> Array1<f64> {
         let mut intercept = self.y_offset.clone();
         let t = w.ncols();
         match (w.as_slice(), intercept.as_slice_mut()) {
             (Some(ws), Some(b)) if t > 0 => {
+                // every row (a zero row subtracts exact zeros): no branch per row
                 for (&xo, row) in self.x_offset.iter().zip(ws.chunks_exact(t)) {
-                    if xo != 0.0 && !crate::linalg::is_zero(row) {
-                        for (bk, &v) in b.iter_mut().zip(row) {
-                            *bk -= xo * v;
-                        }
+                    for (bk, &v) in b.iter_mut().zip(row) {
+                        *bk -= xo * v;
                     }
                 }
             }

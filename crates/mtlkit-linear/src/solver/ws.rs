@@ -45,6 +45,12 @@ const K: usize = 5;
 /// Inner-loop target: the working set's largest violation below this fraction of the outer
 /// one (skglm's rule).
 const INNER: f64 = 0.3;
+/// [`INNER`] for a warm-started solve (along a path): its working set starts close to the
+/// final one, and stopping its inner loops early (back to the full gradient, which updates
+/// the working set and certifies the gap) pays — cross-validation on 200×2000×10 (100
+/// alphas, tol 1e-4): 0.31 s at 0.3, 0.29 s at 0.9; the cold single fits of the benchmark
+/// grid are up to 14 % slower at 0.9 and keep 0.3.
+const INNER_WARM: f64 = 0.9;
 /// Anderson extrapolation starts after this many epochs of a solve: an extrapolation costs
 /// about an epoch (the move, its objective, the move back if rejected), which short solves —
 /// warm-started alphas of a path converge in ≈ 5 epochs — never earn back (cross-validation on
@@ -931,6 +937,7 @@ pub(super) fn solve<S: CdState + ?Sized, P: ProxRow + DualNorm>(
     let mut anderson = Anderson::default();
     let mut ws: Vec<usize> = Vec::new();
     let mut best_dual = f64::NEG_INFINITY;
+    let inner_frac = if warm { INNER_WARM } else { INNER };
     let clock = std::time::Instant::now();
     let (a, b) = (penalty.l21_weight(), penalty.ridge_weight());
     loop {
@@ -1101,7 +1108,7 @@ pub(super) fn solve<S: CdState + ?Sized, P: ProxRow + DualNorm>(
                     if g.gap_n <= 0.5 * opts.tol_n || inner >= INNER_CHEAP_MAX {
                         break;
                     }
-                } else if worst <= INNER * stop_crit {
+                } else if worst <= inner_frac * stop_crit {
                     break;
                 }
             }
