@@ -849,6 +849,48 @@ mod tests {
     }
 
     #[test]
+    fn path_scores_match_the_models_scores() {
+        use crate::estimator::MultiTaskLasso;
+        use rand::{Rng, SeedableRng, rngs::StdRng};
+        let mut rng = StdRng::seed_from_u64(5);
+        for (n, d, t) in [(30, 12, 3), (25, 40, 1), (40, 8, 5)] {
+            let x = Array2::from_shape_fn((n, d), |_| rng.random_range(-1.0..1.0));
+            let w = Array2::from_shape_fn((d, t), |(j, _)| {
+                if j % 3 == 0 {
+                    rng.random_range(-2.0..2.0)
+                } else {
+                    0.0
+                }
+            });
+            let y = x.dot(&w) + Array2::from_shape_fn((n, t), |_| rng.random_range(-0.3..0.3));
+            let data = MultiTaskDataset::shared(x, y).expect("valid data");
+            let test_rows: Vec<usize> = (0..n).filter(|i| i % 4 == 1).collect();
+            let splits = from_tests(&data, &[vec![test_rows]]);
+            let (train, test) = &splits[0];
+            let p = MultiTaskLasso::new(1.0).check().expect("valid");
+            let amax = crate::estimator::alpha_max(train, 1.0, true).expect("alpha_max");
+            let alphas = alpha_grid(amax, 1e-2, 8);
+            let losses = vec![Loss::Squared; t];
+            let models = p.path(train, &alphas).expect("path");
+            let mut sc = SharedScorer::new(test).expect("shared layout");
+            let mut seen = 0;
+            let ran = p
+                .path_with(train, &alphas, &mut |i, coef, b| {
+                    let fast = sc.scores(coef, b, &losses).expect("scores");
+                    let slow = task_scores(&models[i], test, &losses).expect("scores");
+                    assert_eq!(coef, models[i].coef());
+                    for (f, s) in fast.iter().zip(&slow) {
+                        assert!((f.score - s.score).abs() <= 1e-12 * (1.0 + s.score));
+                        assert!((f.r2 - s.r2).abs() <= 1e-12 * (1.0 + s.r2.abs()));
+                    }
+                    seen += 1;
+                })
+                .expect("path_with");
+            assert!(ran && seen == alphas.len());
+        }
+    }
+
+    #[test]
     fn grid_is_geometric_from_alpha_max() {
         let g = alpha_grid(1.0, 1e-2, 3);
         assert!((g[1] - 0.1).abs() < 1e-15 && (g[2] - 0.01).abs() < 1e-15);

@@ -13,8 +13,9 @@
 //! Inner epochs run block CD on the working set only; every `K = 5` epochs (after the first
 //! [`ANDERSON_FROM`] epochs of a solve) the last iterates are extrapolated (Anderson, as skglm)
 //! and the extrapolation is kept only if it lowers the objective; the inner loop ends when the
-//! working set's largest violation falls below 0.3 × the outer one (or, when epochs are cheap,
-//! when the working set's own duality gap meets the tolerance).
+//! working set's largest violation falls below 0.3 × the outer one (0.9 × in a warm-started
+//! solve along a path; or, when epochs are cheap, when the working set's own duality gap meets
+//! the tolerance).
 //!
 //! The CD state takes one of three forms:
 //! * the residual `R = Y − XW` (`n × T`): on a dense design an epoch handles the working set in
