@@ -615,50 +615,34 @@ impl<P: EstimatorPenalty> ValidMultiTaskParams<P> {
             }
             return Ok(out);
         }
-        let (x, y) = data.require_shared(P::KIND.name())?;
-        let prep = Prepared::new(
-            data.sample_weight().map(|w| w.view()),
-            x,
-            y,
-            self.0.fit_intercept,
-        );
-        let design = prep.design(x).with_threads(self.0.n_threads);
-        let penalties: Vec<P> = alphas
-            .iter()
-            .map(|&a| self.0.penalty.with_alpha(a))
-            .collect();
-        let results = self
-            .solver()
-            .solve_path(&design, prep.yc.view(), &penalties, None);
         let (task_names, feature_names): (std::sync::Arc<[String]>, std::sync::Arc<[String]>) =
             (data.task_names().into(), data.feature_names().into());
-        Ok(results
-            .into_iter()
-            .zip(alphas)
-            .map(|(res, &a)| {
-                let mut hp = self.0.hyperparameters();
-                hp.alpha = a;
-                self.model(res, &prep, hp, task_names.clone(), feature_names.clone())
-            })
-            .collect())
+        let mut out = Vec::with_capacity(alphas.len());
+        self.shared_path(data, alphas, &mut |i, w, point, prep| {
+            let mut hp = self.0.hyperparameters();
+            hp.alpha = alphas[i];
+            let res = crate::solver::SolverResult {
+                coef: w.to_owned(),
+                dual_gap: point.dual_gap,
+                gap_n: point.gap_n,
+                tol_n: point.tol_n,
+                n_iter: point.n_iter,
+                converged: point.converged,
+            };
+            out.push(self.model(res, prep, hp, task_names.clone(), feature_names.clone()));
+        })?;
+        Ok(out)
     }
 
-    /// [`path`](Self::path) on the shared layout with squared losses, handing each alpha's
-    /// coefficients (`d × T`) and intercept to `visit` instead of building models (what a
-    /// cross-validation scores). `Ok(false)` when `data` needs the general formulation (the
-    /// per-task layout, missing targets, other losses or scalings): use `path` then.
-    pub(crate) fn path_with(
+    /// The warm-started path of the shared layout (squared losses): the centred design built
+    /// once, each alpha's solution (`d × T`) and certificate handed to `visit` with the
+    /// centring (for the intercept).
+    fn shared_path(
         &self,
         data: &MultiTaskDataset,
         alphas: &[f64],
-        visit: &mut PathVisitor<'_>,
-    ) -> Result<bool> {
-        for &a in alphas {
-            param::non_negative("alpha", a)?;
-        }
-        if self.needs_general(data)? {
-            return Ok(false);
-        }
+        visit: &mut SharedPathVisitor<'_>,
+    ) -> Result<()> {
         let (x, y) = data.require_shared(P::KIND.name())?;
         let prep = Prepared::new(
             data.sample_weight().map(|w| w.view()),
@@ -678,15 +662,36 @@ impl<P: EstimatorPenalty> ValidMultiTaskParams<P> {
             &penalties,
             None,
             &mut |i, w, point| {
-                if !point.converged {
-                    warn_unconverged(P::KIND.name(), point.n_iter, point.gap_n, point.tol_n);
-                }
                 let w = ArrayView2::from_shape((d, t), w)
                     .unwrap_or_else(|_| unreachable!("the solver's W is d × t"));
-                let intercept = prep.intercept(w);
-                visit(i, w, intercept.view());
+                visit(i, w, point, &prep);
             },
         );
+        Ok(())
+    }
+
+    /// [`path`](Self::path) on the shared layout with squared losses, handing each alpha's
+    /// coefficients (`d × T`) and intercept to `visit` instead of building models (what a
+    /// cross-validation scores). `Ok(false)` when `data` needs the general formulation (the
+    /// per-task layout, missing targets, other losses or scalings): use `path` then.
+    pub(crate) fn path_with(
+        &self,
+        data: &MultiTaskDataset,
+        alphas: &[f64],
+        visit: &mut PathVisitor<'_>,
+    ) -> Result<bool> {
+        for &a in alphas {
+            param::non_negative("alpha", a)?;
+        }
+        if self.needs_general(data)? {
+            return Ok(false);
+        }
+        self.shared_path(data, alphas, &mut |i, w, point, prep| {
+            if !point.converged {
+                warn_unconverged(P::KIND.name(), point.n_iter, point.gap_n, point.tol_n);
+            }
+            visit(i, w, prep.intercept(w).view());
+        })?;
         Ok(true)
     }
 
@@ -1094,6 +1099,11 @@ struct Prepared {
 /// What [`ValidMultiTaskParams::path_with`] hands each alpha: its index, the coefficients
 /// (`d × T`) and the intercept.
 pub(crate) type PathVisitor<'a> = dyn FnMut(usize, ArrayView2<'_, f64>, ArrayView1<'_, f64>) + 'a;
+
+/// What the shared-layout path hands each alpha: its index, `W` (`d × T`), its certificate
+/// and the data's centring.
+type SharedPathVisitor<'a> =
+    dyn FnMut(usize, ArrayView2<'_, f64>, crate::solver::PathPoint, &Prepared) + 'a;
 
 /// The warning of a fit that stopped at `max_iter` before its tolerance.
 fn warn_unconverged(name: &str, n_iter: usize, gap_n: f64, tol_n: f64) {
