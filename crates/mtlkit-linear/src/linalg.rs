@@ -107,6 +107,25 @@ pub(crate) fn sub_x_w(
     matmul(dst, Accum::Add, xm, wm, -1.0, par(threads));
 }
 
+/// `Σ v_i²` on four accumulators (a short row's squared norm, inlined into the row updates).
+#[inline(always)]
+pub(crate) fn sum_squares(v: &[f64]) -> f64 {
+    let c = v.chunks_exact(4);
+    let r = c.remainder();
+    let (mut a0, mut a1, mut a2, mut a3) = (0.0f64, 0.0f64, 0.0f64, 0.0f64);
+    for x in c {
+        a0 += x[0] * x[0];
+        a1 += x[1] * x[1];
+        a2 += x[2] * x[2];
+        a3 += x[3] * x[3];
+    }
+    let mut s = (a0 + a2) + (a1 + a3);
+    for x in r {
+        s += x * x;
+    }
+    s
+}
+
 /// Whether every element of `v` is zero (`±0`), without a branch per element (the test a
 /// pass over the rows of a sparse `W` makes for each row).
 #[inline]

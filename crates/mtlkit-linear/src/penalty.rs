@@ -72,19 +72,7 @@ fn row_norm(v: impl IntoIterator<Item = f64>) -> f64 {
 /// `‖v‖₂` of a slice on four accumulators (the row prox runs once per row update).
 #[inline]
 fn slice_norm(v: &[f64]) -> f64 {
-    let mut acc = [0.0f64; 4];
-    let c = v.chunks_exact(4);
-    let r = c.remainder();
-    for x in c {
-        for k in 0..4 {
-            acc[k] += x[k] * x[k];
-        }
-    }
-    let mut s = (acc[0] + acc[2]) + (acc[1] + acc[3]);
-    for x in r {
-        s += x * x;
-    }
-    s.sqrt()
+    crate::linalg::sum_squares(v).sqrt()
 }
 
 /// `prox` of `a‖u‖ + (b/2)‖u‖²` with step `s`: block soft-thresholding then shrinkage.

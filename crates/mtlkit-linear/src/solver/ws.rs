@@ -136,7 +136,7 @@ impl RowProx {
         for (x, o) in v.iter_mut().zip(old) {
             *x = *x * inv + o;
         }
-        let s2 = sum_squares(v);
+        let s2 = crate::linalg::sum_squares(v);
         let thr = nf * inv * self.a;
         // block soft-thresholding (a row that stays at zero needs no square root), then the
         // ridge part's shrinkage
@@ -147,25 +147,6 @@ impl RowProx {
         let scale = (1.0 - thr / s2.sqrt()) / (1.0 + nf * inv * self.b);
         v.iter_mut().for_each(|x| *x *= scale);
     }
-}
-
-/// `Σ v_i²` on four accumulators.
-#[inline(always)]
-fn sum_squares(v: &[f64]) -> f64 {
-    let c = v.chunks_exact(4);
-    let r = c.remainder();
-    let (mut a0, mut a1, mut a2, mut a3) = (0.0f64, 0.0f64, 0.0f64, 0.0f64);
-    for x in c {
-        a0 += x[0] * x[0];
-        a1 += x[1] * x[1];
-        a2 += x[2] * x[2];
-        a3 += x[3] * x[3];
-    }
-    let mut s = (a0 + a2) + (a1 + a3);
-    for x in r {
-        s += x * x;
-    }
-    s
 }
 
 /// The row prox an epoch applies.
