@@ -306,17 +306,22 @@ impl<P: EstimatorPenalty + Send + Sync> MultiTaskCv<P> {
             // shared design, squared losses: each alpha is scored as the path reaches it, no
             // model built
             let mut scores: Vec<Result<Vec<TaskMetrics>>> = Vec::with_capacity(n_alphas);
-            let scored = match SharedScorer::new(test) {
-                Some(mut sc) => p.path_with(train, &grids[l], &mut |_, w, b| {
-                    scores.push(sc.scores(w, b, &losses));
+            let mut shared = SharedScorer::new(test);
+            let scored = match &mut shared {
+                Some(sc) => p.path_with(train, &grids[l], &mut |_, w, b| {
+                    scores.push(sc.scores(w, b, &losses, &[]));
                 })?,
                 None => false,
             };
             if !scored {
+                // the general formulation: a model per alpha
                 scores = p
                     .path(train, &grids[l])?
                     .iter()
-                    .map(|m| task_scores(m, test, &losses))
+                    .map(|m| match &mut shared {
+                        Some(sc) => sc.scores(m.coef(), m.intercept().view(), &losses, m.classes()),
+                        None => task_scores(m, test, &losses),
+                    })
                     .collect();
             }
             if let Some(f) = &self.progress.0 {
@@ -653,38 +658,18 @@ fn roc_auc(z: &[f64], y01: &[f64]) -> f64 {
     (rank_sum_pos - (pos * (pos + 1)) as f64 / 2.0) / (pos * neg) as f64
 }
 
-/// Each task's test metrics of `model` on `test`, over the task's labelled samples.
-/// `X W` through the non-zero rows of `W` only (a sparse path's models have few).
-fn dot_support(x: ArrayView2<'_, f64>, w: ArrayView2<'_, f64>) -> Array2<f64> {
-    let rows: Vec<usize> = (0..w.nrows())
-        .filter(|&j| w.row(j).iter().any(|&v| v != 0.0))
-        .collect();
-    if 2 * rows.len() >= w.nrows() {
-        x.dot(&w)
-    } else {
-        x.select(ndarray::Axis(1), &rows)
-            .dot(&w.select(ndarray::Axis(0), &rows))
-    }
-}
-
+/// Each task's test metrics of `model` on a per-task `test` (its own design per task), over
+/// the task's labelled samples (a shared layout goes through [`SharedScorer`]).
 fn task_scores(
     model: &MultiTaskLinearModel,
     test: &MultiTaskDataset,
     losses: &[Loss],
 ) -> Result<Vec<TaskMetrics>> {
-    // X W for all tasks at once (one matrix product) when they share X; per task otherwise (as
-    // an n × 1 product: ndarray's matrix-vector loop is far slower)
-    let shared_z = test.as_shared().map(|(x, _)| dot_support(x, model.coef()));
     let mut out = Vec::with_capacity(losses.len());
     for (t, loss) in losses.iter().enumerate() {
         let (x, y) = test.task(TaskId(t));
-        let z = match &shared_z {
-            Some(z) => z.column(t).to_owned(),
-            None => x
-                .dot(&model.coef().column(t).insert_axis(ndarray::Axis(1)))
-                .column(0)
-                .to_owned(),
-        };
+        // as an n × 1 product: ndarray's matrix-vector loop is far slower
+        let z = x.dot(&model.coef().column(t).insert_axis(ndarray::Axis(1)));
         let b = model.intercept()[t];
         out.push(task_metrics(
             z.iter().map(|&v| v + b),
@@ -749,8 +734,8 @@ fn task_metrics(
     })
 }
 
-/// Scores a path's points on a shared-layout test set without building models: `X_test W`
-/// through the non-zero rows of `W` only, as one matrix product of gathered columns.
+/// Scores coefficients on a shared-layout test set (a path's points as they come, or models):
+/// `X_test W` through the non-zero rows of `W` only, as one matrix product of gathered columns.
 struct SharedScorer<'a> {
     test: &'a MultiTaskDataset,
     /// `X_test` column-major (`n × d`).
@@ -776,36 +761,28 @@ impl<'a> SharedScorer<'a> {
         })
     }
 
-    /// Each task's metrics of coefficients `w` (`d × T`) and intercept `b`.
+    /// Each task's metrics of coefficients `w` (`d × T`) and intercept `b`; `classes[t]` the
+    /// classes of a classification task (none when `classes` is shorter).
     fn scores(
         &mut self,
         w: ArrayView2<'_, f64>,
         b: ndarray::ArrayView1<'_, f64>,
         losses: &[Loss],
+        classes: &[Option<[f64; 2]>],
     ) -> Result<Vec<TaskMetrics>> {
         let (n, t) = (self.n, w.ncols());
+        let w = w.as_standard_layout();
+        let wf = w
+            .as_slice()
+            .unwrap_or_else(|| unreachable!("a standard-layout array is contiguous"));
         self.xs.clear();
         self.ws.clear();
         let mut s = 0;
-        let mut take = |j: usize, row: &mut dyn Iterator<Item = f64>| {
-            self.xs.extend_from_slice(&self.xc[j * n..(j + 1) * n]);
-            self.ws.extend(row);
-            s += 1;
-        };
-        match w.as_slice() {
-            Some(wf) if t > 0 => {
-                for (j, row) in wf.chunks_exact(t).enumerate() {
-                    if !crate::linalg::is_zero(row) {
-                        take(j, &mut row.iter().copied());
-                    }
-                }
-            }
-            _ => {
-                for (j, row) in w.rows().into_iter().enumerate() {
-                    if row.iter().any(|&v| v != 0.0) {
-                        take(j, &mut row.iter().copied());
-                    }
-                }
+        for (j, row) in wf.chunks_exact(t.max(1)).enumerate() {
+            if !crate::linalg::is_zero(row) {
+                self.xs.extend_from_slice(&self.xc[j * n..(j + 1) * n]);
+                self.ws.extend_from_slice(row);
+                s += 1;
             }
         }
         self.z.clear();
@@ -824,7 +801,7 @@ impl<'a> SharedScorer<'a> {
                 self.z[k * n..(k + 1) * n].iter().map(|&v| bk - v),
                 y.column(k).iter().copied(),
                 *loss,
-                None,
+                classes.get(k).copied().flatten(),
                 self.test,
                 k,
             )?);
@@ -876,7 +853,7 @@ mod tests {
             let mut seen = 0;
             let ran = p
                 .path_with(train, &alphas, &mut |i, coef, b| {
-                    let fast = sc.scores(coef, b, &losses).expect("scores");
+                    let fast = sc.scores(coef, b, &losses, &[]).expect("scores");
                     let slow = task_scores(&models[i], test, &losses).expect("scores");
                     assert_eq!(coef, models[i].coef());
                     for (f, s) in fast.iter().zip(&slow) {

@@ -1116,26 +1116,19 @@ fn warn_unconverged(name: &str, n_iter: usize, gap_n: f64, tol_n: f64) {
 impl Prepared {
     /// The intercept `ȳ − x̄ W` of coefficients `w` (`d × T`).
     fn intercept(&self, w: ArrayView2<'_, f64>) -> Array1<f64> {
-        let mut intercept = self.y_offset.clone();
         let t = w.ncols();
-        match (w.as_slice(), intercept.as_slice_mut()) {
-            (Some(ws), Some(b)) if t > 0 => {
-                // every row (a zero row subtracts exact zeros): no branch per row
-                for (&xo, row) in self.x_offset.iter().zip(ws.chunks_exact(t)) {
-                    for (bk, &v) in b.iter_mut().zip(row) {
-                        *bk -= xo * v;
-                    }
-                }
-            }
-            _ => {
-                for (xo, row) in self.x_offset.iter().zip(w.rows()) {
-                    if *xo != 0.0 && row.iter().any(|&v| v != 0.0) {
-                        intercept.scaled_add(-xo, &row);
-                    }
-                }
+        let w = w.as_standard_layout();
+        let ws = w
+            .as_slice()
+            .unwrap_or_else(|| unreachable!("a standard-layout array is contiguous"));
+        let mut b = self.y_offset.to_vec();
+        // every row (a zero row subtracts exact zeros): no branch per row
+        for (&xo, row) in self.x_offset.iter().zip(ws.chunks_exact(t.max(1))) {
+            for (bk, &v) in b.iter_mut().zip(row) {
+                *bk -= xo * v;
             }
         }
-        intercept
+        Array1::from(b)
     }
 
     fn new(
