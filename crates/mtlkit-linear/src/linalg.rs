@@ -164,7 +164,7 @@ pub(crate) fn dot_f32(a: &[f32], b: &[f64]) -> f64 {
         // SAFETY: the CPU supports AVX2 and FMA (checked just above).
         return unsafe { dot_f32_avx2(a, b) };
     }
-    dot_f32_impl::<false>(a, b)
+    dot_f32_impl::<false, f64>(a, b)
 }
 
 /// `y += alpha * x` with `x` in `f32` (widened).
@@ -184,7 +184,7 @@ pub(crate) fn axpy_f32(alpha: f64, x: &[f32], y: &mut [f64]) {
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,fma")]
 fn dot_f32_avx2(a: &[f32], b: &[f64]) -> f64 {
-    dot_f32_impl::<true>(a, b)
+    dot_f32_impl::<true, f64>(a, b)
 }
 
 #[cfg(target_arch = "x86_64")]
@@ -196,8 +196,28 @@ fn axpy_f32_avx2(alpha: f64, x: &[f32], y: &mut [f64]) {
     }
 }
 
+/// `Σ a_i b_i` of two `f32` vectors, widened and accumulated in `f64`, vectorised as [`dot`].
+#[inline]
+pub(crate) fn dot_f32s(a: &[f32], b: &[f32]) -> f64 {
+    #[cfg(target_arch = "x86_64")]
+    if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma") {
+        // SAFETY: the CPU supports AVX2 and FMA (checked just above).
+        return unsafe { dot_f32s_avx2(a, b) };
+    }
+    dot_f32_impl::<false, f32>(a, b)
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+fn dot_f32s_avx2(a: &[f32], b: &[f32]) -> f64 {
+    dot_f32_impl::<true, f32>(a, b)
+}
+
 #[inline(always)]
-fn dot_f32_impl<const FMA: bool>(a: &[f32], b: &[f64]) -> f64 {
+fn dot_f32_impl<const FMA: bool, B: Copy>(a: &[f32], b: &[B]) -> f64
+where
+    f64: From<B>,
+{
     let n = a.len().min(b.len());
     let (a, b) = (&a[..n], &b[..n]);
     let mut acc = [0.0f64; LANES];
@@ -206,12 +226,12 @@ fn dot_f32_impl<const FMA: bool>(a: &[f32], b: &[f64]) -> f64 {
     let (ra, rb) = (ca.remainder(), cb.remainder());
     for (x, y) in ca.zip(cb) {
         for k in 0..LANES {
-            acc[k] = fmadd::<FMA>(f64::from(x[k]), y[k], acc[k]);
+            acc[k] = fmadd::<FMA>(<f64 as From<f32>>::from(x[k]), f64::from(y[k]), acc[k]);
         }
     }
     let mut tail = 0.0;
     for (x, y) in ra.iter().zip(rb) {
-        tail = fmadd::<FMA>(f64::from(*x), *y, tail);
+        tail = fmadd::<FMA>(<f64 as From<f32>>::from(*x), f64::from(*y), tail);
     }
     let mut w = LANES;
     while w > 1 {

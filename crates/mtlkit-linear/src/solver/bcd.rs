@@ -131,10 +131,17 @@ impl BlockCoordinateDescent {
     ) -> Vec<SolverResult> {
         let (d, t) = (x.n_features(), y.ncols());
         let mut out = Vec::with_capacity(penalties.len());
-        self.solve_path_with(x, y, penalties, init, &mut |_, w, p| {
+        let last = penalties.len().saturating_sub(1);
+        let w = self.solve_path_with(x, y, penalties, init, &mut |i, w, p| {
             out.push(SolverResult {
-                coef: Array2::from_shape_vec((d, t), w.to_vec())
-                    .unwrap_or_else(|_| Array2::zeros((d, t))),
+                // the last point's coefficients are the solver's own buffer, moved below (a
+                // single fit makes no copy of `W`)
+                coef: if i == last {
+                    Array2::zeros((0, t))
+                } else {
+                    Array2::from_shape_vec((d, t), w.to_vec())
+                        .unwrap_or_else(|_| Array2::zeros((d, t)))
+                },
                 dual_gap: p.dual_gap,
                 gap_n: p.gap_n,
                 tol_n: p.tol_n,
@@ -142,12 +149,15 @@ impl BlockCoordinateDescent {
                 converged: p.converged,
             });
         });
+        if let Some(res) = out.last_mut() {
+            res.coef = Array2::from_shape_vec((d, t), w).unwrap_or_else(|_| Array2::zeros((d, t)));
+        }
         out
     }
 
     /// [`solve_path`](Self::solve_path) handing each penalty's solution to `visit` (its index,
     /// `W` as a row-major `d × t` slice, and its certificate) instead of collecting copies: a
-    /// cross-validation scores each point on the fly.
+    /// cross-validation scores each point on the fly. Returns the last point's `W`.
     ///
     /// # Panics
     /// As [`solve_path`](Self::solve_path).
@@ -158,7 +168,7 @@ impl BlockCoordinateDescent {
         penalties: &[P],
         init: Option<ArrayView2<'_, f64>>,
         visit: &mut dyn FnMut(usize, &[f64], PathPoint),
-    ) {
+    ) -> Vec<f64> {
         let (n, d, t) = (x.n_samples(), x.n_features(), y.ncols());
         assert_eq!(y.nrows(), n, "rows of Y must match X");
         let opts = self.options;
@@ -197,7 +207,7 @@ impl BlockCoordinateDescent {
                 w = res.coef.iter().copied().collect();
                 visit(i, &w, point(res.gap_n, res.n_iter, res.converged));
             }
-            return;
+            return w;
         }
         let wopts = ws::WsOptions {
             max_iter: opts.max_iter,
@@ -234,6 +244,7 @@ impl BlockCoordinateDescent {
                 go(&mut state, &mut w)
             }
         }
+        w
     }
 
     /// scikit-learn's plain cyclic (or random) passes over all features.
