@@ -15,7 +15,8 @@
 //! and the extrapolation is kept only if it lowers the objective; the inner loop ends when the
 //! working set's largest violation falls below 0.3 × the outer one (0.9 × in a warm-started
 //! solve along a path; or, when epochs are cheap, when the working set's own duality gap meets
-//! the tolerance).
+//! the tolerance). After its second epoch an inner loop drops the working-set rows still at
+//! zero when there are many of them ([`PRUNE_AFTER`]).
 //!
 //! The CD state takes one of three forms:
 //! * the residual `R = Y − XW` (`n × T`): on a dense design an epoch handles the working set in
@@ -60,6 +61,16 @@ const ANDERSON_FROM: usize = 20;
 /// When inner epochs are cheap (working-set Gram mode) the inner loop runs until the working
 /// set's duality gap meets the tolerance, or for this many epochs.
 const INNER_CHEAP_MAX: usize = 20 * K;
+/// After this many epochs of an inner loop, the working set drops the rows still at zero for
+/// the rest of the loop (the next outer iteration sees every feature again), when at least
+/// `1/PRUNE_MIN` of its rows are: a working set grown to every violating feature (7650 of
+/// 10000 on the benchmark's wide problem at `α_max/10`, whose support is 4683) then runs its
+/// remaining epochs on ≈ 5000 rows. Wide `α_max/10` Lasso 7 % and small 5 % faster (time to
+/// 1e-8 suboptimality); after one epoch instead of two too many rows that enter later were
+/// dropped (an extra outer round, 20 % slower).
+const PRUNE_AFTER: usize = 2;
+/// See [`PRUNE_AFTER`].
+const PRUNE_MIN: usize = 8;
 
 /// What block CD needs from its state.
 pub(super) trait CdState {
@@ -1057,7 +1068,6 @@ pub(super) fn solve<S: CdState + ?Sized, P: ProxRow + DualNorm>(
         let prox = RowProx::of(penalty);
         // the working set's gradient rows, checked every K epochs, reuse the outer `XᵀR`'s
         // buffer (recomputed at the next outer iteration): no `|ws|·t` allocation per round
-        let ws_grad = &mut grad[..ws.len() * t];
         while epochs < opts.max_iter {
             epochs += 1;
             inner += 1;
@@ -1070,10 +1080,27 @@ pub(super) fn solve<S: CdState + ?Sized, P: ProxRow + DualNorm>(
                 state.epoch(w, &ws, norm2, nf, &prox);
             }
             state.account(ws.len());
+            if inner == PRUNE_AFTER && ws.len() >= 2 * P0 {
+                let before = ws.len();
+                let kept: Vec<usize> = ws
+                    .iter()
+                    .copied()
+                    .filter(|&j| !crate::linalg::is_zero(&w[j * t..(j + 1) * t]))
+                    .collect();
+                if PRUNE_MIN * (before - kept.len()) >= before {
+                    log::debug!("pruned working set {before} -> {}", kept.len());
+                    ws = kept;
+                    anderson.reset();
+                    if ws.is_empty() {
+                        break;
+                    }
+                }
+            }
             if opts.anderson && epochs > ANDERSON_FROM {
                 anderson.step(state, w, &ws, t, penalty, nf);
             }
             if inner % K == 0 {
+                let ws_grad = &mut grad[..ws.len() * t];
                 state.grad_rows(&ws, ws_grad);
                 let mut worst = 0.0f64;
                 for (&j, gj) in ws.iter().zip(ws_grad.chunks_exact(t)) {
