@@ -35,7 +35,7 @@
 //! [`check`]: MultiTaskParams::check
 
 use mtlkit_core::{Fit, MultiTaskDataset, Predict, param};
-use ndarray::{Array1, Array2, ArrayView1, ArrayView2, Axis};
+use ndarray::{Array1, Array2, ArrayView1, ArrayView2, Axis, ShapeBuilder};
 use serde::{Deserialize, Serialize};
 
 use crate::datafit::{Datafit, Quadratic};
@@ -1113,6 +1113,21 @@ fn warn_unconverged(name: &str, n_iter: usize, gap_n: f64, tol_n: f64) {
     );
 }
 
+/// `Y − 1 offsetᵀ` in column-major order (the solver's layout of `Y` and `R`: it then borrows
+/// these targets instead of copying them again).
+fn centred_f(y: ArrayView2<'_, f64>, offset: &Array1<f64>) -> Array2<f64> {
+    let mut yc = Array2::zeros(y.raw_dim().f());
+    for ((mut col, ycol), &o) in yc
+        .columns_mut()
+        .into_iter()
+        .zip(y.columns())
+        .zip(offset.iter())
+    {
+        col.zip_mut_with(&ycol, |a, &b| *a = b - o);
+    }
+    yc
+}
+
 impl Prepared {
     /// The intercept `ȳ − x̄ W` of coefficients `w` (`d × T`).
     fn intercept(&self, w: ArrayView2<'_, f64>) -> Array1<f64> {
@@ -1151,7 +1166,7 @@ impl Prepared {
             }
         };
         let sqrt_w = w.map(|w| w.mapv(f64::sqrt));
-        let mut yc = &y - &y_offset.view().insert_axis(Axis(0));
+        let mut yc = centred_f(y, &y_offset);
         if let Some(s) = &sqrt_w {
             yc *= &s.view().insert_axis(Axis(1));
         }
@@ -1177,7 +1192,7 @@ impl Prepared {
         } else {
             (Array1::zeros(d), Array1::zeros(y.ncols()))
         };
-        let yc = &y - &y_offset.view().insert_axis(Axis(0));
+        let yc = centred_f(y, &y_offset);
         Self {
             x_offset,
             y_offset,

@@ -180,10 +180,18 @@ impl BlockCoordinateDescent {
             }
             None => vec![0.0; d * t],
         };
-        let yc: Vec<f64> = y.t().iter().copied().collect();
+        // `Y` column-major: borrowed when it already is (the estimators prepare it so)
+        let yc_owned: Vec<f64>;
+        let yc: &[f64] = match y.t().to_slice() {
+            Some(s) => s,
+            None => {
+                yc_owned = y.t().iter().copied().collect();
+                &yc_owned
+            }
+        };
         let mut rng = StdRng::seed_from_u64(opts.random_state);
         let nf = n as f64;
-        let norm2: Vec<f64> = (0..d).map(|j| x.col_norm2(j)).collect();
+        let norms = || -> Vec<f64> { (0..d).map(|j| x.col_norm2(j)).collect() };
         let tol_n = opts.tol * yc.iter().map(|v| v * v).sum::<f64>();
         let point = |gap_n: f64, n_iter: usize, converged: bool| PathPoint {
             dual_gap: gap_n / nf,
@@ -193,17 +201,10 @@ impl BlockCoordinateDescent {
             converged,
         };
         if !opts.working_set {
+            let norm2 = norms();
             for (i, p) in penalties.iter().enumerate() {
-                let res = self.solve_plain(
-                    x,
-                    &yc,
-                    t,
-                    p,
-                    std::mem::take(&mut w),
-                    &norm2,
-                    tol_n,
-                    &mut rng,
-                );
+                let res =
+                    self.solve_plain(x, yc, t, p, std::mem::take(&mut w), &norm2, tol_n, &mut rng);
                 w = res.coef.iter().copied().collect();
                 visit(i, &w, point(res.gap_n, res.n_iter, res.converged));
             }
@@ -216,32 +217,43 @@ impl BlockCoordinateDescent {
             anderson: opts.anderson,
             random: opts.random,
         };
+        // residual state: `R = Y − XW`, then the column norms and the first outer iteration's
+        // `XᵀR` in one pass over `X` (handed to the first solve through its cache)
         let residual = |w: &[f64]| {
-            let mut r = yc.clone();
+            let mut r = yc.to_vec();
             if w.iter().any(|&v| v != 0.0) {
                 x.sub_x_w(w, t, &mut r);
             }
-            ws::Residual::new(x, &yc, r, t)
-        };
-        let mut go = |state: &mut dyn ws::CdState, w: &mut Vec<f64>| {
+            let (mut xtr, mut norm2) = (vec![0.0; d * t], vec![0.0; d]);
+            x.xt_r_norm2(&r, t, &mut xtr, &mut norm2);
+            let r2 = r.iter().map(|v| v * v).sum();
+            let ry = r.iter().zip(yc).map(|(a, b)| a * b).sum();
             let mut cache = ws::OuterCache::default();
+            cache.store(xtr, r2, ry);
+            (ws::Residual::new(x, yc, r, t), norm2, cache)
+        };
+        let mut go = |state: &mut dyn ws::CdState,
+                      w: &mut Vec<f64>,
+                      norm2: &[f64],
+                      mut cache: ws::OuterCache| {
             for (i, p) in penalties.iter().enumerate() {
-                let out = ws::solve(state, w, &norm2, n, t, p, &wopts, &mut rng, &mut cache);
+                let out = ws::solve(state, w, norm2, n, t, p, &wopts, &mut rng, &mut cache);
                 visit(i, w, point(out.gap.gap_n, out.n_iter, out.converged));
             }
         };
         match opts.gram {
             GramMode::On => {
-                let mut state = ws::Gram::new(x, &yc, t, &w);
-                go(&mut state, &mut w)
+                let mut state = ws::Gram::new(x, yc, t, &w);
+                go(&mut state, &mut w, &norms(), ws::OuterCache::default());
             }
             GramMode::Auto if opts.gram.resolve(n, d) => {
-                let mut state = ws::AutoState::new(residual(&w));
-                go(&mut state, &mut w)
+                let (res, norm2, cache) = residual(&w);
+                let mut state = ws::AutoState::new(res);
+                go(&mut state, &mut w, &norm2, cache);
             }
             _ => {
-                let mut state = residual(&w);
-                go(&mut state, &mut w)
+                let (mut state, norm2, cache) = residual(&w);
+                go(&mut state, &mut w, &norm2, cache);
             }
         }
         w

@@ -863,7 +863,7 @@ pub(super) struct OuterCache {
 
 impl OuterCache {
     /// Keep `xtr` (moved in, not copied) with its `‖R‖²` and `⟨R, Y⟩` for the next solve.
-    fn store(&mut self, xtr: Vec<f64>, r2: f64, ry: f64) {
+    pub(super) fn store(&mut self, xtr: Vec<f64>, r2: f64, ry: f64) {
         self.xtr = xtr;
         (self.r2, self.ry, self.valid) = (r2, ry, true);
     }
