@@ -397,6 +397,37 @@ struct BlockCache {
     dw: Vec<f64>,
     /// Positions in the block of the rows that moved so far in this block.
     changed: Vec<usize>,
+    /// A block's full `b × b` Gram matrix as computed, before it is packed.
+    full: Vec<f64>,
+    /// Positions of a bucket's new members among its old ones.
+    pos: Vec<usize>,
+}
+
+/// Start of row `i` of a packed strictly lower triangle (row `i` holds columns `0..i`).
+#[inline]
+fn tri(i: usize) -> usize {
+    i * i.saturating_sub(1) / 2
+}
+
+/// Whether every member of `new` is in `old` (both sorted); `pos` then holds their positions in
+/// `old`.
+fn subset_positions(old: &[usize], new: &[usize], pos: &mut Vec<usize>) -> bool {
+    pos.clear();
+    if new.len() > old.len() || old.is_empty() {
+        return false;
+    }
+    let mut k = 0;
+    for &j in new {
+        while k < old.len() && old[k] < j {
+            k += 1;
+        }
+        if k == old.len() || old[k] != j {
+            return false;
+        }
+        pos.push(k);
+        k += 1;
+    }
+    true
 }
 
 /// Elements of gathered working-set columns the blocked epoch may keep between epochs: at
@@ -404,8 +435,9 @@ struct BlockCache {
 /// benchmark's 500 × 2000 problems and held 13 % of `X` there).
 const XB_CACHE_MIN: usize = 1 << 14;
 
-/// One bucket's cached state: its working-set members, their Gram matrix and (within the
-/// cache's budget) their gathered columns.
+/// One bucket's cached state: its working-set members, their Gram matrix (the strictly lower
+/// triangle, packed by rows: what the in-block corrections read, half the memory) and (within
+/// the cache's budget) their gathered columns.
 #[derive(Default)]
 struct BlockEntry {
     cols: Vec<usize>,
@@ -588,6 +620,8 @@ impl<X: Design> CdState for Residual<'_, X> {
             g,
             dw,
             changed,
+            full,
+            pos,
         } = &mut self.blocks;
         let mut tmp = vec![0.0; t];
         // blocks: the working-set members of each bucket of BLOCK consecutive features
@@ -595,19 +629,37 @@ impl<X: Design> CdState for Residual<'_, X> {
             let b = cols.len();
             let entry = grams.entry(cols[0] / BLOCK).or_default();
             if entry.cols.as_slice() != cols {
-                entry.cols.clear();
-                entry.cols.extend_from_slice(cols);
-                entry.gram.clear();
-                entry.gram.resize(b * b, 0.0);
                 *cached -= entry.xb.len();
                 entry.xb = Vec::new();
-                let xbs = gather(x, cols, xb);
-                crate::linalg::gram(xbs, n, b, &mut entry.gram, 1);
-                // the gathered columns are kept for the next epochs while the budget allows
-                if *cached + n * b <= *budget {
-                    entry.xb.extend_from_slice(xbs);
-                    *cached += n * b;
+                if subset_positions(&entry.cols, cols, pos) {
+                    // members dropped only: the new Gram matrix is part of the old one
+                    let old = std::mem::take(&mut entry.gram);
+                    entry.gram.reserve(b * b.saturating_sub(1) / 2);
+                    for (i, &oi) in pos.iter().enumerate() {
+                        let row = tri(oi);
+                        entry.gram.extend(pos[..i].iter().map(|&op| old[row + op]));
+                    }
+                    if *cached + n * b <= *budget {
+                        entry.xb.extend_from_slice(gather(x, cols, xb));
+                        *cached += n * b;
+                    }
+                } else {
+                    let xbs = gather(x, cols, xb);
+                    full.clear();
+                    full.resize(b * b, 0.0);
+                    crate::linalg::gram(xbs, n, b, full, 1);
+                    entry.gram.clear();
+                    for i in 1..b {
+                        entry.gram.extend_from_slice(&full[i * b..i * b + i]);
+                    }
+                    // the gathered columns are kept for the next epochs while the budget allows
+                    if *cached + n * b <= *budget {
+                        entry.xb.extend_from_slice(xbs);
+                        *cached += n * b;
+                    }
                 }
+                entry.cols.clear();
+                entry.cols.extend_from_slice(cols);
             }
             let gram = &entry.gram;
             let xbs: &[f64] = if entry.xb.is_empty() {
@@ -626,9 +678,10 @@ impl<X: Design> CdState for Residual<'_, X> {
                 // the row's current gradient: G_i − Σ_{p<i changed} (X_iᵀ X_p) Δ_p
                 tmp.copy_from_slice(&g[i * t..(i + 1) * t]);
                 if !changed.is_empty() {
+                    // row i of the packed lower triangle: (X_iᵀ X_p) for p < i
                     crate::linalg::sub_row_combination(
                         &mut tmp,
-                        &gram[i * b..(i + 1) * b],
+                        &gram[tri(i)..tri(i) + i],
                         dw,
                         changed,
                     );
@@ -1725,10 +1778,11 @@ mod tests {
         let mut c = Residual::new(&design, &y, y.clone(), t);
         c.blocks.budget = n * BLOCK;
         let (mut wa, mut wb, mut wc) = (vec![0.0; d * t], vec![0.0; d * t], vec![0.0; d * t]);
-        // the working set changes after two epochs: cached blocks must be rebuilt
+        // the working set loses members after two epochs (each block's Gram matrix is then
+        // taken from the old one) and gets them back for the last epoch (recomputed)
         let ws2: Vec<usize> = ws.iter().copied().filter(|j| j % 4 != 0).collect();
         for e in 0..5 {
-            let set = if e < 2 { &ws } else { &ws2 };
+            let set = if e < 2 || e == 4 { &ws } else { &ws2 };
             a.epoch(&mut wa, set, &norm2, nf, &prox);
             c.epoch(&mut wc, set, &norm2, nf, &prox);
             epoch_rows(&mut b, &mut wb, set, &norm2, nf, &prox);
