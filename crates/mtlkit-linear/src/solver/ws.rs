@@ -386,9 +386,6 @@ struct BlockCache {
     /// `b × b` Gram matrix, recomputed only when the members change (along a path, most
     /// buckets keep theirs from one alpha to the next).
     grams: std::collections::HashMap<usize, BlockEntry>,
-    /// Elements of `X` held in the blocks' cached columns, and the most it may hold.
-    cached: usize,
-    budget: usize,
     /// Gathered columns, `n × b`.
     xb: Vec<f64>,
     /// `X_Bᵀ R`, `b × t`.
@@ -430,20 +427,14 @@ fn subset_positions(old: &[usize], new: &[usize], pos: &mut Vec<usize>) -> bool 
     true
 }
 
-/// Elements of gathered working-set columns the blocked epoch may keep between epochs: at
-/// least this many (128 KiB), and up to 2 % of `X` (a 1 MiB floor was no faster on the
-/// benchmark's 500 × 2000 problems and held 13 % of `X` there).
-const XB_CACHE_MIN: usize = 1 << 14;
-
-/// One bucket's cached state: its working-set members, their Gram matrix (the strictly lower
-/// triangle, packed by rows: what the in-block corrections read, half the memory) and (within
-/// the cache's budget) their gathered columns.
+/// One bucket's cached state: its working-set members and their Gram matrix (the strictly lower
+/// triangle, packed by rows: what the in-block corrections read, half the memory). A bucket's
+/// columns are gathered again at each epoch (a view of `X` when they are consecutive): keeping
+/// them between epochs (up to 2 % of `X`) was no faster on any problem of the benchmark grid.
 #[derive(Default)]
 struct BlockEntry {
     cols: Vec<usize>,
     gram: Vec<f64>,
-    /// `n × b` gathered columns, empty when not cached.
-    xb: Vec<f64>,
 }
 
 /// Columns `cols` of a design that [`Design::can_gather`].
@@ -460,10 +451,7 @@ impl<'a, X: Design> Residual<'a, X> {
             y,
             r,
             t,
-            blocks: BlockCache {
-                budget: (x.n_samples() * x.n_features() / 50).max(XB_CACHE_MIN),
-                ..BlockCache::default()
-            },
+            blocks: BlockCache::default(),
             wsg: None,
         }
     }
@@ -614,8 +602,6 @@ impl<X: Design> CdState for Residual<'_, X> {
         let (n, t) = (x.n_samples(), self.t);
         let BlockCache {
             grams,
-            cached,
-            budget,
             xb,
             g,
             dw,
@@ -629,8 +615,6 @@ impl<X: Design> CdState for Residual<'_, X> {
             let b = cols.len();
             let entry = grams.entry(cols[0] / BLOCK).or_default();
             if entry.cols.as_slice() != cols {
-                *cached -= entry.xb.len();
-                entry.xb = Vec::new();
                 if subset_positions(&entry.cols, cols, pos) {
                     // members dropped only: the new Gram matrix is part of the old one
                     let old = std::mem::take(&mut entry.gram);
@@ -638,10 +622,6 @@ impl<X: Design> CdState for Residual<'_, X> {
                     for (i, &oi) in pos.iter().enumerate() {
                         let row = tri(oi);
                         entry.gram.extend(pos[..i].iter().map(|&op| old[row + op]));
-                    }
-                    if *cached + n * b <= *budget {
-                        entry.xb.extend_from_slice(gather(x, cols, xb));
-                        *cached += n * b;
                     }
                 } else {
                     let xbs = gather(x, cols, xb);
@@ -652,21 +632,12 @@ impl<X: Design> CdState for Residual<'_, X> {
                     for i in 1..b {
                         entry.gram.extend_from_slice(&full[i * b..i * b + i]);
                     }
-                    // the gathered columns are kept for the next epochs while the budget allows
-                    if *cached + n * b <= *budget {
-                        entry.xb.extend_from_slice(xbs);
-                        *cached += n * b;
-                    }
                 }
                 entry.cols.clear();
                 entry.cols.extend_from_slice(cols);
             }
             let gram = &entry.gram;
-            let xbs: &[f64] = if entry.xb.is_empty() {
-                gather(x, cols, xb)
-            } else {
-                &entry.xb
-            };
+            let xbs = gather(x, cols, xb);
             g.resize(b * t, 0.0);
             dw.clear();
             dw.resize(b * t, 0.0);
@@ -713,23 +684,9 @@ impl<X: Design> CdState for Residual<'_, X> {
         let x = self.x;
         let (n, t) = (x.n_samples(), self.t);
         let c = chunk_cols(n);
-        let blocks = &mut self.blocks;
-        let mut off = 0;
-        // bucket by bucket: a bucket whose epoch kept its gathered columns is not gathered again
-        for bucket in rows.chunk_by(|a, b| a / BLOCK == b / BLOCK) {
-            let o = &mut out[off * t..(off + bucket.len()) * t];
-            off += bucket.len();
-            match blocks.grams.get(&(bucket[0] / BLOCK)) {
-                Some(e) if e.cols == bucket && !e.xb.is_empty() => {
-                    crate::linalg::xt_r(&e.xb, n, bucket.len(), &self.r, t, o, 1);
-                }
-                _ => {
-                    for (cols, o) in bucket.chunks(c).zip(o.chunks_mut(c * t)) {
-                        let xbs = gather(x, cols, &mut blocks.xb);
-                        crate::linalg::xt_r(xbs, n, cols.len(), &self.r, t, o, 1);
-                    }
-                }
-            }
+        for (cols, o) in rows.chunks(c).zip(out.chunks_mut(c * t)) {
+            let xbs = gather(x, cols, &mut self.blocks.xb);
+            crate::linalg::xt_r(xbs, n, cols.len(), &self.r, t, o, 1);
         }
     }
     fn update_rows(&mut self, rows: &[usize], deltas: &[f64]) {
@@ -1773,31 +1730,22 @@ mod tests {
         let nf = n as f64;
         let mut a = Residual::new(&design, &y, y.clone(), t);
         let mut b = Residual::new(&design, &y, y.clone(), t);
-        // `c` may keep the gathered columns of one block only (the others are gathered at each
-        // epoch); `a` keeps all of them
-        let mut c = Residual::new(&design, &y, y.clone(), t);
-        c.blocks.budget = n * BLOCK;
-        let (mut wa, mut wb, mut wc) = (vec![0.0; d * t], vec![0.0; d * t], vec![0.0; d * t]);
+        let (mut wa, mut wb) = (vec![0.0; d * t], vec![0.0; d * t]);
         // the working set loses members after two epochs (each block's Gram matrix is then
         // taken from the old one) and gets them back for the last epoch (recomputed)
         let ws2: Vec<usize> = ws.iter().copied().filter(|j| j % 4 != 0).collect();
         for e in 0..5 {
             let set = if e < 2 || e == 4 { &ws } else { &ws2 };
             a.epoch(&mut wa, set, &norm2, nf, &prox);
-            c.epoch(&mut wc, set, &norm2, nf, &prox);
             epoch_rows(&mut b, &mut wb, set, &norm2, nf, &prox);
         }
-        assert!(a.blocks.cached > c.blocks.cached && c.blocks.cached > 0);
-        assert!(c.blocks.cached <= c.blocks.budget);
         assert!(wa.iter().any(|&v| v != 0.0));
         let scale = wb.iter().fold(0.0f64, |m, v| m.max(v.abs()));
-        for ((p, q), r) in wa.iter().zip(&wb).zip(&wc) {
+        for (p, q) in wa.iter().zip(&wb) {
             assert!((p - q).abs() <= 1e-12 * scale, "{p} vs {q}");
-            assert!((r - q).abs() <= 1e-12 * scale, "{r} vs {q}");
         }
-        for ((p, q), r) in a.r.iter().zip(&b.r).zip(&c.r) {
+        for (p, q) in a.r.iter().zip(&b.r) {
             assert!((p - q).abs() <= 1e-10, "{p} vs {q}");
-            assert!((r - q).abs() <= 1e-10, "{r} vs {q}");
         }
         // batched gradients and updates agree with the row versions
         let mut g1 = vec![0.0; ws.len() * t];
