@@ -4,7 +4,8 @@
 For each case and solver: the median CPU seconds of the cheapest tolerance of the ladder whose
 every repeat reaches relative suboptimality (P(W) − P*)/P* ≤ 1e-8, and that run's epochs. A
 results file accumulates runs (each starts with an `env` record); only the last run of each file
-is read.
+is read; a case run again in a later file of `FILES` (e.g. `tts_xwide09.jsonl`, the ρ = 0.9 half
+of xwide rerun alone) is taken from that file.
 
     python bench/grid_table.py            # markdown table on stdout
     python bench/grid_table.py --json     # the same rows as JSON
@@ -19,8 +20,9 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 RESULTS = os.path.join(HERE, "results")
 # (file, penalty filter): Lasso rows from the Lasso files, ElasticNet rows from the ENet files
 FILES = ["tts.jsonl", "tts_enet.jsonl", "tts_rho09.jsonl", "tts_tall09.jsonl", "tts_enet09.jsonl",
-         "tts_wide_session6.jsonl", "tts_wide_enet_session6.jsonl", "tts_wide09.jsonl",
-         "tts_wide09_enet.jsonl", "tts_xwide.jsonl", "tts_xwide_enet.jsonl"]
+         "tts_wide.jsonl", "tts_wide_enet.jsonl", "tts_wide09.jsonl",
+         "tts_wide09_enet.jsonl", "tts_xwide.jsonl", "tts_xwide_enet.jsonl", "tts_xwide09.jsonl",
+         "tts_xwide09_enet.jsonl"]
 SHAPES = {(500, 2000, 20): "small 500×2000×20", (10000, 500, 10): "tall 10000×500×10",
           (2000, 10000, 50): "wide 2000×10000×50", (1000, 50000, 10): "xwide 1000×50000×10"}
 PEERS = ["sklearn", "skglm", "celer", "mtlkit"]
@@ -61,9 +63,13 @@ def rows():
         path = os.path.join(RESULTS, f)
         if not os.path.exists(path):
             continue
+        # a later file's run of a case (and solver) replaces an earlier file's
+        found = {}
         for r in last_run(path):
             key = (r["problem"], r["alpha_ratio"], r["l1_ratio"])
-            cases.setdefault(key, {}).setdefault(r["solver"], []).append(r)
+            found.setdefault(key, {}).setdefault(r["solver"], []).append(r)
+        for key, by_solver in found.items():
+            cases.setdefault(key, {}).update(by_solver)
     out = []
     for (problem, ar, l1), by_solver in sorted(cases.items(), key=lambda kv: (
             list(SHAPES.values()).index(parse(kv[0][0])[0]) if parse(kv[0][0])[0] in SHAPES.values()

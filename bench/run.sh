@@ -5,7 +5,7 @@
 # harness. Results go to bench/results/*.jsonl and the tables to bench/results/report.md.
 #
 #   bench/run.sh [setup|gen|tts|enet|rho09|path|report|all]   (all = these)
-#   bench/run.sh wide | tall09 | enet09 | xwide | xwide-ref | wide09 | memory                        (extra stages, run on demand)
+#   bench/run.sh wide | tall09 | enet09 | xwide | xwide-ref | xwide09 | wide09 | memory           (extra stages, run on demand)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 NUMBA_NUM_THREADS=1 RAYON_NUM_THREADS=1
@@ -50,10 +50,14 @@ fi
 # the stages below are not part of `all` (wide writes a 160 MB problem and its references take
 # minutes); run them by name
 if [ "$stage" = wide ]; then
+  # tolerance ladder with 1e-5 (as the small and tall stages have): with 1e-4 1e-6 1e-8 only, a
+  # solver that needs 1e-5 is timed at 1e-6 (same ladder for every solver)
   $B gen --shapes wide --rhos 0.5
-  $B ref --shapes wide --rhos 0.5 --alpha-ratios 10 100 --l1-ratios 1.0
-  $B tts --shapes wide --rhos 0.5 --alpha-ratios 10 100 --tols 1e-4 1e-6 1e-8 --repeats 2 \
-    --fit-cap 60 --solvers sklearn skglm celer mtlkit --out bench/results/tts_wide.jsonl
+  $B ref --shapes wide --rhos 0.5 --alpha-ratios 10 100 --l1-ratios 1.0 0.5
+  $B tts --shapes wide --rhos 0.5 --alpha-ratios 10 100 --tols 1e-4 1e-5 1e-6 1e-8 --repeats 2 \
+    --fit-cap 60 --solvers sklearn celer mtlkit --out bench/results/tts_wide.jsonl
+  $B tts --shapes wide --rhos 0.5 --alpha-ratios 10 100 --l1-ratios 0.5 --tols 1e-4 1e-5 1e-6 1e-8 \
+    --repeats 2 --fit-cap 120 --solvers sklearn mtlkit --out bench/results/tts_wide_enet.jsonl
 fi
 if [ "$stage" = xwide ] || [ "$stage" = xwide-ref ]; then
   # xwide 1000×50000×10 (400 MB per problem); references take many minutes (scikit-learn's
@@ -68,12 +72,20 @@ if [ "$stage" = xwide ]; then
   $B tts --shapes xwide --rhos 0.5 0.9 --alpha-ratios 10 100 --l1-ratios 0.5 --tols 1e-4 1e-6 1e-8 \
     --repeats 1 --fit-cap 120 --solvers sklearn mtlkit --out bench/results/tts_xwide_enet.jsonl
 fi
+if [ "$stage" = xwide09 ]; then
+  # the ρ = 0.9 half of xwide alone (written to its own files, which bench/grid_table.py reads
+  # after tts_xwide*.jsonl)
+  $B tts --shapes xwide --rhos 0.9 --alpha-ratios 10 100 --tols 1e-4 1e-5 1e-6 1e-8 --repeats 1 \
+    --fit-cap 120 --solvers sklearn celer mtlkit --out bench/results/tts_xwide09.jsonl
+  $B tts --shapes xwide --rhos 0.9 --alpha-ratios 10 100 --l1-ratios 0.5 --tols 1e-4 1e-5 1e-6 1e-8 \
+    --repeats 1 --fit-cap 120 --solvers sklearn mtlkit --out bench/results/tts_xwide09_enet.jsonl
+fi
 if [ "$stage" = wide09 ]; then
   $B gen --shapes wide --rhos 0.9
   $B ref --shapes wide --rhos 0.9 --alpha-ratios 10 100 --l1-ratios 1.0 0.5
-  $B tts --shapes wide --rhos 0.9 --alpha-ratios 10 100 --tols 1e-4 1e-6 1e-8 --repeats 1 \
+  $B tts --shapes wide --rhos 0.9 --alpha-ratios 10 100 --tols 1e-4 1e-5 1e-6 1e-8 --repeats 1 \
     --fit-cap 120 --solvers sklearn celer mtlkit --out bench/results/tts_wide09.jsonl
-  $B tts --shapes wide --rhos 0.9 --alpha-ratios 10 100 --l1-ratios 0.5 --tols 1e-4 1e-6 1e-8 \
+  $B tts --shapes wide --rhos 0.9 --alpha-ratios 10 100 --l1-ratios 0.5 --tols 1e-4 1e-5 1e-6 1e-8 \
     --repeats 1 --fit-cap 120 --solvers sklearn mtlkit --out bench/results/tts_wide09_enet.jsonl
 fi
 if [ "$stage" = enet09 ]; then
