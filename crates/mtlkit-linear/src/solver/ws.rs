@@ -171,8 +171,9 @@ const BLOCK: usize = 64;
 /// `Σ_p corr²(X_i, X_p)` over the other members — gets a second sweep over its rows in each
 /// epoch (in cache: `b²·t` flops against the block's `4·n·b·t` of products). On the benchmark's
 /// AR(1) designs blocks of consecutive features measure 2–8 at ρ = 0.9 and 0.1–0.8 at ρ = 0.5
-/// (independent columns: about `b / n`); the second sweep made small ρ = 0.9 fits 18–48 %
-/// faster and ρ = 0.5 ones 7 % slower (a third sweep: slower than two on most fits).
+/// (independent columns: about `b / n`). A second sweep made small ρ = 0.9 fits 18–48 %
+/// faster but, given to every block, ρ = 0.5 ones 7–29 % slower: hence the threshold, which
+/// only ρ = 0.9 blocks pass there (a third sweep: slower than two on most fits).
 const COUPLED: f64 = 1.5;
 
 /// Columns per gathered chunk in [`Residual`]'s batched `X_rowsᵀR` and `R −= X_rows Δ`: up to
