@@ -416,6 +416,43 @@ struct BlockCache {
     inv: Vec<f64>,
 }
 
+/// One row update of a block sweep: row `i` of the block, whose gradient at the block's start is
+/// corrected by `Σ_{p ∈ changed} coefs[p] · ΔW_p` (the rows of the block that moved since).
+struct BlockStep<'a> {
+    coefs: &'a [f64],
+    changed: &'a [usize],
+    i: usize,
+}
+
+impl BlockStep<'_> {
+    /// `grad` holds `(X_Bᵀ R₀)_i` on entry: correct it, apply the row prox to `wj`, add the
+    /// change to row `i` of `dw` (`b × t`); whether the row moved.
+    fn apply(
+        &self,
+        grad: &mut [f64],
+        dw: &mut [f64],
+        wj: &mut [f64],
+        nj: f64,
+        nf: f64,
+        prox: Prox<'_>,
+    ) -> bool {
+        let t = grad.len();
+        if !self.changed.is_empty() {
+            crate::linalg::sub_row_combination(grad, self.coefs, dw, self.changed);
+        }
+        prox.update(grad, wj, nj, nf);
+        let mut moved = false;
+        let di = &mut dw[self.i * t..(self.i + 1) * t];
+        for ((dl, new), old) in di.iter_mut().zip(grad.iter()).zip(wj.iter_mut()) {
+            let step = new - *old;
+            moved |= step != 0.0;
+            *dl += step;
+            *old = *new;
+        }
+        moved
+    }
+}
+
 /// Start of row `i` of a packed strictly lower triangle (row `i` holds columns `0..i`).
 #[inline]
 fn tri(i: usize) -> usize {
@@ -700,28 +737,15 @@ impl<X: Design> CdState for Residual<'_, X> {
             crate::linalg::xt_r(xbs, n, b, &self.r, t, g, 1);
             changed.clear();
             for (i, &j) in cols.iter().enumerate() {
-                let nj = norm2[j];
-                let wj = &mut w[j * t..(j + 1) * t];
-                // the row's current gradient: G_i − Σ_{p<i changed} (X_iᵀ X_p) Δ_p
+                // the row's current gradient: G_i − Σ_{p<i changed} (X_iᵀ X_p) Δ_p, from row i
+                // of the packed lower triangle
                 tmp.copy_from_slice(&g[i * t..(i + 1) * t]);
-                if !changed.is_empty() {
-                    // row i of the packed lower triangle: (X_iᵀ X_p) for p < i
-                    crate::linalg::sub_row_combination(
-                        &mut tmp,
-                        &gram[tri(i)..tri(i) + i],
-                        dw,
-                        changed,
-                    );
-                }
-                prox.update(&mut tmp, wj, nj, nf);
-                let di = &mut dw[i * t..(i + 1) * t];
-                let mut moved = false;
-                for ((dl, new), old) in di.iter_mut().zip(&tmp).zip(wj.iter_mut()) {
-                    *dl = new - *old;
-                    moved |= *dl != 0.0;
-                    *old = *new;
-                }
-                if moved {
+                let step = BlockStep {
+                    coefs: &gram[tri(i)..tri(i) + i],
+                    changed,
+                    i,
+                };
+                if step.apply(&mut tmp, dw, &mut w[j * t..(j + 1) * t], norm2[j], nf, prox) {
                     changed.push(i);
                 }
             }
@@ -745,23 +769,14 @@ impl<X: Design> CdState for Residual<'_, X> {
                     inset[p] = true;
                 }
                 for (i, &j) in cols.iter().enumerate() {
-                    let wj = &mut w[j * t..(j + 1) * t];
                     tmp.copy_from_slice(&g[i * t..(i + 1) * t]);
-                    crate::linalg::sub_row_combination(
-                        &mut tmp,
-                        &full[i * b..(i + 1) * b],
-                        dw,
+                    let step = BlockStep {
+                        coefs: &full[i * b..(i + 1) * b],
                         changed,
-                    );
-                    prox.update(&mut tmp, wj, norm2[j], nf);
-                    let di = &mut dw[i * t..(i + 1) * t];
-                    let mut moved = false;
-                    for ((dl, new), old) in di.iter_mut().zip(&tmp).zip(wj.iter_mut()) {
-                        let step = new - *old;
-                        moved |= step != 0.0;
-                        *dl += step;
-                        *old = *new;
-                    }
+                        i,
+                    };
+                    let moved =
+                        step.apply(&mut tmp, dw, &mut w[j * t..(j + 1) * t], norm2[j], nf, prox);
                     if moved && !inset[i] {
                         inset[i] = true;
                         changed.push(i);
