@@ -104,6 +104,13 @@ pub(super) trait CdState {
     fn epoch(&mut self, w: &mut [f64], ws: &[usize], norm2: &[f64], nf: f64, prox: Prox<'_>) {
         epoch_rows(self, w, ws, norm2, nf, prox);
     }
+    /// The largest optimality violation ([`violation`]) the last [`epoch`](Self::epoch) saw,
+    /// each row's taken just before its update (at the point the sweep had reached), when the
+    /// epoch tracked it; `None` otherwise. Free where an end-of-epoch gradient is not
+    /// ([`Residual`]'s blocked epoch: `X_wsᵀR` is a pass over the working set's columns).
+    fn epoch_violation(&self) -> Option<f64> {
+        None
+    }
     /// `out[i] = X_{rows[i]}ᵀ R` (`|rows| × t` row-major).
     fn grad_rows(&mut self, rows: &[usize], out: &mut [f64]) {
         let t = out.len() / rows.len().max(1);
@@ -285,6 +292,12 @@ impl<X: Design> CdState for AutoState<'_, X> {
             Self::Gram(_) => None,
         }
     }
+    fn epoch_violation(&self) -> Option<f64> {
+        match self {
+            Self::Residual(r, ..) => r.epoch_violation(),
+            Self::Gram(_) => None,
+        }
+    }
     fn before_inner(&mut self, w: &[f64], ws: &[usize], candidates: usize, xtr: &[f64]) {
         if let Self::Residual(r, cost, threshold) = self {
             // switch if the epochs so far plus the shortest inner loop ahead (K epochs) reach it;
@@ -330,6 +343,8 @@ pub(super) struct Residual<'a, X> {
     blocks: Box<BlockCache>,
     /// Working-set Gram mode for the current inner loop, if chosen.
     wsg: Option<Box<WsGram>>,
+    /// The last blocked epoch's largest violation (see [`CdState::epoch_violation`]).
+    worst: Option<f64>,
 }
 
 /// Working-set Gram mode: for one inner loop over a working set much smaller than `n`, CD runs
@@ -422,11 +437,15 @@ struct BlockStep<'a> {
     coefs: &'a [f64],
     changed: &'a [usize],
     i: usize,
+    /// Whether to measure the row's optimality violation before its update.
+    track: bool,
 }
 
 impl BlockStep<'_> {
     /// `grad` holds `(X_Bᵀ R₀)_i` on entry: correct it, apply the row prox to `wj`, add the
-    /// change to row `i` of `dw` (`b × t`); whether the row moved.
+    /// change to row `i` of `dw` (`b × t`); whether the row moved, and (when tracking) its
+    /// optimality violation before the update (`0` otherwise).
+    #[allow(clippy::too_many_arguments)]
     fn apply(
         &self,
         grad: &mut [f64],
@@ -435,11 +454,16 @@ impl BlockStep<'_> {
         nj: f64,
         nf: f64,
         prox: Prox<'_>,
-    ) -> bool {
+    ) -> (bool, f64) {
         let t = grad.len();
         if !self.changed.is_empty() {
             crate::linalg::sub_row_combination(grad, self.coefs, dw, self.changed);
         }
+        let viol = if self.track {
+            violation(wj, crate::linalg::sum_squares(wj), grad, nf, prox.a, prox.b)
+        } else {
+            0.0
+        };
         prox.update(grad, wj, nj, nf);
         let mut moved = false;
         let di = &mut dw[self.i * t..(self.i + 1) * t];
@@ -449,7 +473,7 @@ impl BlockStep<'_> {
             *dl += step;
             *old = *new;
         }
-        moved
+        (moved, viol)
     }
 }
 
@@ -543,6 +567,7 @@ impl<'a, X: Design> Residual<'a, X> {
             t,
             blocks: Box::default(),
             wsg: None,
+            worst: None,
         }
     }
 
@@ -685,9 +710,11 @@ impl<X: Design> CdState for Residual<'_, X> {
         }
     }
     fn epoch(&mut self, w: &mut [f64], ws: &[usize], norm2: &[f64], nf: f64, prox: Prox<'_>) {
+        self.worst = None;
         if !self.x.can_gather() || self.wsg.is_some() {
             return epoch_rows(self, w, ws, norm2, nf, prox);
         }
+        let mut worst = 0.0f64;
         let x = self.x;
         let (n, t) = (x.n_samples(), self.t);
         let BlockCache {
@@ -744,8 +771,12 @@ impl<X: Design> CdState for Residual<'_, X> {
                     coefs: &gram[tri(i)..tri(i) + i],
                     changed,
                     i,
+                    track: true,
                 };
-                if step.apply(&mut tmp, dw, &mut w[j * t..(j + 1) * t], norm2[j], nf, prox) {
+                let (moved, viol) =
+                    step.apply(&mut tmp, dw, &mut w[j * t..(j + 1) * t], norm2[j], nf, prox);
+                worst = worst.max(viol);
+                if moved {
                     changed.push(i);
                 }
             }
@@ -774,8 +805,9 @@ impl<X: Design> CdState for Residual<'_, X> {
                         coefs: &full[i * b..(i + 1) * b],
                         changed,
                         i,
+                        track: false,
                     };
-                    let moved =
+                    let (moved, _) =
                         step.apply(&mut tmp, dw, &mut w[j * t..(j + 1) * t], norm2[j], nf, prox);
                     if moved && !inset[i] {
                         inset[i] = true;
@@ -787,6 +819,10 @@ impl<X: Design> CdState for Residual<'_, X> {
                 crate::linalg::sub_x_w(xbs, n, b, dw, t, &mut self.r, 1);
             }
         }
+        self.worst = Some(worst);
+    }
+    fn epoch_violation(&self) -> Option<f64> {
+        self.worst
     }
     fn grad_rows(&mut self, rows: &[usize], out: &mut [f64]) {
         if !self.x.can_gather() || self.wsg.is_some() {
@@ -1224,6 +1260,14 @@ pub(super) fn solve<S: CdState + ?Sized, P: ProxRow + DualNorm>(
                 anderson.step(state, w, &ws, t, penalty, nf);
             }
             if inner % K == 0 {
+                // the blocked epoch's own measure when it has one (no pass over the working
+                // set's columns), else the working set's gradient
+                if let Some(worst) = state.epoch_violation() {
+                    if worst <= inner_frac * stop_crit {
+                        break;
+                    }
+                    continue;
+                }
                 let ws_grad = &mut grad[..ws.len() * t];
                 state.grad_rows(&ws, ws_grad);
                 let mut worst = 0.0f64;
@@ -1849,10 +1893,28 @@ mod tests {
         // the working set loses members after two epochs (each block's Gram matrix is then
         // taken from the old one) and gets them back for the last epoch (recomputed)
         let ws2: Vec<usize> = ws.iter().copied().filter(|j| j % 4 != 0).collect();
+        let (mut tmp, mut delta) = (vec![0.0; t], vec![0.0; t]);
         for e in 0..5 {
             let set = if e < 2 || e == 4 { &ws } else { &ws2 };
             a.epoch(&mut wa, set, &norm2, nf, &prox);
-            epoch_rows(&mut b, &mut wb, set, &norm2, nf, &prox);
+            // row by row, each row's violation measured just before its update: the largest
+            // is the blocked epoch's own measure
+            let mut worst = 0.0f64;
+            for &j in set {
+                b.grad_row(j, &mut tmp);
+                let wj = &wb[j * t..(j + 1) * t];
+                let w2 = wj.iter().map(|v| v * v).sum();
+                worst = worst.max(violation(wj, w2, &tmp, nf, prox.a, prox.b));
+                cd_row(
+                    &mut b, &mut wb, j, t, norm2[j], nf, &prox, &mut tmp, &mut delta,
+                );
+            }
+            let measured = a.epoch_violation().unwrap();
+            assert!(worst > 0.0);
+            assert!(
+                (measured - worst).abs() <= 1e-9 * worst,
+                "{measured} vs {worst}"
+            );
         }
         assert!(a.blocks.grams.values().all(|e| !e.coupled));
         assert!(wa.iter().any(|&v| v != 0.0));
