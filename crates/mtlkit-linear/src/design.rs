@@ -234,11 +234,12 @@ impl<'a, T: Element> DenseDesign<'a, T> {
 /// Elements of `X` per panel of [`Design::xt_r_norm2`] on a dense `f64` design (4 MiB).
 const PANEL_ELEMS: usize = 1 << 19;
 
-/// Columns `cols` of the column-major `n × d` matrix `x`: a sub-slice when they are consecutive,
-/// otherwise copied into `buf`.
+/// Columns `cols` (in any order) of the column-major `n × d` matrix `x`: a sub-slice when they
+/// are consecutive and increasing, otherwise copied into `buf`.
 fn gather_f64<'b>(x: &'b [f64], n: usize, cols: &[usize], buf: &'b mut Vec<f64>) -> &'b [f64] {
     let (first, last) = (cols[0], cols[cols.len() - 1]);
-    if last - first + 1 == cols.len() {
+    if last >= first && last - first + 1 == cols.len() && cols.windows(2).all(|p| p[1] == p[0] + 1)
+    {
         return &x[first * n..(last + 1) * n];
     }
     buf.clear();
@@ -444,6 +445,28 @@ impl Design for DenseDesign<'_, f32> {
 mod tests {
     use super::*;
     use ndarray::{Array2, ShapeBuilder};
+
+    /// Gathered columns come in the order asked for, whatever it is: a view of `X` only for
+    /// consecutive increasing columns (a permutation of a range, e.g. a working set in the order
+    /// of its Gram matrix, is copied).
+    #[test]
+    fn gathered_columns_follow_the_order_asked() {
+        let (n, d) = (5, 12);
+        let x = Array2::from_shape_fn((n, d).f(), |(i, j)| (10 * j + i) as f64);
+        let dd = DenseDesign::new(x.view(), None);
+        let mut buf = Vec::new();
+        for cols in [
+            vec![3, 4, 5, 6],
+            vec![3, 5, 4, 6],
+            vec![6, 3, 4, 5],
+            vec![9, 2],
+            vec![7],
+        ] {
+            let g = dd.gather(&cols, &mut buf).unwrap().to_vec();
+            let want: Vec<f64> = cols.iter().flat_map(|&j| x.column(j).to_vec()).collect();
+            assert_eq!(g, want, "{cols:?}");
+        }
+    }
 
     /// The one-pass `XᵀR` and column norms of a dense design (panels of columns) equal the two
     /// separate passes, with a last panel shorter than the others.

@@ -90,6 +90,22 @@ pub(crate) fn xt_r_panel_acc(
     matmul(dst, Accum::Add, pm.transpose(), rm, 1.0, Par::Seq);
 }
 
+/// `out (+)= Aᵀ P` for column-major panels `a` (`rows × k`) and `p` (`rows × m`), `out` row-major
+/// `k × m`: the cross products of a few columns with a working set, accumulated over row panels.
+pub(crate) fn cross_panel_acc(
+    a: &[f64],
+    p: &[f64],
+    rows: usize,
+    k: usize,
+    m: usize,
+    out: &mut [f64],
+) {
+    let am = MatRef::from_column_major_slice(a, rows, k);
+    let pm = MatRef::from_column_major_slice(p, rows, m);
+    let dst = MatMut::from_row_major_slice_mut(out, k, m);
+    matmul(dst, Accum::Add, am.transpose(), pm, 1.0, Par::Seq);
+}
+
 /// `r -= X W` where `x` is `n × d` column-major, `w` is `d × t` row-major and `r` is `n × t`
 /// column-major.
 pub(crate) fn sub_x_w(

@@ -230,7 +230,11 @@ impl BlockCoordinateDescent {
             let ry = r.iter().zip(yc).map(|(a, b)| a * b).sum();
             let mut cache = ws::OuterCache::default();
             cache.store(xtr, r2, ry);
-            (ws::Residual::new(x, yc, r, t), norm2, cache)
+            (
+                ws::Residual::new(x, yc, r, t).with_fresh_xtr(),
+                norm2,
+                cache,
+            )
         };
         let mut go = |state: &mut dyn ws::CdState,
                       w: &mut Vec<f64>,

@@ -345,6 +345,14 @@ pub(super) struct Residual<'a, X> {
     wsg: Option<Box<WsGram>>,
     /// The last blocked epoch's largest violation (see [`CdState::epoch_violation`]).
     worst: Option<f64>,
+    /// Whether `R` is unchanged since the last `XᵀR` was computed from it (the outer loop's,
+    /// handed to [`CdState::before_inner`]): working-set Gram mode then takes `X_wsᵀR` from it.
+    fresh: bool,
+    /// The last working-set Gram matrix (its columns, in its order, and `G` row-major): the
+    /// next one reuses the products of the columns they share.
+    prev: Option<(Vec<usize>, Vec<f64>)>,
+    /// A panel of rows of working-set columns (reused: no fresh pages per outer iteration).
+    panel: Vec<f64>,
 }
 
 /// Working-set Gram mode: for one inner loop over a working set much smaller than `n`, CD runs
@@ -568,44 +576,117 @@ impl<'a, X: Design> Residual<'a, X> {
             blocks: Box::default(),
             wsg: None,
             worst: None,
+            fresh: false,
+            prev: None,
+            panel: Vec::new(),
         }
+    }
+
+    /// The state with `XᵀR` just computed from its `R` (and handed to the first outer
+    /// iteration).
+    pub fn with_fresh_xtr(mut self) -> Self {
+        self.fresh = true;
+        self
     }
 
     /// Leave working-set Gram mode: apply the pending `ΔW` to `R`.
     fn flush(&mut self) {
         if let Some(wsg) = self.wsg.take() {
             self.update_rows(&wsg.cols, &wsg.dw);
+            self.prev = Some((wsg.cols, wsg.g));
         }
     }
 
-    /// Enter working-set Gram mode over `ws` (`R` up to date).
-    fn enter_ws_gram(&mut self, w: &[f64], ws: &[usize]) {
+    /// Enter working-set Gram mode over `ws` (`R` up to date; `xtr` its `XᵀR` when
+    /// [`fresh`](Self::fresh)).
+    fn enter_ws_gram(&mut self, w: &[f64], ws: &[usize], xtr: Option<&[f64]>) {
         if !self.x.can_gather() {
             return;
         }
         let x = self.x;
         let (n, d, t, m) = (x.n_samples(), x.n_features(), self.t, ws.len());
-        // one pass over row panels of the working set (each ≤ 512 KiB, L2-resident): G's lower
-        // triangle and X_wsᵀ R accumulated panel by panel, no copy of whole columns
+        // the columns in the order of `G`: those of the previous working-set Gram matrix first
+        // (their products are taken from it), then the others, whose products with every
+        // column are computed (`a × m` instead of the `m × m` triangle) — when at most half
+        // of them are new
+        let prev = self.prev.take();
+        let mut old_pos = Vec::new();
+        let mut order = ws.to_vec();
+        if let Some((pcols, _)) = &prev {
+            let mut at = vec![usize::MAX; d];
+            for (k, &j) in pcols.iter().enumerate() {
+                at[j] = k;
+            }
+            let kept: Vec<usize> = ws
+                .iter()
+                .copied()
+                .filter(|&j| at[j] != usize::MAX)
+                .collect();
+            if 2 * kept.len() >= m && !kept.is_empty() {
+                old_pos = kept.iter().map(|&j| at[j]).collect();
+                order = kept;
+                order.extend(ws.iter().copied().filter(|&j| at[j] == usize::MAX));
+            }
+        }
+        let (nk, a) = (old_pos.len(), m - old_pos.len());
+        // one pass over row panels of the columns (each ≤ 512 KiB, L2-resident): G's lower
+        // triangle (or the new columns' products) and, unless the outer loop's `XᵀR` holds
+        // it, `X_wsᵀ R`, accumulated panel by panel, no copy of whole columns
         let panel = ((1usize << 16) / m.max(1)).max(256).min(n.max(1));
-        let mut gl = vec![0.0; m * m];
+        let mut gl = vec![0.0; if nk == 0 { m * m } else { a * m }];
         let mut rows = vec![0.0; m * t];
-        let mut buf = Vec::new();
+        let mut buf = std::mem::take(&mut self.panel);
         let mut r0 = 0;
-        while r0 < n {
+        while r0 < n && (a > 0 || xtr.is_none()) {
             let r1 = (r0 + panel).min(n);
-            let Some(p) = x.gather_rows(ws, r0, r1, &mut buf) else {
+            let Some(p) = x.gather_rows(&order, r0, r1, &mut buf) else {
+                self.panel = buf;
                 return;
             };
-            crate::linalg::gram_lower_acc(p, r1 - r0, m, &mut gl);
-            crate::linalg::xt_r_panel_acc(p, r1 - r0, m, &self.r[r0..], n, t, &mut rows);
+            let h = r1 - r0;
+            if nk == 0 {
+                crate::linalg::gram_lower_acc(p, h, m, &mut gl);
+            } else if a > 0 {
+                crate::linalg::cross_panel_acc(&p[nk * h..], p, h, a, m, &mut gl);
+            }
+            if xtr.is_none() {
+                crate::linalg::xt_r_panel_acc(p, h, m, &self.r[r0..], n, t, &mut rows);
+            }
             r0 = r1;
         }
-        // symmetric: row-major and column-major agree
-        let mut g = gl;
-        for q in 0..m {
-            for p in q + 1..m {
-                g[p * m + q] = g[q * m + p];
+        self.panel = buf;
+        let g = if nk == 0 {
+            // symmetric: row-major and column-major agree
+            let mut g = gl;
+            for q in 0..m {
+                for p in q + 1..m {
+                    g[p * m + q] = g[q * m + p];
+                }
+            }
+            g
+        } else {
+            let (pcols, pg) = prev
+                .as_ref()
+                .map_or((&[][..], &[][..]), |(c, g)| (&c[..], &g[..]));
+            let mp = pcols.len();
+            let mut g = vec![0.0; m * m];
+            for (p, &op) in old_pos.iter().enumerate() {
+                for (q, &oq) in old_pos.iter().enumerate() {
+                    g[p * m + q] = pg[op * mp + oq];
+                }
+            }
+            for i in 0..a {
+                for q in 0..m {
+                    let v = gl[i * m + q];
+                    g[(nk + i) * m + q] = v;
+                    g[q * m + nk + i] = v;
+                }
+            }
+            g
+        };
+        if let Some(xtr) = xtr {
+            for (p, &j) in order.iter().enumerate() {
+                rows[p * t..(p + 1) * t].copy_from_slice(&xtr[j * t..(j + 1) * t]);
             }
         }
         let mut h = vec![0.0; m * t];
@@ -617,7 +698,7 @@ impl<'a, X: Design> Residual<'a, X> {
         // X_wsᵀ Y = X_wsᵀ R₀ + G W_ws (the support lies in the working set)
         let mut xty = rows;
         for p in 0..m {
-            for (q, &jq) in ws.iter().enumerate() {
+            for (q, &jq) in order.iter().enumerate() {
                 let c = g[p * m + q];
                 let wq = &w[jq * t..(jq + 1) * t];
                 if c != 0.0 && wq.iter().any(|&v| v != 0.0) {
@@ -628,12 +709,12 @@ impl<'a, X: Design> Residual<'a, X> {
             }
         }
         let mut pos = vec![usize::MAX; d];
-        for (p, &j) in ws.iter().enumerate() {
+        for (p, &j) in order.iter().enumerate() {
             pos[j] = p;
         }
         self.wsg = Some(Box::new(WsGram {
             pos,
-            cols: ws.to_vec(),
+            cols: order,
             g,
             h0: h.clone(),
             h,
@@ -675,6 +756,7 @@ impl<X: Design> CdState for Residual<'_, X> {
             }
             return;
         }
+        self.fresh = false;
         let n = self.x.n_samples();
         for (k, &dk) in delta.iter().enumerate() {
             if dk != 0.0 {
@@ -685,6 +767,7 @@ impl<X: Design> CdState for Residual<'_, X> {
     fn full_grad(&mut self, _w: &[f64], out: &mut [f64]) {
         self.flush();
         self.x.xt_r(&self.r, self.t, out);
+        self.fresh = true;
     }
     fn r2_ry(&self, w: &[f64]) -> (f64, f64) {
         debug_assert!(self.wsg.is_none(), "r2_ry in working-set Gram mode");
@@ -700,17 +783,19 @@ impl<X: Design> CdState for Residual<'_, X> {
     fn inner_r2_ry(&self) -> Option<(f64, f64)> {
         self.wsg.as_ref().map(|g| (g.r2(self.t), g.ry()))
     }
-    fn before_inner(&mut self, w: &[f64], ws: &[usize], _candidates: usize, _xtr: &[f64]) {
+    fn before_inner(&mut self, w: &[f64], ws: &[usize], _candidates: usize, xtr: &[f64]) {
         self.flush();
         if !ws.is_empty()
             && self.x.can_gather()
             && ws_gram_pays(self.x.n_samples(), ws.len(), self.t)
         {
-            self.enter_ws_gram(w, ws);
+            let fresh = self.fresh && xtr.len() == self.x.n_features() * self.t;
+            self.enter_ws_gram(w, ws, fresh.then_some(xtr));
         }
     }
     fn epoch(&mut self, w: &mut [f64], ws: &[usize], norm2: &[f64], nf: f64, prox: Prox<'_>) {
         self.worst = None;
+        self.fresh = false;
         if !self.x.can_gather() || self.wsg.is_some() {
             return epoch_rows(self, w, ws, norm2, nf, prox);
         }
@@ -851,6 +936,7 @@ impl<X: Design> CdState for Residual<'_, X> {
         let c = chunk_cols(n);
         for (cols, dl) in rows.chunks(c).zip(deltas.chunks(c * t)) {
             if dl.iter().any(|&v| v != 0.0) {
+                self.fresh = false;
                 let xbs = gather(x, cols, &mut self.blocks.xb);
                 crate::linalg::sub_x_w(xbs, n, cols.len(), dl, t, &mut self.r, 1);
             }
@@ -2034,6 +2120,99 @@ mod tests {
                 );
             }
         }
+    }
+
+    #[test]
+    fn working_set_gram_reuses_the_previous_products() {
+        // a second working-set Gram matrix over a working set that keeps most of the first's
+        // columns takes their products from the first and computes the new columns' only; with
+        // `X_wsᵀR` from the outer `XᵀR` when `R` did not change since, from `R` otherwise
+        let (n, d, t) = (2000, 60, 4);
+        let (x, y) = problem(n, d, t, 21);
+        let design = DenseDesign::new(x.view(), None);
+        let norm2: Vec<f64> = (0..d).map(|j| design.col_norm2(j)).collect();
+        let dot = |a: usize, v: &[f64]| -> f64 { design.col_dot(a, v) };
+        let check = |st: &Residual<'_, DenseDesign<'_>>, w: &[f64], ws: &[usize]| {
+            let g = st.wsg.as_ref().unwrap();
+            let m = ws.len();
+            let mut cols = g.cols.clone();
+            cols.sort_unstable();
+            assert_eq!(cols, ws);
+            // R = Y − XW with the pending ΔW applied
+            let mut r = y.clone();
+            design.sub_x_w(w, t, &mut r);
+            for (p, &jp) in g.cols.iter().enumerate() {
+                assert_eq!(g.pos[jp], p);
+                for (q, &jq) in g.cols.iter().enumerate() {
+                    let want = dot(jp, x.column(jq).as_slice().unwrap());
+                    assert!((g.g[p * m + q] - want).abs() <= 1e-9 * want.abs().max(1.0));
+                }
+                for k in 0..t {
+                    let want = dot(jp, &r[k * n..(k + 1) * n]);
+                    assert!(
+                        (g.h[k * m + p] - want).abs() <= 1e-9,
+                        "{} vs {want}",
+                        g.h[k * m + p]
+                    );
+                    let want = dot(jp, &y[k * n..(k + 1) * n]);
+                    assert!((g.xty[p * t + k] - want).abs() <= 1e-9);
+                }
+            }
+        };
+        let pen = L21 { alpha: 0.002 };
+        let prox = RowProx::of(&pen);
+        let nf = n as f64;
+        let mut st = Residual::new(&design, &y, y.clone(), t);
+        let mut w = vec![0.0; d * t];
+        let mut xtr = vec![0.0; d * t];
+        st.full_grad(&w, &mut xtr);
+        let ws1: Vec<usize> = (0..30).map(|i| 2 * i).collect();
+        assert!(ws_gram_pays(n, ws1.len(), t));
+        st.before_inner(&w, &ws1, d, &xtr);
+        assert!(st.prev.is_none());
+        check(&st, &w, &ws1);
+        for _ in 0..3 {
+            st.epoch(&mut w, &ws1, &norm2, nf, &prox);
+        }
+        check(&st, &w, &ws1);
+        assert!(w.iter().any(|&v| v != 0.0));
+        // the outer loop: `XᵀR`, then a working set of the support (a working set always
+        // holds it), other columns of the first up to 22, and 8 new ones
+        st.full_grad(&w, &mut xtr);
+        let nonzero = |w: &[f64], j: usize| w[j * t..(j + 1) * t].iter().any(|&v| v != 0.0);
+        let support: Vec<usize> = ws1.iter().copied().filter(|&j| nonzero(&w, j)).collect();
+        assert!(support.len() < ws1.len());
+        let mut kept = support.clone();
+        kept.extend(ws1.iter().copied().filter(|&j| !nonzero(&w, j)));
+        kept.truncate(22.max(support.len()));
+        kept.sort_unstable();
+        let mut ws2: Vec<usize> = kept
+            .iter()
+            .copied()
+            .chain((0..8).map(|i| 2 * i + 1))
+            .collect();
+        ws2.sort_unstable();
+        st.before_inner(&w, &ws2, d, &xtr);
+        check(&st, &w, &ws2);
+        let g2 = st.wsg.as_ref().unwrap();
+        assert_eq!(&g2.cols[..kept.len()], &kept[..]);
+        for _ in 0..2 {
+            st.epoch(&mut w, &ws2, &norm2, nf, &prox);
+        }
+        // `R` changed after the outer `XᵀR` (a row zeroed): `X_wsᵀR` is computed from `R`
+        st.full_grad(&w, &mut xtr);
+        let j = (0..d).find(|&j| nonzero(&w, j)).unwrap();
+        let mut delta = vec![0.0; t];
+        zero_row(&mut st, &mut w, j, t, &mut delta);
+        assert!(!st.fresh);
+        let ws3: Vec<usize> = ws2
+            .iter()
+            .copied()
+            .filter(|&i| i != j)
+            .chain([59])
+            .collect();
+        st.before_inner(&w, &ws3, d, &xtr);
+        check(&st, &w, &ws3);
     }
 
     #[test]
