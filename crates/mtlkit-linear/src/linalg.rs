@@ -90,6 +90,23 @@ pub(crate) fn xt_r_panel_acc(
     matmul(dst, Accum::Add, pm.transpose(), rm, 1.0, Par::Seq);
 }
 
+/// `R[r0..r0 + rows, :] −= P W` for a column-major panel `p` (`rows × m`), `w` row-major
+/// `m × t` and `r = &mut R[r0..]` (column-major `n × t`, column stride `n`).
+pub(crate) fn sub_panel_w(
+    p: &[f64],
+    rows: usize,
+    m: usize,
+    w: &[f64],
+    t: usize,
+    r: &mut [f64],
+    n: usize,
+) {
+    let pm = MatRef::from_column_major_slice(p, rows, m);
+    let wm = MatRef::from_row_major_slice(w, m, t);
+    let dst = MatMut::from_column_major_slice_with_stride_mut(r, rows, t, n);
+    matmul(dst, Accum::Add, pm, wm, -1.0, Par::Seq);
+}
+
 /// `out (+)= Aᵀ P` for column-major panels `a` (`rows × k`) and `p` (`rows × m`), `out` row-major
 /// `k × m`: the cross products of a few columns with a working set, accumulated over row panels.
 pub(crate) fn cross_panel_acc(

@@ -589,12 +589,40 @@ impl<'a, X: Design> Residual<'a, X> {
         self
     }
 
-    /// Leave working-set Gram mode: apply the pending `ΔW` to `R`.
+    /// Leave working-set Gram mode: apply the pending `ΔW` to `R` (`R −= X_moved ΔW_moved`
+    /// over panels of rows, each panel of `R` updated once while in cache).
     fn flush(&mut self) {
-        if let Some(wsg) = self.wsg.take() {
-            self.update_rows(&wsg.cols, &wsg.dw);
-            self.prev = Some((wsg.cols, wsg.g));
+        let Some(wsg) = self.wsg.take() else {
+            return;
+        };
+        let t = self.t;
+        let moved: Vec<usize> = (0..wsg.cols.len())
+            .filter(|&p| wsg.dw[p * t..(p + 1) * t].iter().any(|&v| v != 0.0))
+            .collect();
+        if !moved.is_empty() {
+            self.fresh = false;
+            let cols: Vec<usize> = moved.iter().map(|&p| wsg.cols[p]).collect();
+            let dw: Vec<f64> = moved
+                .iter()
+                .flat_map(|&p| wsg.dw[p * t..(p + 1) * t].iter().copied())
+                .collect();
+            let (x, n, m) = (self.x, self.x.n_samples(), cols.len());
+            let panel = ((1usize << 16) / m).max(256).min(n.max(1));
+            let mut buf = std::mem::take(&mut self.panel);
+            let mut r0 = 0;
+            while r0 < n {
+                let r1 = (r0 + panel).min(n);
+                let Some(p) = x.gather_rows(&cols, r0, r1, &mut buf) else {
+                    // no row panels (not reached: working-set Gram mode needs them)
+                    self.update_rows(&cols, &dw);
+                    break;
+                };
+                crate::linalg::sub_panel_w(p, r1 - r0, m, &dw, t, &mut self.r[r0..], n);
+                r0 = r1;
+            }
+            self.panel = buf;
         }
+        self.prev = Some((wsg.cols, wsg.g));
     }
 
     /// Enter working-set Gram mode over `ws` (`R` up to date; `xtr` its `XᵀR` when
