@@ -90,6 +90,15 @@ pub(crate) fn xt_r_panel_acc(
     matmul(dst, Accum::Add, pm.transpose(), rm, 1.0, Par::Seq);
 }
 
+/// `h −= A W` for `a` column-major `d × b` (e.g. columns of a symmetric Gram matrix), `w`
+/// row-major `b × t` and `h` column-major `d × t`.
+pub(crate) fn sub_cols_w(a: &[f64], d: usize, b: usize, w: &[f64], t: usize, h: &mut [f64]) {
+    let am = MatRef::from_column_major_slice(a, d, b);
+    let wm = MatRef::from_row_major_slice(w, b, t);
+    let dst = MatMut::from_column_major_slice_mut(h, d, t);
+    matmul(dst, Accum::Add, am, wm, -1.0, Par::Seq);
+}
+
 /// `R[r0..r0 + rows, :] −= P W` for a column-major panel `p` (`rows × m`), `w` row-major
 /// `m × t` and `r = &mut R[r0..]` (column-major `n × t`, column stride `n`).
 pub(crate) fn sub_panel_w(
@@ -480,6 +489,22 @@ pub(crate) fn shrink_singular_values(a: &mut [f64], m: usize, n: usize, tau: f64
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn gram_fills_both_triangles() {
+        // both triangles of a Gram matrix wider than a block of the product; integer entries:
+        // exact sums
+        let (n, d) = (6, 70);
+        let x: Vec<f64> = (0..n * d).map(|i| ((i * 29) % 13) as f64 - 6.0).collect();
+        let mut g = vec![f64::NAN; d * d];
+        gram(&x, n, d, &mut g, 1);
+        for a in 0..d {
+            for b in 0..d {
+                let want: f64 = (0..n).map(|i| x[a * n + i] * x[b * n + i]).sum();
+                assert_eq!(g[a * d + b], want, "gram[{a},{b}]");
+            }
+        }
+    }
 
     #[test]
     fn products_match_naive_loops() {
