@@ -5,7 +5,7 @@
 # harness. Results go to bench/results/*.jsonl and the tables to bench/results/report.md.
 #
 #   bench/run.sh [setup|gen|tts|enet|rho09|path|report|all]   (all = these)
-#   bench/run.sh wide | tall09 | enet09 | xwide | xwide-ref | xwide09 | wide09 | memory           (extra stages, run on demand)
+#   bench/run.sh wide | tall09 | enet09 | xwide | xwide-ref | xwide05 | xwide09 | wide09 | memory           (extra stages, run on demand)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 NUMBA_NUM_THREADS=1 RAYON_NUM_THREADS=1
@@ -79,6 +79,13 @@ if [ "$stage" = xwide09 ]; then
     --fit-cap 120 --solvers sklearn celer mtlkit --out bench/results/tts_xwide09.jsonl
   $B tts --shapes xwide --rhos 0.9 --alpha-ratios 10 100 --l1-ratios 0.5 --tols 1e-4 1e-5 1e-6 1e-8 \
     --repeats 1 --fit-cap 120 --solvers sklearn mtlkit --out bench/results/tts_xwide09_enet.jsonl
+fi
+if [ "$stage" = xwide05 ]; then
+  # the ρ = 0.5 half of xwide with the 1e-5 rung (read after tts_xwide*.jsonl, replacing its rows)
+  $B tts --shapes xwide --rhos 0.5 --alpha-ratios 10 100 --tols 1e-4 1e-5 1e-6 1e-8 --repeats 1 \
+    --fit-cap 120 --solvers sklearn celer mtlkit --out bench/results/tts_xwide05.jsonl
+  $B tts --shapes xwide --rhos 0.5 --alpha-ratios 10 100 --l1-ratios 0.5 --tols 1e-4 1e-5 1e-6 1e-8 \
+    --repeats 1 --fit-cap 120 --solvers sklearn mtlkit --out bench/results/tts_xwide05_enet.jsonl
 fi
 if [ "$stage" = wide09 ]; then
   $B gen --shapes wide --rhos 0.9
