@@ -9,6 +9,7 @@ of xwide rerun alone) is taken from that file.
 
     python bench/grid_table.py            # markdown table on stdout
     python bench/grid_table.py --json     # the same rows as JSON
+    python bench/grid_table.py --files tts_recheck.jsonl --spread   # one file; with the spread
 """
 
 import argparse
@@ -57,9 +58,9 @@ def best(recs):
     return out
 
 
-def rows():
+def rows(files=FILES):
     cases = {}
-    for f in FILES:
+    for f in files:
         path = os.path.join(RESULTS, f)
         if not os.path.exists(path):
             continue
@@ -84,14 +85,18 @@ def rows():
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--json", action="store_true")
+    ap.add_argument("--files", nargs="+", default=FILES, help="results files (in bench/results)")
+    ap.add_argument("--spread", action="store_true",
+                    help="add the repeats and the spread (max − min) / median at the rung taken")
     a = ap.parse_args()
-    rs = rows()
+    rs = rows(a.files)
     if a.json:
         print(json.dumps(rs, indent=1))
         return
+    extra = " repeats | spread sklearn / mtlkit |" if a.spread else ""
     print("| problem n×d×T | ρ | α | penalty | sklearn | skglm | celer | **mtlkit** | "
-          "speed-up vs sklearn | epochs sklearn / mtlkit |")
-    print("|---|---|---|---|---|---|---|---|---|---|")
+          "speed-up vs sklearn | epochs sklearn / mtlkit |" + extra)
+    print("|---|---|---|---|---|---|---|---|---|---|" + ("---|---|" if a.spread else ""))
     for r in rs:
         def cell(s):
             v = r[s]
@@ -108,10 +113,15 @@ def main():
             speed = "—"
         pen = "Lasso" if r["l1_ratio"] == 1.0 else f"ENet {r['l1_ratio']}"
         epochs = f"{sk['n_iter'] if sk else '—'} / {mk['n_iter'] if mk else '—'}"
+        more = ""
+        if a.spread:
+            reps = mk["repeats"] if mk else (sk["repeats"] if sk else "—")
+            sp = " / ".join(f"{v['spread']:.0%}" if v else "—" for v in (sk, mk))
+            more = f" {reps} | {sp} |"
         print(f"| {r['problem']} | {r['rho']} | α_max/{r['alpha_ratio']:.0f} | {pen} | "
               f"{cell('sklearn')} | {cell('skglm') if r['l1_ratio'] == 1.0 else '—'} | "
               f"{cell('celer') if r['l1_ratio'] == 1.0 else '—'} | **{cell('mtlkit')}** | "
-              f"{speed} | {epochs} |")
+              f"{speed} | {epochs} |{more}")
 
 
 if __name__ == "__main__":

@@ -5,7 +5,7 @@
 # harness. Results go to bench/results/*.jsonl and the tables to bench/results/report.md.
 #
 #   bench/run.sh [setup|gen|tts|enet|rho09|path|report|all]   (all = these)
-#   bench/run.sh wide | tall09 | enet09 | xwide | xwide-ref | xwide05 | xwide09 | wide09 | memory           (extra stages, run on demand)
+#   bench/run.sh wide | tall09 | enet09 | xwide | xwide-ref | xwide05 | xwide09 | wide09 | memory | pathgap | recheck           (extra stages, run on demand)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 NUMBA_NUM_THREADS=1 RAYON_NUM_THREADS=1
@@ -46,6 +46,21 @@ fi
 if run path; then
   $B path --shapes small tall --rhos 0.5 --tols 1e-6 --repeats 2 --n-alphas 30 --eps 1e-2 \
     --solvers sklearn skglm celer mtlkit --out bench/results/path.jsonl
+fi
+if [ "$stage" = pathgap ]; then
+  # the path over a tolerance ladder: time until every alpha's relative duality gap (gap / P) is
+  # ≤ 1e-6, the issue's criterion (tol bounds the gap relative to ‖Y‖², not to P), per solver:
+  # bench/path_table.py
+  $B path --shapes small tall --rhos 0.5 --tols 1e-6 1e-7 1e-8 --repeats 2 --n-alphas 30 --eps 1e-2 \
+    --solvers sklearn skglm celer mtlkit --out bench/results/path_gap.jsonl
+fi
+if [ "$stage" = recheck ]; then
+  # the small and tall ρ = 0.5 cases again, scikit-learn and mtlkit only, 7 repeats (the ratios
+  # near 5× move with scikit-learn's run-to-run time): bench/grid_table.py --files
+  # tts_recheck.jsonl --spread
+  $B tts --shapes small tall --rhos 0.5 --alpha-ratios 10 100 --l1-ratios 1.0 0.5 \
+    --tols 1e-4 1e-5 1e-6 1e-7 1e-8 --repeats 7 --fit-cap 20 --solvers sklearn mtlkit \
+    --out bench/results/tts_recheck.jsonl
 fi
 # the stages below are not part of `all` (wide writes a 160 MB problem and its references take
 # minutes); run them by name
