@@ -90,15 +90,6 @@ pub(crate) fn xt_r_panel_acc(
     matmul(dst, Accum::Add, pm.transpose(), rm, 1.0, Par::Seq);
 }
 
-/// `h −= A W` for `a` column-major `d × b` (e.g. columns of a symmetric Gram matrix), `w`
-/// row-major `b × t` and `h` column-major `d × t`.
-pub(crate) fn sub_cols_w(a: &[f64], d: usize, b: usize, w: &[f64], t: usize, h: &mut [f64]) {
-    let am = MatRef::from_column_major_slice(a, d, b);
-    let wm = MatRef::from_row_major_slice(w, b, t);
-    let dst = MatMut::from_column_major_slice_mut(h, d, t);
-    matmul(dst, Accum::Add, am, wm, -1.0, Par::Seq);
-}
-
 /// `R[r0..r0 + rows, :] −= P W` for a column-major panel `p` (`rows × m`), `w` row-major
 /// `m × t` and `r = &mut R[r0..]` (column-major `n × t`, column stride `n`).
 pub(crate) fn sub_panel_w(
@@ -110,10 +101,26 @@ pub(crate) fn sub_panel_w(
     r: &mut [f64],
     n: usize,
 ) {
+    sub_rows_w(p, rows, m, w, t, r, n, Par::Seq);
+}
+
+/// `R[..rows, :] −= P W` for `p` column-major `rows × m`, `w` row-major `m × t` and `r`
+/// column-major with column stride `ld` (`≥ rows`).
+#[allow(clippy::too_many_arguments)]
+fn sub_rows_w(
+    p: &[f64],
+    rows: usize,
+    m: usize,
+    w: &[f64],
+    t: usize,
+    r: &mut [f64],
+    ld: usize,
+    par: Par,
+) {
     let pm = MatRef::from_column_major_slice(p, rows, m);
     let wm = MatRef::from_row_major_slice(w, m, t);
-    let dst = MatMut::from_column_major_slice_with_stride_mut(r, rows, t, n);
-    matmul(dst, Accum::Add, pm, wm, -1.0, Par::Seq);
+    let dst = MatMut::from_column_major_slice_with_stride_mut(r, rows, t, ld);
+    matmul(dst, Accum::Add, pm, wm, -1.0, par);
 }
 
 /// `out (+)= Aᵀ P` for column-major panels `a` (`rows × k`) and `p` (`rows × m`), `out` row-major
@@ -143,10 +150,7 @@ pub(crate) fn sub_x_w(
     r: &mut [f64],
     threads: usize,
 ) {
-    let xm = MatRef::from_column_major_slice(x, n, d);
-    let wm = MatRef::from_row_major_slice(w, d, t);
-    let dst = MatMut::from_column_major_slice_mut(r, n, t);
-    matmul(dst, Accum::Add, xm, wm, -1.0, par(threads));
+    sub_rows_w(x, n, d, w, t, r, n, par(threads));
 }
 
 /// `Σ v_i²` on four accumulators (a short row's squared norm, inlined into the row updates).

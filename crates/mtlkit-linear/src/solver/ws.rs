@@ -1050,7 +1050,7 @@ impl Gram {
         self.h.copy_from_slice(&self.xty);
         if w.iter().any(|&v| v != 0.0) {
             // G is symmetric: its row-major storage is its column-major one
-            crate::linalg::sub_cols_w(&self.g, d, d, w, t, &mut self.h);
+            crate::linalg::sub_x_w(&self.g, d, d, w, t, &mut self.h, 1);
         }
     }
 }
@@ -1127,7 +1127,7 @@ impl CdState for Gram {
                 }
                 &cols_g
             };
-            crate::linalg::sub_cols_w(a, d, b, &dw, t, &mut self.h);
+            crate::linalg::sub_x_w(a, d, b, &dw, t, &mut self.h, 1);
         }
     }
     fn full_grad(&mut self, w: &[f64], out: &mut [f64]) {
