@@ -236,7 +236,12 @@ const PANEL_ELEMS: usize = 1 << 19;
 
 /// Columns `cols` (in any order) of the column-major `n × d` matrix `x`: a sub-slice when they
 /// are consecutive and increasing, otherwise copied into `buf`.
-fn gather_f64<'b>(x: &'b [f64], n: usize, cols: &[usize], buf: &'b mut Vec<f64>) -> &'b [f64] {
+pub(crate) fn gather_f64<'b>(
+    x: &'b [f64],
+    n: usize,
+    cols: &[usize],
+    buf: &'b mut Vec<f64>,
+) -> &'b [f64] {
     let (first, last) = (cols[0], cols[cols.len() - 1]);
     if last >= first && last - first + 1 == cols.len() && cols.windows(2).all(|p| p[1] == p[0] + 1)
     {

@@ -90,24 +90,11 @@ pub(crate) fn xt_r_panel_acc(
     matmul(dst, Accum::Add, pm.transpose(), rm, 1.0, Par::Seq);
 }
 
-/// `R[r0..r0 + rows, :] −= P W` for a column-major panel `p` (`rows × m`), `w` row-major
-/// `m × t` and `r = &mut R[r0..]` (column-major `n × t`, column stride `n`).
-pub(crate) fn sub_panel_w(
-    p: &[f64],
-    rows: usize,
-    m: usize,
-    w: &[f64],
-    t: usize,
-    r: &mut [f64],
-    n: usize,
-) {
-    sub_rows_w(p, rows, m, w, t, r, n, Par::Seq);
-}
-
 /// `R[..rows, :] −= P W` for `p` column-major `rows × m`, `w` row-major `m × t` and `r`
-/// column-major with column stride `ld` (`≥ rows`).
+/// column-major with column stride `ld` (`≥ rows`; a panel of rows `r = &mut R[r0..]` of an
+/// `ld × t` matrix), on `threads` threads.
 #[allow(clippy::too_many_arguments)]
-fn sub_rows_w(
+pub(crate) fn sub_rows_w(
     p: &[f64],
     rows: usize,
     m: usize,
@@ -115,12 +102,12 @@ fn sub_rows_w(
     t: usize,
     r: &mut [f64],
     ld: usize,
-    par: Par,
+    threads: usize,
 ) {
     let pm = MatRef::from_column_major_slice(p, rows, m);
     let wm = MatRef::from_row_major_slice(w, m, t);
     let dst = MatMut::from_column_major_slice_with_stride_mut(r, rows, t, ld);
-    matmul(dst, Accum::Add, pm, wm, -1.0, par);
+    matmul(dst, Accum::Add, pm, wm, -1.0, par(threads));
 }
 
 /// `out (+)= Aᵀ P` for column-major panels `a` (`rows × k`) and `p` (`rows × m`), `out` row-major
@@ -150,7 +137,7 @@ pub(crate) fn sub_x_w(
     r: &mut [f64],
     threads: usize,
 ) {
-    sub_rows_w(x, n, d, w, t, r, n, par(threads));
+    sub_rows_w(x, n, d, w, t, r, n, threads);
 }
 
 /// `Σ v_i²` on four accumulators (a short row's squared norm, inlined into the row updates).

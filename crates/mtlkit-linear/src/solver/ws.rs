@@ -617,7 +617,7 @@ impl<'a, X: Design> Residual<'a, X> {
                     self.update_rows(&cols, &dw);
                     break;
                 };
-                crate::linalg::sub_panel_w(p, r1 - r0, m, &dw, t, &mut self.r[r0..], n);
+                crate::linalg::sub_rows_w(p, r1 - r0, m, &dw, t, &mut self.r[r0..], n, 1);
                 r0 = r1;
             }
             self.panel = buf;
@@ -1117,16 +1117,8 @@ impl CdState for Gram {
             if changed.is_empty() {
                 continue;
             }
-            // G's columns of the block (rows of the symmetric G): a slice when consecutive
-            let a: &[f64] = if cols.windows(2).all(|p| p[1] == p[0] + 1) {
-                &self.g[cols[0] * d..(cols[b - 1] + 1) * d]
-            } else {
-                cols_g.clear();
-                for &j in cols {
-                    cols_g.extend_from_slice(&self.g[j * d..(j + 1) * d]);
-                }
-                &cols_g
-            };
+            // G's columns of the block (G is symmetric: its rows), a slice when consecutive
+            let a = crate::design::gather_f64(&self.g, d, cols, &mut cols_g);
             crate::linalg::sub_x_w(a, d, b, &dw, t, &mut self.h, 1);
         }
     }
