@@ -317,6 +317,18 @@ impl<X: Design> CdState for AutoState<'_, X> {
                     "switching to Gram mode after cost {cost} (threshold {threshold}), working set {} of {d}",
                     ws.len()
                 );
+                // `xtr` is the outer loop's `XᵀR`: stale when screening has zeroed rows of `W`
+                // (and so moved `R`) since it was computed
+                let own: Vec<f64>;
+                let xtr = if r.fresh && xtr.len() == d * r.t {
+                    xtr
+                } else {
+                    r.flush();
+                    let mut v = vec![0.0; d * r.t];
+                    r.x.xt_r(&r.r, r.t, &mut v);
+                    own = v;
+                    &own
+                };
                 *self = Self::Gram(Gram::with_xtr(r.x, r.y, r.t, w, xtr));
             } else {
                 r.before_inner(w, ws, candidates, xtr);
@@ -2360,6 +2372,35 @@ mod tests {
         let r2: f64 = r.iter().map(|v| v * v).sum();
         for (a, b) in [(r2a, r2b), (rya, ryb), (r2a, r2)] {
             assert!((a - b).abs() <= 1e-9 * (1.0 + a.abs()), "{a} vs {b}");
+        }
+    }
+
+    #[test]
+    fn switch_to_gram_mode_after_a_move_uses_the_current_residual() {
+        // the outer loop's `XᵀR` goes stale when screening zeroes rows of `W` before the
+        // inner loop (`R` moves): switching to Gram mode then must take `XᵀY` from the current
+        // residual, not from the stale product
+        let (n, d, t) = (400, 20, 3);
+        let (x, y) = problem(n, d, t, 12);
+        let design = DenseDesign::new(x.view(), None);
+        let mut w: Vec<f64> = (0..d * t).map(|i| ((i * 7) % 5) as f64 * 0.05).collect();
+        let mut r = y.clone();
+        design.sub_x_w(&w, t, &mut r);
+        let mut state = AutoState::new(Residual::new(&design, &y, r, t));
+        let mut stale = vec![0.0; d * t];
+        state.full_grad(&w, &mut stale);
+        // row 4 zeroed (as screening does) after the outer loop's product
+        let mut delta = vec![0.0; t];
+        zero_row(&mut state, &mut w, 4, t, &mut delta);
+        let ws: Vec<usize> = (0..d).collect();
+        state.before_inner(&w, &ws, d, &stale);
+        assert!(matches!(state, AutoState::Gram(_)));
+        let fresh = Gram::new(&design, &y, t, &w);
+        let AutoState::Gram(g) = &state else {
+            unreachable!()
+        };
+        for (a, b) in g.xty.iter().zip(&fresh.xty).chain(g.h.iter().zip(&fresh.h)) {
+            assert!((a - b).abs() <= 1e-10 * (1.0 + b.abs()), "{a} vs {b}");
         }
     }
 
