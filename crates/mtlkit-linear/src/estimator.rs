@@ -18,6 +18,7 @@
 //! | `working_set` | `true` | working sets + the accelerations below; `false` = scikit-learn's plain passes | |
 //! | `anderson` | `true` | Anderson extrapolation, kept only when the objective decreases | |
 //! | `gram` | auto | precompute `XᵀX` (auto: when `5·n_features <= n_samples`) | auto / on / off |
+//! | `mixed_precision` | `true` | inner-loop products in `f32`, every gap and stop exact in `f64` | |
 //! | `n_threads` | 1 | threads for the dense matrix products (rayon's global pool) | `>= 1` |
 //! | `loss` | squared | per task: squared (regression) or logistic (binary classification) | one, or one per task |
 //! | `scaling` | task-mean | weight `c_t` of each task's loss: `1/n_t`, `1/N` or 1 (MALSAR) | |
@@ -111,6 +112,14 @@ pub struct Hyperparameters {
     /// Weight of each task's loss (absent in files written before it existed: the default).
     #[serde(default)]
     pub scaling: LossScaling,
+    /// Mixed-precision inner loops (absent in files written before it existed: `true`).
+    #[serde(default = "default_true")]
+    pub mixed_precision: bool,
+}
+
+/// `true` (a serde default).
+fn default_true() -> bool {
+    true
 }
 
 /// A penalty that can be the `R` of a named estimator.
@@ -207,6 +216,7 @@ pub struct MultiTaskParams<P> {
     working_set: bool,
     anderson: bool,
     gram: GramMode,
+    mixed_precision: bool,
     n_threads: usize,
     losses: Vec<Loss>,
     scaling: LossScaling,
@@ -289,6 +299,7 @@ impl<P: EstimatorPenalty> MultiTaskParams<P> {
             screening: true,
             working_set: true,
             anderson: true,
+            mixed_precision: true,
             gram: GramMode::Auto,
             n_threads: 1,
             losses: vec![Loss::Squared],
@@ -367,6 +378,14 @@ impl<P: EstimatorPenalty> MultiTaskParams<P> {
         self.gram = v;
         self
     }
+    /// Mixed precision (default `true`): the working-set solver's inner loops take their
+    /// matrix products with the change of the residuals in `f32`; every duality gap, screening
+    /// test and stopping decision is computed exactly in `f64`, so the certificate is the same
+    /// (see [`BcdOptions::mixed_precision`]). `false`: everything in `f64`.
+    pub fn mixed_precision(mut self, v: bool) -> Self {
+        self.mixed_precision = v;
+        self
+    }
 
     /// Threads for the matrix products (`XᵀR` gradients, `XᵀX`), from rayon's global pool.
     /// Default 1 (single thread); coordinate descent itself is sequential. Results are
@@ -415,6 +434,7 @@ impl<P: EstimatorPenalty> MultiTaskParams<P> {
             anderson: self.anderson,
             gram: self.gram,
             scaling: self.scaling,
+            mixed_precision: self.mixed_precision,
         }
     }
 
@@ -911,6 +931,7 @@ impl<P: EstimatorPenalty> ValidMultiTaskParams<P> {
                 working_set: p.working_set,
                 anderson: p.anderson,
                 gram: p.gram,
+                mixed_precision: p.mixed_precision,
             },
         }
     }

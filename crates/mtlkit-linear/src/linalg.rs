@@ -140,6 +140,70 @@ pub(crate) fn sub_x_w(
     sub_rows_w(x, n, d, w, t, r, n, threads);
 }
 
+/// `out = Pᵀ D` in single precision: `p` column-major `rows × m`, `dm` column-major
+/// `rows × t`, `out` row-major `m × t`.
+pub(crate) fn xt_r_f32(p: &[f32], rows: usize, m: usize, dm: &[f32], t: usize, out: &mut [f32]) {
+    let pm = MatRef::from_column_major_slice(p, rows, m);
+    let rm = MatRef::from_column_major_slice(dm, rows, t);
+    let dst = MatMut::from_row_major_slice_mut(out, m, t);
+    matmul(dst, Accum::Replace, pm.transpose(), rm, 1.0f32, Par::Seq);
+}
+
+/// `D −= P W` in single precision: `p` column-major `rows × m`, `w` row-major `m × t`, `dm`
+/// column-major `rows × t`.
+pub(crate) fn sub_x_w_f32(p: &[f32], rows: usize, m: usize, w: &[f32], t: usize, dm: &mut [f32]) {
+    let pm = MatRef::from_column_major_slice(p, rows, m);
+    let wm = MatRef::from_row_major_slice(w, m, t);
+    let dst = MatMut::from_column_major_slice_mut(dm, rows, t);
+    matmul(dst, Accum::Add, pm, wm, -1.0f32, Par::Seq);
+}
+
+/// `dst = src` rounded to `f32` (`dst` resized to `src`'s length).
+pub(crate) fn narrow(src: &[f64], dst: &mut Vec<f32>) {
+    dst.resize(src.len(), 0.0);
+    narrow_into(src, dst);
+}
+
+/// `dst[i] = src[i]` rounded to `f32` (equal lengths), vectorised (AVX-512 or AVX2 where the
+/// CPU has them: the blocked single-precision epoch rounds each block it reads).
+#[inline]
+pub(crate) fn narrow_into(src: &[f64], dst: &mut [f32]) {
+    #[cfg(target_arch = "x86_64")]
+    {
+        if std::arch::is_x86_feature_detected!("avx512f") {
+            // SAFETY: the CPU supports AVX-512F (checked just above).
+            return unsafe { narrow_avx512(src, dst) };
+        }
+        if std::arch::is_x86_feature_detected!("avx2") {
+            // SAFETY: the CPU supports AVX2 (checked just above).
+            return unsafe { narrow_avx2(src, dst) };
+        }
+    }
+    narrow_impl(src, dst);
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f")]
+fn narrow_avx512(src: &[f64], dst: &mut [f32]) {
+    narrow_impl(src, dst);
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+fn narrow_avx2(src: &[f64], dst: &mut [f32]) {
+    narrow_impl(src, dst);
+}
+
+#[inline(always)]
+fn narrow_impl(src: &[f64], dst: &mut [f32]) {
+    for (d, &v) in dst.iter_mut().zip(src) {
+        #[allow(clippy::cast_possible_truncation)]
+        {
+            *d = v as f32;
+        }
+    }
+}
+
 /// `Σ v_i²` on four accumulators (a short row's squared norm, inlined into the row updates).
 #[inline(always)]
 pub(crate) fn sum_squares(v: &[f64]) -> f64 {

@@ -1735,6 +1735,7 @@ impl StructuredModel {
                 anderson: false,
                 gram: crate::GramMode::Auto,
                 scaling: params.scaling,
+                mixed_precision: false,
             },
             info: crate::FitInfo {
                 n_iter: self.info.n_iter,

@@ -49,6 +49,14 @@ pub struct BcdOptions {
     pub anderson: bool,
     /// Gram mode (working-set path only).
     pub gram: GramMode,
+    /// Mixed precision (working-set path, dense designs, cyclic selection): the inner loops'
+    /// matrix products with the change of the residuals run in `f32` (about twice the `f64`
+    /// speed), while every outer evaluation — gap, screening, the stopping certificate — is
+    /// exact in `f64` (see the solver's notes); used when `R` has at least 8192 entries
+    /// (`n_samples · n_tasks`; smaller problems' epochs are cheap, and their results then
+    /// match the `f64` solver's to the last digits) and the columns' norms and `‖Y‖` are
+    /// within `[1e-12, 1e12]`. Off: everything in `f64`.
+    pub mixed_precision: bool,
 }
 
 /// Whether block CD works on `XᵀX` and `XᵀY` instead of the residuals.
@@ -88,6 +96,7 @@ impl Default for BcdOptions {
             working_set: true,
             anderson: true,
             gram: GramMode::Auto,
+            mixed_precision: true,
         }
     }
 }
@@ -226,12 +235,21 @@ impl BlockCoordinateDescent {
             }
             let (mut xtr, mut norm2) = (vec![0.0; d * t], vec![0.0; d]);
             x.xt_r_norm2(&r, t, &mut xtr, &mut norm2);
+            // single-precision inner loops only where `f32` holds the products comfortably
+            let moderate = |v2: f64| v2 == 0.0 || (1e-24..=1e24).contains(&v2);
+            let single = opts.mixed_precision
+                && !opts.random
+                && n * t >= ws::SINGLE_MIN_NT
+                && norm2.iter().all(|&v| moderate(v))
+                && moderate(yc.iter().map(|v| v * v).sum());
             let r2 = r.iter().map(|v| v * v).sum();
             let ry = r.iter().zip(yc).map(|(a, b)| a * b).sum();
             let mut cache = ws::OuterCache::default();
             cache.store(xtr, r2, ry);
             (
-                ws::Residual::new(x, yc, r, t).with_fresh_xtr(),
+                ws::Residual::new(x, yc, r, t)
+                    .with_fresh_xtr()
+                    .with_single(single),
                 norm2,
                 cache,
             )

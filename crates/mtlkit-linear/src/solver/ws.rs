@@ -183,6 +183,16 @@ const BLOCK: usize = 64;
 /// only ρ = 0.9 blocks pass there (a third sweep: slower than two on most fits).
 const COUPLED: f64 = 1.5;
 
+/// Smallest `R` (`n·t` elements) whose inner loops run in single precision ([`Single`]):
+/// below it an epoch's products are too small for `f32` to pay for the rounding of each block
+/// and the exact update that ends each loop.
+pub(super) const SINGLE_MIN_NT: usize = 1 << 13;
+
+/// Largest `R` (`n·t` elements, 256 KiB) to which [`Residual::apply_pending`] applies a pending
+/// `ΔW` a chunk of whole columns at a time (`R` then stays in cache, and no panel of rows of
+/// every moved column is gathered); a larger `R` is updated a panel of rows at a time.
+const PENDING_COLUMNS_MAX: usize = 1 << 15;
+
 /// Columns per gathered chunk in [`Residual`]'s batched `X_rowsᵀR` and `R −= X_rows Δ`: up to
 /// [`BLOCK`], fewer when `n` is large so that the gather buffer stays within 1 MiB (these
 /// products run at memory speed for large `n` whatever the chunk).
@@ -365,6 +375,38 @@ pub(super) struct Residual<'a, X> {
     prev: Option<(Vec<usize>, Vec<f64>)>,
     /// A panel of rows of working-set columns (reused: no fresh pages per outer iteration).
     panel: Vec<f64>,
+    /// Whether inner loops may run in single precision ([`Single`]).
+    allow_single: bool,
+    /// The single-precision inner loop (active when `single.on`; its buffers are kept between
+    /// loops).
+    single: Box<Single>,
+}
+
+/// A single-precision inner loop over the working set: `R = R₀ + D` with `R₀` (`f64`) fixed
+/// during the loop and its change `D` (`n × t`, `f32`) updated by `f32` matrix products (about
+/// twice the `f64` products' speed on the blocked epoch's shapes); a row's gradient is
+/// `X_jᵀR₀ + X_jᵀD`, `X_wsᵀR₀` taken from the outer loop's exact `XᵀR`. When the loop ends the
+/// working set's accumulated `ΔW` is applied to `R₀` in `f64` (one product over the moved
+/// columns), so every outer evaluation — gap, screening, stopping — is exact; within a loop a
+/// gradient is off by about `1e-7` of the loop's own change `X_jᵀD` (not of `X_jᵀR`), which the
+/// next loop's exact start removes (iterative refinement).
+#[derive(Default)]
+struct Single {
+    on: bool,
+    /// Position of each feature in the working set (`usize::MAX` outside it).
+    pos: Vec<usize>,
+    /// The working set.
+    cols: Vec<usize>,
+    /// `X_wsᵀR₀`, row-major `m × t`.
+    xtr0: Vec<f64>,
+    /// `D`, column-major `n × t`.
+    d: Vec<f32>,
+    /// Accumulated `ΔW` on the working set, row-major `m × t`.
+    dw: Vec<f64>,
+    /// A block of columns rounded to `f32`, its `X_Bᵀ D` and `ΔW_B` in `f32`.
+    xb: Vec<f32>,
+    g: Vec<f32>,
+    dwb: Vec<f32>,
 }
 
 /// Working-set Gram mode: for one inner loop over a working set much smaller than `n`, CD runs
@@ -591,7 +633,16 @@ impl<'a, X: Design> Residual<'a, X> {
             fresh: false,
             prev: None,
             panel: Vec::new(),
+            allow_single: false,
+            single: Box::default(),
         }
+    }
+
+    /// The state with single-precision inner loops allowed or not ([`Single`]; off by
+    /// default: the solver turns them on for cyclic fits on dense designs).
+    pub fn with_single(mut self, allow: bool) -> Self {
+        self.allow_single = allow;
+        self
     }
 
     /// The state with `XᵀR` just computed from its `R` (and handed to the first outer
@@ -604,37 +655,91 @@ impl<'a, X: Design> Residual<'a, X> {
     /// Leave working-set Gram mode: apply the pending `ΔW` to `R` (`R −= X_moved ΔW_moved`
     /// over panels of rows, each panel of `R` updated once while in cache).
     fn flush(&mut self) {
+        if self.single.on {
+            // leave the single-precision loop: its `ΔW` applied to `R₀` in `f64`
+            self.single.on = false;
+            let single = std::mem::take(&mut self.single);
+            self.apply_pending(&single.cols, &single.dw);
+            self.single = single;
+        }
         let Some(wsg) = self.wsg.take() else {
             return;
         };
-        let t = self.t;
-        let moved: Vec<usize> = (0..wsg.cols.len())
-            .filter(|&p| wsg.dw[p * t..(p + 1) * t].iter().any(|&v| v != 0.0))
-            .collect();
-        if !moved.is_empty() {
-            self.fresh = false;
-            let cols: Vec<usize> = moved.iter().map(|&p| wsg.cols[p]).collect();
-            let dw: Vec<f64> = moved
-                .iter()
-                .flat_map(|&p| wsg.dw[p * t..(p + 1) * t].iter().copied())
-                .collect();
-            let (x, n, m) = (self.x, self.x.n_samples(), cols.len());
-            let panel = ((1usize << 16) / m).max(256).min(n.max(1));
-            let mut buf = std::mem::take(&mut self.panel);
-            let mut r0 = 0;
-            while r0 < n {
-                let r1 = (r0 + panel).min(n);
-                let Some(p) = x.gather_rows(&cols, r0, r1, &mut buf) else {
-                    // no row panels (not reached: working-set Gram mode needs them)
-                    self.update_rows(&cols, &dw);
-                    break;
-                };
-                crate::linalg::sub_rows_w(p, r1 - r0, m, &dw, t, &mut self.r[r0..], n, 1);
-                r0 = r1;
-            }
-            self.panel = buf;
-        }
+        self.apply_pending(&wsg.cols, &wsg.dw);
         self.prev = Some((wsg.cols, wsg.g));
+    }
+
+    /// `R −= X_cols ΔW` for the rows of `dw` (row-major `|cols| × t`) that are not zero, over
+    /// panels of rows (each panel of `R` updated once while in cache).
+    fn apply_pending(&mut self, all: &[usize], all_dw: &[f64]) {
+        let t = self.t;
+        let moved: Vec<usize> = (0..all.len())
+            .filter(|&p| all_dw[p * t..(p + 1) * t].iter().any(|&v| v != 0.0))
+            .collect();
+        if moved.is_empty() {
+            return;
+        }
+        self.fresh = false;
+        let cols: Vec<usize> = moved.iter().map(|&p| all[p]).collect();
+        let dw: Vec<f64> = moved
+            .iter()
+            .flat_map(|&p| all_dw[p * t..(p + 1) * t].iter().copied())
+            .collect();
+        let (x, n, m) = (self.x, self.x.n_samples(), cols.len());
+        if n * t <= PENDING_COLUMNS_MAX {
+            // `R` stays in cache: chunks of whole columns (no row-panel buffer of `n·m`)
+            self.update_rows(&cols, &dw);
+            return;
+        }
+        let panel = ((1usize << 16) / m).max(256).min(n.max(1));
+        let mut buf = std::mem::take(&mut self.panel);
+        let mut r0 = 0;
+        while r0 < n {
+            let r1 = (r0 + panel).min(n);
+            let Some(p) = x.gather_rows(&cols, r0, r1, &mut buf) else {
+                // no row panels (not reached: both modes need them)
+                self.update_rows(&cols, &dw);
+                break;
+            };
+            crate::linalg::sub_rows_w(p, r1 - r0, m, &dw, t, &mut self.r[r0..], n, 1);
+            r0 = r1;
+        }
+        self.panel = buf;
+    }
+
+    /// Enter a single-precision inner loop over `ws` (`R` up to date, `xtr` its exact `XᵀR`).
+    fn enter_single(&mut self, ws: &[usize], xtr: &[f64]) {
+        let (n, d, t) = (self.x.n_samples(), self.x.n_features(), self.t);
+        let s = &mut *self.single;
+        s.pos.clear();
+        s.pos.resize(d, usize::MAX);
+        for (p, &j) in ws.iter().enumerate() {
+            s.pos[j] = p;
+        }
+        s.cols.clear();
+        s.cols.extend_from_slice(ws);
+        s.xtr0.clear();
+        for &j in ws {
+            s.xtr0.extend_from_slice(&xtr[j * t..(j + 1) * t]);
+        }
+        s.d.clear();
+        s.d.resize(n * t, 0.0);
+        s.dw.clear();
+        s.dw.resize(ws.len() * t, 0.0);
+        s.on = true;
+    }
+
+    /// Whether every feature of `rows` is in the single-precision loop's working set (else
+    /// the loop is left first: `R₀`'s gradients would go stale).
+    fn single_covers(&mut self, rows: &[usize]) -> bool {
+        if !self.single.on {
+            return false;
+        }
+        if rows.iter().all(|&j| self.single.pos[j] != usize::MAX) {
+            return true;
+        }
+        self.flush();
+        false
     }
 
     /// Enter working-set Gram mode over `ws` (`R` up to date; `xtr` its `XᵀR` when
@@ -778,12 +883,47 @@ impl<X: Design> CdState for Residual<'_, X> {
             return;
         }
         let n = self.x.n_samples();
+        if self.single.on {
+            // `X_jᵀ(R₀ + D)` (not reached in the solver: single-precision loops run blocked
+            // epochs, whose rows read `X_Bᵀ D` from one product)
+            let s = &self.single;
+            let mut col = vec![0.0; n];
+            for (k, o) in out.iter_mut().enumerate() {
+                for (c, (&r, &dv)) in col.iter_mut().zip(
+                    self.r[k * n..(k + 1) * n]
+                        .iter()
+                        .zip(&s.d[k * n..(k + 1) * n]),
+                ) {
+                    *c = r + f64::from(dv);
+                }
+                *o = self.x.col_dot(j, &col);
+            }
+            return;
+        }
         for (k, o) in out.iter_mut().enumerate() {
             *o = self.x.col_dot(j, &self.r[k * n..(k + 1) * n]);
         }
     }
     #[inline]
     fn update_row(&mut self, j: usize, delta: &[f64]) {
+        if self.single_covers(&[j]) {
+            let (n, t) = (self.x.n_samples(), self.t);
+            let xj = gather(self.x, &[j], &mut self.blocks.xb);
+            let s = &mut *self.single;
+            let p = s.pos[j];
+            for (k, &dk) in delta.iter().enumerate() {
+                if dk != 0.0 {
+                    s.dw[p * t + k] += dk;
+                    for (dv, &xv) in s.d[k * n..(k + 1) * n].iter_mut().zip(xj) {
+                        #[allow(clippy::cast_possible_truncation)]
+                        {
+                            *dv -= (dk * xv) as f32;
+                        }
+                    }
+                }
+            }
+            return;
+        }
         if let Some(wsg) = &mut self.wsg {
             let (m, p, t) = (wsg.cols.len(), wsg.pos[j], self.t);
             debug_assert!(p < m, "feature {j} outside the working set");
@@ -811,10 +951,22 @@ impl<X: Design> CdState for Residual<'_, X> {
     }
     fn r2_ry(&self, w: &[f64]) -> (f64, f64) {
         debug_assert!(self.wsg.is_none(), "r2_ry in working-set Gram mode");
+        debug_assert!(!self.single.on, "r2_ry in a single-precision loop");
         let ry = self.r.iter().zip(self.y).map(|(a, b)| a * b).sum();
         (self.r2(w), ry)
     }
     fn r2(&self, _w: &[f64]) -> f64 {
+        if self.single.on {
+            return self
+                .r
+                .iter()
+                .zip(&self.single.d)
+                .map(|(&r, &dv)| {
+                    let v = r + f64::from(dv);
+                    v * v
+                })
+                .sum();
+        }
         match &self.wsg {
             Some(wsg) => wsg.r2(self.t),
             None => self.r.iter().map(|v| v * v).sum(),
@@ -825,12 +977,14 @@ impl<X: Design> CdState for Residual<'_, X> {
     }
     fn before_inner(&mut self, w: &[f64], ws: &[usize], _candidates: usize, xtr: &[f64]) {
         self.flush();
-        if !ws.is_empty()
-            && self.x.can_gather()
-            && ws_gram_pays(self.x.n_samples(), ws.len(), self.t)
-        {
-            let fresh = self.fresh && xtr.len() == self.x.n_features() * self.t;
+        if ws.is_empty() || !self.x.can_gather() {
+            return;
+        }
+        let fresh = self.fresh && xtr.len() == self.x.n_features() * self.t;
+        if ws_gram_pays(self.x.n_samples(), ws.len(), self.t) {
             self.enter_ws_gram(w, ws, fresh.then_some(xtr));
+        } else if self.allow_single && fresh {
+            self.enter_single(ws, xtr);
         }
     }
     fn epoch(&mut self, w: &mut [f64], ws: &[usize], norm2: &[f64], nf: f64, prox: Prox<'_>) {
@@ -853,6 +1007,11 @@ impl<X: Design> CdState for Residual<'_, X> {
             inset,
             inv,
         } = &mut *self.blocks;
+        let single = &mut *self.single;
+        debug_assert!(
+            !single.on || ws.iter().all(|&j| single.pos[j] != usize::MAX),
+            "epoch outside the single-precision loop's working set"
+        );
         let mut tmp = vec![0.0; t];
         // blocks: the working-set members of each bucket of BLOCK consecutive features
         for cols in ws.chunk_by(|a, b| a / BLOCK == b / BLOCK) {
@@ -882,11 +1041,37 @@ impl<X: Design> CdState for Residual<'_, X> {
                 entry.coupled = coupling(&entry.gram, cols, norm2, inv) >= COUPLED;
             }
             let (gram, coupled) = (&entry.gram, entry.coupled);
-            let xbs = gather(x, cols, xb);
+            // the block's columns: in f64 (gathered when not consecutive), or rounded to f32
+            // column by column in a single-precision loop
+            let xbs = if single.on {
+                single.xb.resize(n * b, 0.0);
+                for (i, &j) in cols.iter().enumerate() {
+                    let c = gather(x, &[j], xb);
+                    crate::linalg::narrow_into(c, &mut single.xb[i * n..(i + 1) * n]);
+                }
+                &[][..]
+            } else {
+                gather(x, cols, xb)
+            };
             g.resize(b * t, 0.0);
             dw.clear();
             dw.resize(b * t, 0.0);
-            crate::linalg::xt_r(xbs, n, b, &self.r, t, g, 1);
+            if single.on {
+                // G = X_BᵀR₀ + X_BᵀD, the second product in f32
+                single.g.resize(b * t, 0.0);
+                crate::linalg::xt_r_f32(&single.xb, n, b, &single.d, t, &mut single.g);
+                for (i, &j) in cols.iter().enumerate() {
+                    let p = single.pos[j];
+                    let (gi, g32) = (&mut g[i * t..(i + 1) * t], &single.g[i * t..(i + 1) * t]);
+                    for ((o, &r0), &dv) in
+                        gi.iter_mut().zip(&single.xtr0[p * t..(p + 1) * t]).zip(g32)
+                    {
+                        *o = r0 + f64::from(dv);
+                    }
+                }
+            } else {
+                crate::linalg::xt_r(xbs, n, b, &self.r, t, g, 1);
+            }
             changed.clear();
             for (i, &j) in cols.iter().enumerate() {
                 // the row's current gradient: G_i − Σ_{p<i changed} (X_iᵀ X_p) Δ_p, from row i
@@ -941,7 +1126,21 @@ impl<X: Design> CdState for Residual<'_, X> {
                 }
             }
             if !changed.is_empty() {
-                crate::linalg::sub_x_w(xbs, n, b, dw, t, &mut self.r, 1);
+                if single.on {
+                    crate::linalg::narrow(dw, &mut single.dwb);
+                    crate::linalg::sub_x_w_f32(&single.xb, n, b, &single.dwb, t, &mut single.d);
+                    for (i, &j) in cols.iter().enumerate() {
+                        let p = single.pos[j];
+                        for (a, &v) in single.dw[p * t..(p + 1) * t]
+                            .iter_mut()
+                            .zip(&dw[i * t..(i + 1) * t])
+                        {
+                            *a += v;
+                        }
+                    }
+                } else {
+                    crate::linalg::sub_x_w(xbs, n, b, dw, t, &mut self.r, 1);
+                }
             }
         }
         self.worst = Some(worst);
@@ -959,9 +1158,23 @@ impl<X: Design> CdState for Residual<'_, X> {
         let x = self.x;
         let (n, t) = (x.n_samples(), self.t);
         let c = chunk_cols(n);
+        let single = self.single_covers(rows);
         for (cols, o) in rows.chunks(c).zip(out.chunks_mut(c * t)) {
             let xbs = gather(x, cols, &mut self.blocks.xb);
-            crate::linalg::xt_r(xbs, n, cols.len(), &self.r, t, o, 1);
+            if single {
+                let s = &mut *self.single;
+                crate::linalg::narrow(xbs, &mut s.xb);
+                s.g.resize(cols.len() * t, 0.0);
+                crate::linalg::xt_r_f32(&s.xb, n, cols.len(), &s.d, t, &mut s.g);
+                for (i, &j) in cols.iter().enumerate() {
+                    let p = s.pos[j];
+                    for k in 0..t {
+                        o[i * t + k] = s.xtr0[p * t + k] + f64::from(s.g[i * t + k]);
+                    }
+                }
+            } else {
+                crate::linalg::xt_r(xbs, n, cols.len(), &self.r, t, o, 1);
+            }
         }
     }
     fn update_rows(&mut self, rows: &[usize], deltas: &[f64]) {
@@ -974,11 +1187,25 @@ impl<X: Design> CdState for Residual<'_, X> {
         let x = self.x;
         let (n, t) = (x.n_samples(), self.t);
         let c = chunk_cols(n);
+        let single = self.single_covers(rows);
         for (cols, dl) in rows.chunks(c).zip(deltas.chunks(c * t)) {
             if dl.iter().any(|&v| v != 0.0) {
                 self.fresh = false;
                 let xbs = gather(x, cols, &mut self.blocks.xb);
-                crate::linalg::sub_x_w(xbs, n, cols.len(), dl, t, &mut self.r, 1);
+                if single {
+                    let s = &mut *self.single;
+                    crate::linalg::narrow(xbs, &mut s.xb);
+                    crate::linalg::narrow(dl, &mut s.dwb);
+                    crate::linalg::sub_x_w_f32(&s.xb, n, cols.len(), &s.dwb, t, &mut s.d);
+                    for (i, &j) in cols.iter().enumerate() {
+                        let p = s.pos[j];
+                        for k in 0..t {
+                            s.dw[p * t + k] += dl[i * t + k];
+                        }
+                    }
+                } else {
+                    crate::linalg::sub_x_w(xbs, n, cols.len(), dl, t, &mut self.r, 1);
+                }
             }
         }
     }
@@ -2402,6 +2629,154 @@ mod tests {
         for (a, b) in g.xty.iter().zip(&fresh.xty).chain(g.h.iter().zip(&fresh.h)) {
             assert!((a - b).abs() <= 1e-10 * (1.0 + b.abs()), "{a} vs {b}");
         }
+    }
+
+    #[test]
+    fn single_precision_epochs_track_the_f64_epochs() {
+        // a working set with gaps over more than one block: epochs of a single-precision
+        // inner loop make the f64 epochs' updates to f32 rounding of the products, and
+        // leaving the loop applies its ΔW to R exactly (R = Y − XW to f64 rounding)
+        let (n, d, t) = (300, 200, 4);
+        let (x, y) = problem(n, d, t, 31);
+        let design = DenseDesign::new(x.view(), None);
+        let norm2: Vec<f64> = (0..d).map(|j| design.col_norm2(j)).collect();
+        let ws: Vec<usize> = (0..d).filter(|j| j % 3 != 1).collect();
+        assert!(!ws_gram_pays(n, ws.len(), t));
+        let pen = L21Ridge {
+            alpha: 0.002,
+            l1_ratio: 0.8,
+        };
+        let prox = RowProx::of(&pen);
+        let mut xtr = vec![0.0; d * t];
+        design.xt_r(&y, t, &mut xtr);
+        let mut a = Residual::new(&design, &y, y.clone(), t).with_fresh_xtr();
+        let mut b = Residual::new(&design, &y, y.clone(), t)
+            .with_fresh_xtr()
+            .with_single(true);
+        let (mut wa, mut wb) = (vec![0.0; d * t], vec![0.0; d * t]);
+        a.before_inner(&wa, &ws, ws.len(), &xtr);
+        b.before_inner(&wb, &ws, ws.len(), &xtr);
+        assert!(!a.single.on && b.single.on);
+        for _ in 0..3 {
+            a.epoch(&mut wa, &ws, &norm2, n as f64, &prox);
+            b.epoch(&mut wb, &ws, &norm2, n as f64, &prox);
+            let (va, vb) = (a.epoch_violation().unwrap(), b.epoch_violation().unwrap());
+            assert!((va - vb).abs() <= 1e-5 * va, "violation {va} vs {vb}");
+        }
+        let size = wa.iter().fold(0.0f64, |m, v| m.max(v.abs()));
+        assert!(size > 0.0);
+        for (p, q) in wa.iter().zip(&wb) {
+            assert!((p - q).abs() <= 1e-5 * size, "{p} vs {q}");
+        }
+        // objective terms inside the loop (Anderson's check) from R₀ + D
+        let exact_r2 = |w: &[f64]| {
+            let mut r = y.clone();
+            design.sub_x_w(w, t, &mut r);
+            (r.iter().map(|v| v * v).sum::<f64>(), r)
+        };
+        let (r2b, _) = exact_r2(&wb);
+        assert!((b.r2(&wb) - r2b).abs() <= 1e-6 * r2b);
+        // leaving the loop: exact R
+        let mut g = vec![0.0; d * t];
+        b.full_grad(&wb, &mut g);
+        assert!(!b.single.on);
+        let (_, r) = exact_r2(&wb);
+        let rmax = r.iter().fold(0.0f64, |m, v| m.max(v.abs()));
+        for (p, q) in b.r.iter().zip(&r) {
+            assert!((p - q).abs() <= 1e-12 * rmax, "{p} vs {q}");
+        }
+    }
+
+    #[test]
+    fn mixed_precision_fits_match_the_f64_fits_and_certify() {
+        // whole fits with and without single-precision inner loops: same solution, and the
+        // mixed fit's gap, recomputed here from R = Y − XW in f64, within the tolerance; at
+        // scales f32 does not hold comfortably the inner loops stay in f64 (same result)
+        let mut differ = 0;
+        for (n, d, t, seed) in [(1000, 1200, 9, 41), (2100, 500, 4, 42)] {
+            assert!(n * t >= SINGLE_MIN_NT);
+            let (x, yv) = problem(n, d, t, seed);
+            let y = Array2::from_shape_vec((n, t).f(), yv.clone()).unwrap();
+            let design = DenseDesign::new(x.view(), None);
+            let mut g0 = vec![0.0; d * t];
+            design.xt_r(&yv, t, &mut g0);
+            let amax = g0
+                .chunks_exact(t)
+                .map(|r| r.iter().map(|v| v * v).sum::<f64>().sqrt())
+                .fold(0.0f64, f64::max)
+                / n as f64;
+            let y2: f64 = yv.iter().map(|v| v * v).sum();
+            for (ratio, l1) in [(0.1, 1.0), (0.01, 1.0), (0.02, 0.5)] {
+                let pen = L21Ridge {
+                    alpha: amax * ratio,
+                    l1_ratio: l1,
+                };
+                let tol = 1e-12;
+                let fit = |mixed: bool| {
+                    BlockCoordinateDescent {
+                        options: BcdOptions {
+                            tol,
+                            max_iter: 100_000,
+                            mixed_precision: mixed,
+                            gram: GramMode::Off,
+                            ..BcdOptions::default()
+                        },
+                    }
+                    .solve_path(&design, y.view(), std::slice::from_ref(&pen), None)
+                    .pop()
+                    .unwrap()
+                };
+                let (mixed, plain) = (fit(true), fit(false));
+                assert!(mixed.converged && plain.converged);
+                let w: Vec<f64> = mixed.coef.iter().copied().collect();
+                let mut r = yv.clone();
+                design.sub_x_w(&w, t, &mut r);
+                let mut xtr = vec![0.0; d * t];
+                design.xt_r(&r, t, &mut xtr);
+                let r2 = r.iter().map(|v| v * v).sum();
+                let ry = r.iter().zip(&yv).map(|(a, b)| a * b).sum();
+                let exact = gap_from_parts(n, &mut xtr, r2, ry, &w, t, &pen);
+                assert!(
+                    exact.gap_n <= tol * y2 * (1.0 + 1e-9),
+                    "n {n} ratio {ratio}: exact gap {:e} > {:e}",
+                    exact.gap_n,
+                    tol * y2
+                );
+                let diff = (&mixed.coef - &plain.coef).mapv(f64::abs).sum();
+                let size = plain.coef.mapv(f64::abs).sum().max(1e-300);
+                assert!(
+                    diff <= 1e-6 * size,
+                    "n {n} ratio {ratio}: {diff:e} vs {size:e}"
+                );
+                // the inner loops did run in f32 (their rounding shows in the last digits)
+                differ += usize::from(diff > 0.0);
+            }
+        }
+        assert!(differ > 0);
+        // columns of norm 1e13: f64 throughout, the same fit as without mixed precision
+        let (n, d, t) = (1000, 150, 9);
+        let (mut x, yv) = problem(n, d, t, 43);
+        x.mapv_inplace(|v| v * 1e13);
+        let y = Array2::from_shape_vec((n, t).f(), yv).unwrap();
+        let design = DenseDesign::new(x.view(), None);
+        let pen = L21 { alpha: 1e11 };
+        let fit = |mixed: bool| {
+            BlockCoordinateDescent {
+                options: BcdOptions {
+                    tol: 1e-10,
+                    max_iter: 100_000,
+                    mixed_precision: mixed,
+                    ..BcdOptions::default()
+                },
+            }
+            .solve_path(&design, y.view(), std::slice::from_ref(&pen), None)
+            .pop()
+            .unwrap()
+        };
+        let (mixed, plain) = (fit(true), fit(false));
+        assert!(plain.converged);
+        assert_eq!(mixed.coef, plain.coef);
+        assert_eq!(mixed.n_iter, plain.n_iter);
     }
 
     #[test]
