@@ -659,19 +659,21 @@ impl<'a, X: Design> Residual<'a, X> {
             // leave the single-precision loop: its `ΔW` applied to `R₀` in `f64`
             self.single.on = false;
             let single = std::mem::take(&mut self.single);
-            self.apply_pending(&single.cols, &single.dw);
+            self.apply_pending(&single.cols, &single.dw, true);
             self.single = single;
         }
         let Some(wsg) = self.wsg.take() else {
             return;
         };
-        self.apply_pending(&wsg.cols, &wsg.dw);
+        self.apply_pending(&wsg.cols, &wsg.dw, false);
         self.prev = Some((wsg.cols, wsg.g));
     }
 
-    /// `R −= X_cols ΔW` for the rows of `dw` (row-major `|cols| × t`) that are not zero, over
-    /// panels of rows (each panel of `R` updated once while in cache).
-    fn apply_pending(&mut self, all: &[usize], all_dw: &[f64]) {
+    /// `R −= X_cols ΔW` for the rows of `dw` (row-major `|cols| × t`) that are not zero: over
+    /// panels of rows of the moved columns (each panel of `R` updated once while in cache), or
+    /// a chunk of whole columns at a time when `R` is small or `by_columns` (a large working
+    /// set: a panel of rows of all its columns would be a large copy).
+    fn apply_pending(&mut self, all: &[usize], all_dw: &[f64], by_columns: bool) {
         let t = self.t;
         let moved: Vec<usize> = (0..all.len())
             .filter(|&p| all_dw[p * t..(p + 1) * t].iter().any(|&v| v != 0.0))
@@ -686,7 +688,7 @@ impl<'a, X: Design> Residual<'a, X> {
             .flat_map(|&p| all_dw[p * t..(p + 1) * t].iter().copied())
             .collect();
         let (x, n, m) = (self.x, self.x.n_samples(), cols.len());
-        if n * t <= PENDING_COLUMNS_MAX {
+        if by_columns || n * t <= PENDING_COLUMNS_MAX {
             // `R` stays in cache: chunks of whole columns (no row-panel buffer of `n·m`)
             self.update_rows(&cols, &dw);
             return;
