@@ -21,7 +21,10 @@
 //!
 //! The CD state takes one of three forms:
 //! * the residual `R = Y − XW` (`n × T`): on a dense design an epoch handles the working set in
-//!   blocks of 64 features with two matrix products per block (see [`Residual`]);
+//!   blocks of 64 features with two matrix products per block (see [`Residual`]); with mixed
+//!   precision an inner loop keeps `R₀` fixed and carries its change in `f32`, its products
+//!   in `f32` too, and `R` is recomputed in `f64` when the loop ends (see [`Single`]: every
+//!   outer evaluation, and so the certificate, is exact);
 //! * working-set Gram mode, inside one inner loop: `X_wsᵀ X_ws` and `X_wsᵀ R`, chosen when the
 //!   working set is small next to `n` (a row update then costs `|ws|·T` instead of `n·T`);
 //! * Gram mode, `H = XᵀR = XᵀY − (XᵀX) W` (`d × T`; a row update costs `d·T`), for `n ≫ d` once
@@ -92,7 +95,14 @@ pub(super) trait CdState {
     /// Called before each inner loop, with the working set, the number of candidates it was
     /// drawn from (support plus violating features) and the outer loop's `XᵀR` (`d × t`
     /// row-major; a point where the state may change form).
-    fn before_inner(&mut self, _w: &[f64], _ws: &[usize], _candidates: usize, _xtr: &[f64]) {}
+    fn before_inner(&mut self, _w: &[f64], _ws: &[usize], _candidates: usize, _xtr: &mut Vec<f64>) {
+    }
+    /// The outer loop's `XᵀR` buffer, if [`before_inner`](Self::before_inner) took it (a
+    /// single-precision inner loop reads its gradients at the loop's start from it instead of
+    /// copying them); the outer loop takes it back before its next `XᵀR`.
+    fn take_outer_xtr(&mut self) -> Option<Vec<f64>> {
+        None
+    }
     /// `(‖R‖², ⟨R, Y⟩)` during an inner loop, when the state has them cheaply (working-set
     /// Gram mode); `None` otherwise.
     fn inner_r2_ry(&self) -> Option<(f64, f64)> {
@@ -308,7 +318,13 @@ impl<X: Design> CdState for AutoState<'_, X> {
             Self::Gram(_) => None,
         }
     }
-    fn before_inner(&mut self, w: &[f64], ws: &[usize], candidates: usize, xtr: &[f64]) {
+    fn take_outer_xtr(&mut self) -> Option<Vec<f64>> {
+        match self {
+            Self::Residual(r, ..) => r.take_outer_xtr(),
+            Self::Gram(_) => None,
+        }
+    }
+    fn before_inner(&mut self, w: &[f64], ws: &[usize], candidates: usize, xtr: &mut Vec<f64>) {
         if let Self::Residual(r, cost, threshold) = self {
             // switch if the epochs so far plus the shortest inner loop ahead (K epochs) reach it;
             // or when the working set holds half the features or more: its Gram matrix would
@@ -331,9 +347,9 @@ impl<X: Design> CdState for AutoState<'_, X> {
                 // (and so moved `R`) since it was computed
                 let own: Vec<f64>;
                 let xtr = if r.fresh && xtr.len() == d * r.t {
-                    xtr
+                    &xtr[..]
                 } else {
-                    r.flush();
+                    r.flush(w);
                     let mut v = vec![0.0; d * r.t];
                     r.x.xt_r(&r.r, r.t, &mut v);
                     own = v;
@@ -382,27 +398,21 @@ pub(super) struct Residual<'a, X> {
     single: Box<Single>,
 }
 
-/// A single-precision inner loop over the working set: `R = R₀ + D` with `R₀` (`f64`) fixed
-/// during the loop and its change `D` (`n × t`, `f32`) updated by `f32` matrix products (about
-/// twice the `f64` products' speed on the blocked epoch's shapes); a row's gradient is
-/// `X_jᵀR₀ + X_jᵀD`, `X_wsᵀR₀` taken from the outer loop's exact `XᵀR`. When the loop ends the
-/// working set's accumulated `ΔW` is applied to `R₀` in `f64` (one product over the moved
-/// columns), so every outer evaluation — gap, screening, stopping — is exact; within a loop a
-/// gradient is off by about `1e-7` of the loop's own change `X_jᵀD` (not of `X_jᵀR`), which the
-/// next loop's exact start removes (iterative refinement).
+/// A single-precision inner loop: `R = R₀ + D` with `R₀` (`f64`) fixed during the loop and its
+/// change `D` (`n × t`, `f32`) updated by `f32` matrix products (about twice the `f64`
+/// products' speed on the blocked epoch's shapes); a row's gradient is `X_jᵀR₀ + X_jᵀD`,
+/// `XᵀR₀` being the outer loop's exact product (its buffer, lent for the loop). When the loop
+/// ends `R` is recomputed in `f64` as `Y − XW` (one product over the support), so every outer
+/// evaluation — gap, screening, stopping — is exact; within a loop a gradient is off by about
+/// `1e-7` of the loop's own change `X_jᵀD` (not of `X_jᵀR`), which the next loop's exact start
+/// removes (iterative refinement).
 #[derive(Default)]
 struct Single {
     on: bool,
-    /// Position of each feature in the working set (`usize::MAX` outside it).
-    pos: Vec<usize>,
-    /// The working set.
-    cols: Vec<usize>,
-    /// `X_wsᵀR₀`, row-major `m × t`.
+    /// `XᵀR₀`, row-major `d × t` (the outer loop's buffer while `on`).
     xtr0: Vec<f64>,
     /// `D`, column-major `n × t`.
     d: Vec<f32>,
-    /// Accumulated `ΔW` on the working set, row-major `m × t`.
-    dw: Vec<f64>,
     /// A block of columns rounded to `f32`, its `X_Bᵀ D` and `ΔW_B` in `f32`.
     xb: Vec<f32>,
     g: Vec<f32>,
@@ -654,26 +664,45 @@ impl<'a, X: Design> Residual<'a, X> {
 
     /// Leave working-set Gram mode: apply the pending `ΔW` to `R` (`R −= X_moved ΔW_moved`
     /// over panels of rows, each panel of `R` updated once while in cache).
-    fn flush(&mut self) {
+    fn flush(&mut self, w: &[f64]) {
         if self.single.on {
-            // leave the single-precision loop: its `ΔW` applied to `R₀` in `f64`
+            // leave the single-precision loop: `R = Y − XW` in f64 over the support
             self.single.on = false;
-            let single = std::mem::take(&mut self.single);
-            self.apply_pending(&single.cols, &single.dw, true);
-            self.single = single;
+            self.fresh = false;
+            let (x, n, t) = (self.x, self.x.n_samples(), self.t);
+            let support: Vec<usize> = (0..x.n_features())
+                .filter(|&j| !crate::linalg::is_zero(&w[j * t..(j + 1) * t]))
+                .collect();
+            self.r.copy_from_slice(self.y);
+            // chunks of support columns (a view of `X` when consecutive) and their rows of `W`
+            // (a slice of `W` when consecutive): no copy of the support's rows
+            let mut rows = Vec::new();
+            for cols in support.chunks(chunk_cols(n)) {
+                let (first, c) = (cols[0], cols.len());
+                let wc = if cols[c - 1] - first + 1 == c {
+                    &w[first * t..(first + c) * t]
+                } else {
+                    rows.clear();
+                    for &j in cols {
+                        rows.extend_from_slice(&w[j * t..(j + 1) * t]);
+                    }
+                    &rows[..]
+                };
+                let xbs = gather(x, cols, &mut self.blocks.xb);
+                crate::linalg::sub_x_w(xbs, n, c, wc, t, &mut self.r, 1);
+            }
         }
         let Some(wsg) = self.wsg.take() else {
             return;
         };
-        self.apply_pending(&wsg.cols, &wsg.dw, false);
+        self.apply_pending(&wsg.cols, &wsg.dw);
         self.prev = Some((wsg.cols, wsg.g));
     }
 
     /// `R −= X_cols ΔW` for the rows of `dw` (row-major `|cols| × t`) that are not zero: over
     /// panels of rows of the moved columns (each panel of `R` updated once while in cache), or
-    /// a chunk of whole columns at a time when `R` is small or `by_columns` (a large working
-    /// set: a panel of rows of all its columns would be a large copy).
-    fn apply_pending(&mut self, all: &[usize], all_dw: &[f64], by_columns: bool) {
+    /// a chunk of whole columns at a time when `R` is small.
+    fn apply_pending(&mut self, all: &[usize], all_dw: &[f64]) {
         let t = self.t;
         let moved: Vec<usize> = (0..all.len())
             .filter(|&p| all_dw[p * t..(p + 1) * t].iter().any(|&v| v != 0.0))
@@ -688,7 +717,7 @@ impl<'a, X: Design> Residual<'a, X> {
             .flat_map(|&p| all_dw[p * t..(p + 1) * t].iter().copied())
             .collect();
         let (x, n, m) = (self.x, self.x.n_samples(), cols.len());
-        if by_columns || n * t <= PENDING_COLUMNS_MAX {
+        if n * t <= PENDING_COLUMNS_MAX {
             // `R` stays in cache: chunks of whole columns (no row-panel buffer of `n·m`)
             self.update_rows(&cols, &dw);
             return;
@@ -709,39 +738,14 @@ impl<'a, X: Design> Residual<'a, X> {
         self.panel = buf;
     }
 
-    /// Enter a single-precision inner loop over `ws` (`R` up to date, `xtr` its exact `XᵀR`).
-    fn enter_single(&mut self, ws: &[usize], xtr: &[f64]) {
-        let (n, d, t) = (self.x.n_samples(), self.x.n_features(), self.t);
+    /// Enter a single-precision inner loop (`R` up to date, `xtr` its exact `XᵀR`, lent).
+    fn enter_single(&mut self, xtr: &mut Vec<f64>) {
+        let (n, t) = (self.x.n_samples(), self.t);
         let s = &mut *self.single;
-        s.pos.clear();
-        s.pos.resize(d, usize::MAX);
-        for (p, &j) in ws.iter().enumerate() {
-            s.pos[j] = p;
-        }
-        s.cols.clear();
-        s.cols.extend_from_slice(ws);
-        s.xtr0.clear();
-        for &j in ws {
-            s.xtr0.extend_from_slice(&xtr[j * t..(j + 1) * t]);
-        }
+        s.xtr0 = std::mem::take(xtr);
         s.d.clear();
         s.d.resize(n * t, 0.0);
-        s.dw.clear();
-        s.dw.resize(ws.len() * t, 0.0);
         s.on = true;
-    }
-
-    /// Whether every feature of `rows` is in the single-precision loop's working set (else
-    /// the loop is left first: `R₀`'s gradients would go stale).
-    fn single_covers(&mut self, rows: &[usize]) -> bool {
-        if !self.single.on {
-            return false;
-        }
-        if rows.iter().all(|&j| self.single.pos[j] != usize::MAX) {
-            return true;
-        }
-        self.flush();
-        false
     }
 
     /// Enter working-set Gram mode over `ws` (`R` up to date; `xtr` its `XᵀR` when
@@ -886,19 +890,15 @@ impl<X: Design> CdState for Residual<'_, X> {
         }
         let n = self.x.n_samples();
         if self.single.on {
-            // `X_jᵀ(R₀ + D)` (not reached in the solver: single-precision loops run blocked
+            // `X_jᵀR₀ + X_jᵀD` (not reached in the solver: single-precision loops run blocked
             // epochs, whose rows read `X_Bᵀ D` from one product)
             let s = &self.single;
             let mut col = vec![0.0; n];
             for (k, o) in out.iter_mut().enumerate() {
-                for (c, (&r, &dv)) in col.iter_mut().zip(
-                    self.r[k * n..(k + 1) * n]
-                        .iter()
-                        .zip(&s.d[k * n..(k + 1) * n]),
-                ) {
-                    *c = r + f64::from(dv);
+                for (c, &dv) in col.iter_mut().zip(&s.d[k * n..(k + 1) * n]) {
+                    *c = f64::from(dv);
                 }
-                *o = self.x.col_dot(j, &col);
+                *o = s.xtr0[j * self.t + k] + self.x.col_dot(j, &col);
             }
             return;
         }
@@ -908,14 +908,12 @@ impl<X: Design> CdState for Residual<'_, X> {
     }
     #[inline]
     fn update_row(&mut self, j: usize, delta: &[f64]) {
-        if self.single_covers(&[j]) {
-            let (n, t) = (self.x.n_samples(), self.t);
+        if self.single.on && self.x.can_gather() {
+            let n = self.x.n_samples();
             let xj = gather(self.x, &[j], &mut self.blocks.xb);
             let s = &mut *self.single;
-            let p = s.pos[j];
             for (k, &dk) in delta.iter().enumerate() {
                 if dk != 0.0 {
-                    s.dw[p * t + k] += dk;
                     for (dv, &xv) in s.d[k * n..(k + 1) * n].iter_mut().zip(xj) {
                         #[allow(clippy::cast_possible_truncation)]
                         {
@@ -946,10 +944,13 @@ impl<X: Design> CdState for Residual<'_, X> {
             }
         }
     }
-    fn full_grad(&mut self, _w: &[f64], out: &mut [f64]) {
-        self.flush();
+    fn full_grad(&mut self, w: &[f64], out: &mut [f64]) {
+        self.flush(w);
         self.x.xt_r(&self.r, self.t, out);
         self.fresh = true;
+    }
+    fn take_outer_xtr(&mut self) -> Option<Vec<f64>> {
+        (!self.single.xtr0.is_empty()).then(|| std::mem::take(&mut self.single.xtr0))
     }
     fn r2_ry(&self, w: &[f64]) -> (f64, f64) {
         debug_assert!(self.wsg.is_none(), "r2_ry in working-set Gram mode");
@@ -977,16 +978,16 @@ impl<X: Design> CdState for Residual<'_, X> {
     fn inner_r2_ry(&self) -> Option<(f64, f64)> {
         self.wsg.as_ref().map(|g| (g.r2(self.t), g.ry()))
     }
-    fn before_inner(&mut self, w: &[f64], ws: &[usize], _candidates: usize, xtr: &[f64]) {
-        self.flush();
+    fn before_inner(&mut self, w: &[f64], ws: &[usize], _candidates: usize, xtr: &mut Vec<f64>) {
+        self.flush(w);
         if ws.is_empty() || !self.x.can_gather() {
             return;
         }
         let fresh = self.fresh && xtr.len() == self.x.n_features() * self.t;
         if ws_gram_pays(self.x.n_samples(), ws.len(), self.t) {
-            self.enter_ws_gram(w, ws, fresh.then_some(xtr));
+            self.enter_ws_gram(w, ws, fresh.then_some(&xtr[..]));
         } else if self.allow_single && fresh {
-            self.enter_single(ws, xtr);
+            self.enter_single(xtr);
         }
     }
     fn epoch(&mut self, w: &mut [f64], ws: &[usize], norm2: &[f64], nf: f64, prox: Prox<'_>) {
@@ -1010,10 +1011,6 @@ impl<X: Design> CdState for Residual<'_, X> {
             inv,
         } = &mut *self.blocks;
         let single = &mut *self.single;
-        debug_assert!(
-            !single.on || ws.iter().all(|&j| single.pos[j] != usize::MAX),
-            "epoch outside the single-precision loop's working set"
-        );
         let mut tmp = vec![0.0; t];
         // blocks: the working-set members of each bucket of BLOCK consecutive features
         for cols in ws.chunk_by(|a, b| a / BLOCK == b / BLOCK) {
@@ -1063,10 +1060,9 @@ impl<X: Design> CdState for Residual<'_, X> {
                 single.g.resize(b * t, 0.0);
                 crate::linalg::xt_r_f32(&single.xb, n, b, &single.d, t, &mut single.g);
                 for (i, &j) in cols.iter().enumerate() {
-                    let p = single.pos[j];
                     let (gi, g32) = (&mut g[i * t..(i + 1) * t], &single.g[i * t..(i + 1) * t]);
                     for ((o, &r0), &dv) in
-                        gi.iter_mut().zip(&single.xtr0[p * t..(p + 1) * t]).zip(g32)
+                        gi.iter_mut().zip(&single.xtr0[j * t..(j + 1) * t]).zip(g32)
                     {
                         *o = r0 + f64::from(dv);
                     }
@@ -1131,15 +1127,6 @@ impl<X: Design> CdState for Residual<'_, X> {
                 if single.on {
                     crate::linalg::narrow(dw, &mut single.dwb);
                     crate::linalg::sub_x_w_f32(&single.xb, n, b, &single.dwb, t, &mut single.d);
-                    for (i, &j) in cols.iter().enumerate() {
-                        let p = single.pos[j];
-                        for (a, &v) in single.dw[p * t..(p + 1) * t]
-                            .iter_mut()
-                            .zip(&dw[i * t..(i + 1) * t])
-                        {
-                            *a += v;
-                        }
-                    }
                 } else {
                     crate::linalg::sub_x_w(xbs, n, b, dw, t, &mut self.r, 1);
                 }
@@ -1160,18 +1147,16 @@ impl<X: Design> CdState for Residual<'_, X> {
         let x = self.x;
         let (n, t) = (x.n_samples(), self.t);
         let c = chunk_cols(n);
-        let single = self.single_covers(rows);
         for (cols, o) in rows.chunks(c).zip(out.chunks_mut(c * t)) {
             let xbs = gather(x, cols, &mut self.blocks.xb);
-            if single {
+            if self.single.on {
                 let s = &mut *self.single;
                 crate::linalg::narrow(xbs, &mut s.xb);
                 s.g.resize(cols.len() * t, 0.0);
                 crate::linalg::xt_r_f32(&s.xb, n, cols.len(), &s.d, t, &mut s.g);
                 for (i, &j) in cols.iter().enumerate() {
-                    let p = s.pos[j];
                     for k in 0..t {
-                        o[i * t + k] = s.xtr0[p * t + k] + f64::from(s.g[i * t + k]);
+                        o[i * t + k] = s.xtr0[j * t + k] + f64::from(s.g[i * t + k]);
                     }
                 }
             } else {
@@ -1189,22 +1174,15 @@ impl<X: Design> CdState for Residual<'_, X> {
         let x = self.x;
         let (n, t) = (x.n_samples(), self.t);
         let c = chunk_cols(n);
-        let single = self.single_covers(rows);
         for (cols, dl) in rows.chunks(c).zip(deltas.chunks(c * t)) {
             if dl.iter().any(|&v| v != 0.0) {
                 self.fresh = false;
                 let xbs = gather(x, cols, &mut self.blocks.xb);
-                if single {
+                if self.single.on {
                     let s = &mut *self.single;
                     crate::linalg::narrow(xbs, &mut s.xb);
                     crate::linalg::narrow(dl, &mut s.dwb);
                     crate::linalg::sub_x_w_f32(&s.xb, n, cols.len(), &s.dwb, t, &mut s.d);
-                    for (i, &j) in cols.iter().enumerate() {
-                        let p = s.pos[j];
-                        for k in 0..t {
-                            s.dw[p * t + k] += dl[i * t + k];
-                        }
-                    }
                 } else {
                     crate::linalg::sub_x_w(xbs, n, cols.len(), dl, t, &mut self.r, 1);
                 }
@@ -1495,6 +1473,9 @@ pub(super) fn solve<S: CdState + ?Sized, P: ProxRow + DualNorm>(
     loop {
         // along a path the first outer iteration of an alpha sees the `W` (and `R`) the previous
         // alpha ended with: its `XᵀR`, `‖R‖²` and `⟨R, Y⟩` are reused
+        if let Some(v) = state.take_outer_xtr() {
+            grad = v;
+        }
         let (r2, ry) = match cached.take() {
             Some(parts) => parts,
             None => {
@@ -1613,7 +1594,7 @@ pub(super) fn solve<S: CdState + ?Sized, P: ProxRow + DualNorm>(
             anderson.reset();
         }
         ws = cand;
-        state.before_inner(w, &ws, n_candidates, &grad);
+        state.before_inner(w, &ws, n_candidates, &mut grad);
         log::debug!(
             "outer: {:.1} ms, epochs {epochs} gap {:.3e} tol {:.3e} violation {:.3e} support {n_support} candidates {n_candidates} ws {}",
             clock.elapsed().as_secs_f64() * 1e3,
@@ -1665,6 +1646,10 @@ pub(super) fn solve<S: CdState + ?Sized, P: ProxRow + DualNorm>(
                         break;
                     }
                     continue;
+                }
+                // (a state that took the outer `XᵀR` buffer left an empty one)
+                if grad.len() < ws.len() * t {
+                    grad.resize(ws.len() * t, 0.0);
                 }
                 let ws_grad = &mut grad[..ws.len() * t];
                 state.grad_rows(&ws, ws_grad);
@@ -2520,7 +2505,7 @@ mod tests {
         st.full_grad(&w, &mut xtr);
         let ws1: Vec<usize> = (0..30).map(|i| 2 * i).collect();
         assert!(ws_gram_pays(n, ws1.len(), t));
-        st.before_inner(&w, &ws1, d, &xtr);
+        st.before_inner(&w, &ws1, d, &mut xtr);
         assert!(st.prev.is_none());
         check(&st, &w, &ws1);
         for _ in 0..3 {
@@ -2544,7 +2529,7 @@ mod tests {
             .chain((0..8).map(|i| 2 * i + 1))
             .collect();
         ws2.sort_unstable();
-        st.before_inner(&w, &ws2, d, &xtr);
+        st.before_inner(&w, &ws2, d, &mut xtr);
         check(&st, &w, &ws2);
         let g2 = st.wsg.as_ref().unwrap();
         assert_eq!(&g2.cols[..kept.len()], &kept[..]);
@@ -2563,7 +2548,7 @@ mod tests {
             .filter(|&i| i != j)
             .chain([59])
             .collect();
-        st.before_inner(&w, &ws3, d, &xtr);
+        st.before_inner(&w, &ws3, d, &mut xtr);
         check(&st, &w, &ws3);
     }
 
@@ -2622,7 +2607,7 @@ mod tests {
         let mut delta = vec![0.0; t];
         zero_row(&mut state, &mut w, 4, t, &mut delta);
         let ws: Vec<usize> = (0..d).collect();
-        state.before_inner(&w, &ws, d, &stale);
+        state.before_inner(&w, &ws, d, &mut stale);
         assert!(matches!(state, AutoState::Gram(_)));
         let fresh = Gram::new(&design, &y, t, &w);
         let AutoState::Gram(g) = &state else {
@@ -2656,8 +2641,8 @@ mod tests {
             .with_fresh_xtr()
             .with_single(true);
         let (mut wa, mut wb) = (vec![0.0; d * t], vec![0.0; d * t]);
-        a.before_inner(&wa, &ws, ws.len(), &xtr);
-        b.before_inner(&wb, &ws, ws.len(), &xtr);
+        a.before_inner(&wa, &ws, ws.len(), &mut xtr.clone());
+        b.before_inner(&wb, &ws, ws.len(), &mut xtr);
         assert!(!a.single.on && b.single.on);
         for _ in 0..3 {
             a.epoch(&mut wa, &ws, &norm2, n as f64, &prox);
