@@ -198,6 +198,13 @@ const COUPLED: f64 = 1.5;
 /// and the exact update that ends each loop.
 pub(super) const SINGLE_MIN_NT: usize = 1 << 13;
 
+/// Bound on the relative rounding of a single-precision product's entry, `|X_jᵀD|` against
+/// `‖X_j‖·‖D‖` (`f32`'s unit roundoff 6e-8 with room for the accumulation).
+const SINGLE_ROUNDING: f64 = 1e-6;
+/// A single-precision loop continues in `f64` once its largest violation is within this factor
+/// of its products' rounding bound (see [`Single`]).
+const SINGLE_MARGIN: f64 = 100.0;
+
 /// Largest `R` (`n·t` elements, 256 KiB) to which [`Residual::apply_pending`] applies a pending
 /// `ΔW` a chunk of whole columns at a time (`R` then stays in cache, and no panel of rows of
 /// every moved column is gathered); a larger `R` is updated a panel of rows at a time.
@@ -1130,6 +1137,21 @@ impl<X: Design> CdState for Residual<'_, X> {
                 } else {
                     crate::linalg::sub_x_w(xbs, n, b, dw, t, &mut self.r, 1);
                 }
+            }
+        }
+        if self.single.on {
+            // the f32 products' rounding of a row's gradient is about 1e-7·‖X_j‖·‖D‖; once the
+            // largest violation comes within SINGLE_MARGIN of that bound (a loop that moved R a
+            // lot but must now resolve small violations, as on ill-conditioned fits late in
+            // their solve), the loop goes on in f64 from an exact R
+            let d2 = crate::linalg::dot_f32s(&self.single.d, &self.single.d);
+            let xmax = ws.iter().map(|&j| norm2[j]).fold(0.0f64, f64::max).sqrt();
+            if worst <= SINGLE_MARGIN * SINGLE_ROUNDING * xmax * d2.sqrt() / nf {
+                log::debug!(
+                    "single-precision loop continues in f64: violation {worst:.3e}, rounding bound {:.3e}",
+                    SINGLE_ROUNDING * xmax * d2.sqrt() / nf
+                );
+                self.flush(w);
             }
         }
         self.worst = Some(worst);
@@ -2671,6 +2693,51 @@ mod tests {
         let rmax = r.iter().fold(0.0f64, |m, v| m.max(v.abs()));
         for (p, q) in b.r.iter().zip(&r) {
             assert!((p - q).abs() <= 1e-12 * rmax, "{p} vs {q}");
+        }
+    }
+
+    #[test]
+    fn single_precision_loop_hands_over_to_f64_near_its_rounding() {
+        // one long inner loop from W = 0: once the violation reaches the f32 products' rounding
+        // bound the loop leaves single precision (R exact again) and its epochs go on to
+        // violations far below what f32 gradients resolve
+        let (n, d, t) = (300, 120, 4);
+        let (x, y) = problem(n, d, t, 51);
+        let design = DenseDesign::new(x.view(), None);
+        let norm2: Vec<f64> = (0..d).map(|j| design.col_norm2(j)).collect();
+        let ws: Vec<usize> = (0..d).collect();
+        let pen = L21Ridge {
+            alpha: 0.001,
+            l1_ratio: 0.9,
+        };
+        let prox = RowProx::of(&pen);
+        let mut xtr = vec![0.0; d * t];
+        design.xt_r(&y, t, &mut xtr);
+        let mut st = Residual::new(&design, &y, y.clone(), t)
+            .with_fresh_xtr()
+            .with_single(true);
+        let mut w = vec![0.0; d * t];
+        st.before_inner(&w, &ws, d, &mut xtr);
+        assert!(st.single.on);
+        let first = {
+            st.epoch(&mut w, &ws, &norm2, n as f64, &prox);
+            st.epoch_violation().unwrap()
+        };
+        let mut last = first;
+        for _ in 0..3000 {
+            st.epoch(&mut w, &ws, &norm2, n as f64, &prox);
+            last = st.epoch_violation().unwrap();
+            if last < 1e-12 * first {
+                break;
+            }
+        }
+        assert!(!st.single.on, "the loop left single precision");
+        assert!(last < 1e-12 * first, "violation {last:e} from {first:e}");
+        let mut r = y.clone();
+        design.sub_x_w(&w, t, &mut r);
+        let rmax = r.iter().fold(0.0f64, |m, v| m.max(v.abs()));
+        for (p, q) in st.r.iter().zip(&r) {
+            assert!((p - q).abs() <= 1e-10 * rmax, "{p} vs {q}");
         }
     }
 
