@@ -2644,7 +2644,7 @@ mod tests {
     fn single_precision_epochs_track_the_f64_epochs() {
         // a working set with gaps over more than one block: epochs of a single-precision
         // inner loop make the f64 epochs' updates to f32 rounding of the products, and
-        // leaving the loop applies its ΔW to R exactly (R = Y − XW to f64 rounding)
+        // leaving the loop recomputes R exactly (R = Y − XW to f64 rounding)
         let (n, d, t) = (300, 200, 4);
         let (x, y) = problem(n, d, t, 31);
         let design = DenseDesign::new(x.view(), None);
