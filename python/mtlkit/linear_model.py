@@ -98,6 +98,7 @@ class _BaseMultiTask(MultiOutputMixin, BaseEstimator):
         "selection": [StrOptions({"cyclic", "random"})],
         "scaling": [StrOptions(set(_SCALINGS))],
         "n_threads": [Interval(numbers.Integral, 1, None, closed="left")],
+        "mixed_precision": ["boolean"],
     }
 
     # ---- what subclasses decide -------------------------------------------------------------
@@ -124,6 +125,7 @@ class _BaseMultiTask(MultiOutputMixin, BaseEstimator):
             "random_state": _seed(self.random_state, self.selection),
             "scaling": self.scaling,
             "n_threads": int(self.n_threads),
+            "mixed_precision": bool(self.mixed_precision),
         }
         losses = self._losses(n_tasks)
         if losses is not None:
@@ -381,6 +383,10 @@ class MultiTaskLasso(_RegressorBase):
     scaling : {"task_mean", "all_samples", "sum"}, default="task_mean"
     n_threads : int, default=1
         Threads for the matrix products.
+    mixed_precision : bool, default=True
+        Run the inner loops' matrix products in float32 (about twice the float64 speed)
+        while every duality gap and stopping test stays exact in float64, so ``tol`` is
+        certified either way. ``False``: everything in float64.
 
     Attributes
     ----------
@@ -423,6 +429,7 @@ class MultiTaskLasso(_RegressorBase):
         selection="cyclic",
         scaling="task_mean",
         n_threads=1,
+        mixed_precision=True,
     ):
         self.alpha = alpha
         self.fit_intercept = fit_intercept
@@ -434,6 +441,7 @@ class MultiTaskLasso(_RegressorBase):
         self.selection = selection
         self.scaling = scaling
         self.n_threads = n_threads
+        self.mixed_precision = mixed_precision
 
 
 class MultiTaskElasticNet(_RegressorBase):
@@ -475,6 +483,7 @@ class MultiTaskElasticNet(_RegressorBase):
         selection="cyclic",
         scaling="task_mean",
         n_threads=1,
+        mixed_precision=True,
     ):
         self.alpha = alpha
         self.l1_ratio = l1_ratio
@@ -487,6 +496,7 @@ class MultiTaskElasticNet(_RegressorBase):
         self.selection = selection
         self.scaling = scaling
         self.n_threads = n_threads
+        self.mixed_precision = mixed_precision
 
     def _l1_ratio(self):
         return self.l1_ratio
@@ -600,6 +610,7 @@ class MultiTaskLogisticRegression(_ClassifierTasks, ClassifierMixin, _BaseMultiT
         selection="cyclic",
         scaling="task_mean",
         n_threads=1,
+        mixed_precision=True,
     ):
         self.alpha = alpha
         self.l1_ratio = l1_ratio
@@ -611,6 +622,7 @@ class MultiTaskLogisticRegression(_ClassifierTasks, ClassifierMixin, _BaseMultiT
         self.selection = selection
         self.scaling = scaling
         self.n_threads = n_threads
+        self.mixed_precision = mixed_precision
 
     _accepts_1d_y = True
 
@@ -733,6 +745,7 @@ class MultiTaskMixedLoss(_ClassifierTasks, _RegressorBase):
         selection="cyclic",
         scaling="task_mean",
         n_threads=1,
+        mixed_precision=True,
     ):
         self.alpha = alpha
         self.losses = losses
@@ -745,6 +758,7 @@ class MultiTaskMixedLoss(_ClassifierTasks, _RegressorBase):
         self.selection = selection
         self.scaling = scaling
         self.n_threads = n_threads
+        self.mixed_precision = mixed_precision
 
     @property
     def _estimator(self):
@@ -861,6 +875,7 @@ class _CvBase(_RegressorBase):
         "one_standard_error": ["boolean"],
         "scaling": [StrOptions(set(_SCALINGS))],
         "n_threads": [Interval(numbers.Integral, 1, None, closed="left")],
+        "mixed_precision": ["boolean"],
     }
     warm_start = False
 
@@ -996,6 +1011,7 @@ class MultiTaskLassoCV(_CvBase):
         one_standard_error=False,
         scaling="task_mean",
         n_threads=1,
+        mixed_precision=True,
     ):
         self.eps = eps
         self.alphas = alphas
@@ -1011,6 +1027,7 @@ class MultiTaskLassoCV(_CvBase):
         self.one_standard_error = one_standard_error
         self.scaling = scaling
         self.n_threads = n_threads
+        self.mixed_precision = mixed_precision
 
 
 class MultiTaskElasticNetCV(_CvBase):
@@ -1056,6 +1073,7 @@ class MultiTaskElasticNetCV(_CvBase):
         one_standard_error=False,
         scaling="task_mean",
         n_threads=1,
+        mixed_precision=True,
     ):
         self.l1_ratio = l1_ratio
         self.eps = eps
@@ -1072,6 +1090,7 @@ class MultiTaskElasticNetCV(_CvBase):
         self.one_standard_error = one_standard_error
         self.scaling = scaling
         self.n_threads = n_threads
+        self.mixed_precision = mixed_precision
 
     def _l1_ratios(self):
         r = np.atleast_1d(np.asarray(self.l1_ratio, dtype=np.float64))

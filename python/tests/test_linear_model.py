@@ -70,6 +70,29 @@ def test_parity_with_sklearn(seed):
     assert ours.converged_
 
 
+@pytest.mark.parametrize("shape", [(2000, 300, 5), (600, 900, 15)])
+def test_mixed_precision_switch_keeps_sklearn_parity(shape):
+    # large enough (n * T >= 8192) for the single-precision products; the tall one (n >= 5 d)
+    # also forms X^T X in single precision: both settings certify the same tolerance
+    X, Y, rng = problem(7, *shape)
+    alpha_max = np.sqrt(((X - X.mean(0)).T @ (Y - Y.mean(0))) ** 2).sum(1).max() / X.shape[0]
+    alpha = alpha_max / 50
+    ref = sk.MultiTaskElasticNet(alpha=alpha, l1_ratio=0.7, **TIGHT).fit(X, Y)
+    fits = []
+    for mixed in (True, False):
+        ours = mtlkit.MultiTaskElasticNet(
+            alpha=alpha, l1_ratio=0.7, tol=1e-12, max_iter=100_000, mixed_precision=mixed
+        )
+        assert ours.get_params()["mixed_precision"] is mixed
+        ours.fit(X, Y)
+        assert ours.converged_
+        assert rel(ours.coef_, ref.coef_) < 1e-6
+        fits.append(ours.coef_)
+    assert rel(fits[0], fits[1]) < 1e-6
+    with pytest.raises(ValueError, match="mixed_precision"):
+        mtlkit.MultiTaskLasso(mixed_precision="yes").fit(X, Y)
+
+
 @pytest.mark.parametrize("seed", range(4))
 def test_sample_weight_parity(seed):
     X, Y, rng = problem(100 + seed)

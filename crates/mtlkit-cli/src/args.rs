@@ -264,6 +264,11 @@ pub struct CommonArgs {
     /// Threads for the matrix products (coordinate descent itself is sequential).
     #[arg(long, default_value_t = 1)]
     pub n_threads: usize,
+    /// Mixed precision for the multi-task Lasso / elastic net on a dense design: the inner
+    /// loops' matrix products in f32, every duality gap and stopping test exact in f64
+    /// (`false`: everything in f64).
+    #[arg(long, default_value_t = true, action = clap::ArgAction::Set)]
+    pub mixed_precision: bool,
     /// Design matrix X (n_samples x n_features), .npy or .csv with a header.
     #[arg(long)]
     pub x: Option<PathBuf>,

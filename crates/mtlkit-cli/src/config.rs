@@ -229,6 +229,8 @@ pub struct FitConfig {
     pub random_state: u64,
     /// n_threads.
     pub n_threads: usize,
+    /// mixed_precision.
+    pub mixed_precision: bool,
     /// Data.
     pub source: DataSource,
     /// Sample weights file.
@@ -350,6 +352,7 @@ impl FitConfig {
             },
             random_state: a.random_state,
             n_threads: a.n_threads,
+            mixed_precision: a.mixed_precision,
             source,
             sample_weight: a.sample_weight,
             losses: a

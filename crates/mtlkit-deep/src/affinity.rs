@@ -65,12 +65,12 @@ impl AffinityConfig {
         if self.every == 0 {
             return Err(config_err("affinity.every must be ≥ 1"));
         }
-        if let Some(lr) = self.lookahead_lr {
-            if !(lr.is_finite() && lr > 0.0) {
-                return Err(config_err(format!(
-                    "affinity.lookahead_lr must be positive and finite, got {lr}"
-                )));
-            }
+        if let Some(lr) = self.lookahead_lr
+            && !(lr.is_finite() && lr > 0.0)
+        {
+            return Err(config_err(format!(
+                "affinity.lookahead_lr must be positive and finite, got {lr}"
+            )));
         }
         Ok(())
     }
@@ -196,12 +196,12 @@ impl PairSums {
     pub(crate) fn add(&mut self, t: usize, ids: &[usize], m: &[Vec<f64>]) {
         for (a, &ta) in ids.iter().enumerate() {
             for (b, &tb) in ids.iter().enumerate() {
-                if let Some(&v) = m.get(a).and_then(|r| r.get(b)) {
-                    if v.is_finite() {
-                        let c = &mut self.cells[ta * t + tb];
-                        c.0 += v;
-                        c.1 += 1;
-                    }
+                if let Some(&v) = m.get(a).and_then(|r| r.get(b))
+                    && v.is_finite()
+                {
+                    let c = &mut self.cells[ta * t + tb];
+                    c.0 += v;
+                    c.1 += 1;
                 }
             }
         }

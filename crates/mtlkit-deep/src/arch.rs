@@ -223,7 +223,7 @@ impl<E: Encoder> Cgc<E> {
     ) -> Self {
         let t = out_dims.len();
         assert!(
-            t > 0 && task_experts.len() % t == 0,
+            t > 0 && task_experts.len().is_multiple_of(t),
             "task experts must come in equal numbers per task"
         );
         let k = task_experts.len() / t;

@@ -572,12 +572,12 @@ impl Sampling {
     /// # Errors
     /// A non-positive or NaN τ.
     pub fn validate(&self) -> Result<()> {
-        if let Self::Temperature { tau } = self {
-            if tau.is_nan() || *tau <= 0.0 {
-                return Err(config_err(format!(
-                    "sampling temperature must be > 0, got {tau}"
-                )));
-            }
+        if let Self::Temperature { tau } = self
+            && (tau.is_nan() || *tau <= 0.0)
+        {
+            return Err(config_err(format!(
+                "sampling temperature must be > 0, got {tau}"
+            )));
         }
         Ok(())
     }

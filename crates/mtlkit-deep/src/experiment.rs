@@ -648,28 +648,28 @@ impl ExperimentReport {
             let (m, sd) = mean_std(&self.delta_m_grouped);
             let _ = writeln!(s, "Δm of the grouped models = {m:+.2}% ± {sd:.2}");
         }
-        if let Some(a) = &self.affinity {
-            if a.lookahead_steps > 0 {
-                let _ = writeln!(
-                    s,
-                    "lookahead affinity Z[i→j] (row i stepped, column j measured; {} measurements):",
-                    a.lookahead_steps
-                );
-                let _ = write!(s, "{:<20}", "");
-                for n in &self.tasks {
-                    let _ = write!(s, " {:>12}", truncate(n, 12));
+        if let Some(a) = &self.affinity
+            && a.lookahead_steps > 0
+        {
+            let _ = writeln!(
+                s,
+                "lookahead affinity Z[i→j] (row i stepped, column j measured; {} measurements):",
+                a.lookahead_steps
+            );
+            let _ = write!(s, "{:<20}", "");
+            for n in &self.tasks {
+                let _ = write!(s, " {:>12}", truncate(n, 12));
+            }
+            let _ = writeln!(s);
+            for (i, row) in a.lookahead.iter().enumerate() {
+                let _ = write!(s, "{:<20}", truncate(&self.tasks[i], 20));
+                for v in row {
+                    let _ = match v {
+                        Some(v) => write!(s, " {v:>12.2e}"),
+                        None => write!(s, " {:>12}", "—"),
+                    };
                 }
                 let _ = writeln!(s);
-                for (i, row) in a.lookahead.iter().enumerate() {
-                    let _ = write!(s, "{:<20}", truncate(&self.tasks[i], 20));
-                    for v in row {
-                        let _ = match v {
-                            Some(v) => write!(s, " {v:>12.2e}"),
-                            None => write!(s, " {:>12}", "—"),
-                        };
-                    }
-                    let _ = writeln!(s);
-                }
             }
         }
         s

@@ -203,14 +203,14 @@ impl ArchConfig {
     /// # Errors
     /// A width that does not match the configured image.
     pub fn check_inputs(&self, d_in: usize) -> Result<()> {
-        if let Self::HardSharing { conv: Some(c), .. } | Self::Mmoe { conv: Some(c), .. } = self {
-            if c.input_width() != d_in {
-                return Err(config_err(format!(
-                    "conv: the image {:?} needs {} input values per row, the data has {d_in}",
-                    c.image,
-                    c.input_width()
-                )));
-            }
+        if let Self::HardSharing { conv: Some(c), .. } | Self::Mmoe { conv: Some(c), .. } = self
+            && c.input_width() != d_in
+        {
+            return Err(config_err(format!(
+                "conv: the image {:?} needs {} input values per row, the data has {d_in}",
+                c.image,
+                c.input_width()
+            )));
         }
         Ok(())
     }

@@ -100,11 +100,11 @@ impl ModelMeta {
         if self.feature_names.is_empty() {
             return Err(bad("the model has no input features".into()));
         }
-        if let Some(s) = &self.standardizer {
-            if s.mean.len() != self.feature_names.len() || s.scale.len() != self.feature_names.len()
-            {
-                return Err(bad("the standardiser does not match the features".into()));
-            }
+        if let Some(s) = &self.standardizer
+            && (s.mean.len() != self.feature_names.len()
+                || s.scale.len() != self.feature_names.len())
+        {
+            return Err(bad("the standardiser does not match the features".into()));
         }
         Ok(())
     }

@@ -123,12 +123,12 @@ impl TrainerConfig {
                 self.min_delta
             )));
         }
-        if let Some(c) = self.clip_grad_norm {
-            if !(c > 0.0 && c.is_finite()) {
-                return Err(config_err(format!(
-                    "clip_grad_norm must be positive, got {c}"
-                )));
-            }
+        if let Some(c) = self.clip_grad_norm
+            && !(c > 0.0 && c.is_finite())
+        {
+            return Err(config_err(format!(
+                "clip_grad_norm must be positive, got {c}"
+            )));
         }
         if self.checkpoint_every == 0 {
             return Err(config_err("checkpoint_every must be ≥ 1"));
@@ -498,12 +498,12 @@ where
     M: MultiTaskModel,
 {
     cfg.validate()?;
-    if let Some(v) = validation {
-        if v.specs() != train.specs() || v.n_features() != train.n_features() {
-            return Err(config_err(
-                "the validation set must have the training set's tasks and features",
-            ));
-        }
+    if let Some(v) = validation
+        && (v.specs() != train.specs() || v.n_features() != train.n_features())
+    {
+        return Err(config_err(
+            "the validation set must have the training set's tasks and features",
+        ));
     }
     let t_n = train.n_tasks();
     if model.n_tasks() != t_n {
@@ -543,20 +543,20 @@ where
         aff_cosine: crate::affinity::PairSums::new(t_n),
     };
     // resume
-    if let Some(dir) = &files.checkpoint_dir {
-        if let Some((s, m, o, b)) = load_checkpoint(dir, model.clone(), optim.clone())? {
-            if s_config_differs(&s, &config_fp) {
-                return Err(DeepError::ModelFile {
-                    path: dir.join(STATE_FILE),
-                    message: "the checkpoint was written with other trainer settings".into(),
-                });
-            }
-            weighting.load_state(&s.weighting)?;
-            model = m;
-            optim = o;
-            best_model = b;
-            st = s;
+    if let Some(dir) = &files.checkpoint_dir
+        && let Some((s, m, o, b)) = load_checkpoint(dir, model.clone(), optim.clone())?
+    {
+        if s_config_differs(&s, &config_fp) {
+            return Err(DeepError::ModelFile {
+                path: dir.join(STATE_FILE),
+                message: "the checkpoint was written with other trainer settings".into(),
+            });
         }
+        weighting.load_state(&s.weighting)?;
+        model = m;
+        optim = o;
+        best_model = b;
+        st = s;
     }
     let total_steps_est = cfg.epochs
         * train
@@ -588,14 +588,14 @@ where
                 .schedule
                 .lr(cfg.lr, st.steps, total_steps_est, epoch, cfg.warmup_steps);
             last_lr = lr;
-            if let Some(a) = &cfg.affinity {
-                if st.steps % a.every == 0 {
-                    let eta = a.lookahead_lr.unwrap_or(lr);
-                    if let Some((ids, z)) =
-                        crate::affinity::lookahead(&model, train, &batch, eta, device)?
-                    {
-                        st.aff_lookahead.add(t_n, &ids, &z);
-                    }
+            if let Some(a) = &cfg.affinity
+                && st.steps.is_multiple_of(a.every)
+            {
+                let eta = a.lookahead_lr.unwrap_or(lr);
+                if let Some((ids, z)) =
+                    crate::affinity::lookahead(&model, train, &batch, eta, device)?
+                {
+                    st.aff_lookahead.add(t_n, &ids, &z);
                 }
             }
             let use_grads = weighting.need_now() != Need::Losses
@@ -614,20 +614,20 @@ where
                     st.step_in_epoch += 1;
                     continue;
                 }
-                if let Some(stats) = &step.stats {
-                    if let (Some(r), Some(c)) = (stats.conflict_ratio, &stats.cosines) {
-                        if cfg.affinity.as_ref().is_some_and(|a| a.cosine) {
-                            st.aff_cosine.add(t_n, &stats.tasks, c);
-                        }
-                        st.acc_conflict.0 += r;
-                        st.acc_conflict.1 += 1;
-                        for (a, &ta) in stats.tasks.iter().enumerate() {
-                            for (b, &tb) in stats.tasks.iter().enumerate() {
-                                let cell = &mut st.acc_cos[ta * t_n + tb];
-                                if c[a][b].is_finite() {
-                                    cell.0 += c[a][b];
-                                    cell.1 += 1;
-                                }
+                if let Some(stats) = &step.stats
+                    && let (Some(r), Some(c)) = (stats.conflict_ratio, &stats.cosines)
+                {
+                    if cfg.affinity.as_ref().is_some_and(|a| a.cosine) {
+                        st.aff_cosine.add(t_n, &stats.tasks, c);
+                    }
+                    st.acc_conflict.0 += r;
+                    st.acc_conflict.1 += 1;
+                    for (a, &ta) in stats.tasks.iter().enumerate() {
+                        for (b, &tb) in stats.tasks.iter().enumerate() {
+                            let cell = &mut st.acc_cos[ta * t_n + tb];
+                            if c[a][b].is_finite() {
+                                cell.0 += c[a][b];
+                                cell.1 += 1;
                             }
                         }
                     }
@@ -682,11 +682,12 @@ where
             st.step_in_epoch += 1;
             st.steps += 1;
             bar.inc(1);
-            if let Some(dir) = &files.checkpoint_dir {
-                if st.steps % cfg.checkpoint_every == 0 && st.step_in_epoch < plan.len() {
-                    st.weighting = weighting.state()?;
-                    save_checkpoint(dir, &mut st, &model, &optim, best_model.as_ref())?;
-                }
+            if let Some(dir) = &files.checkpoint_dir
+                && st.steps.is_multiple_of(cfg.checkpoint_every)
+                && st.step_in_epoch < plan.len()
+            {
+                st.weighting = weighting.state()?;
+                save_checkpoint(dir, &mut st, &model, &optim, best_model.as_ref())?;
             }
         }
         // end of epoch: validation, early stopping, log

@@ -39,6 +39,20 @@ pub trait Design {
     fn sub_x_w(&self, w: &[f64], t: usize, r: &mut [f64]);
     /// `out = XᵀX` (`d × d`).
     fn gram(&self, out: &mut [f64]);
+    /// `r = Y − X W` and `out = Xᵀ r` (`y`, `r` `n × t` column-major; `w`, `out` `d × t`
+    /// row-major): one pass over `X` where the design can (dense `f64`: panels of rows, each
+    /// read from memory once); the default makes two.
+    fn residual_xt_r(&self, y: &[f64], w: &[f64], t: usize, r: &mut [f64], out: &mut [f64]) {
+        r.copy_from_slice(y);
+        self.sub_x_w(w, t, r);
+        self.xt_r(r, t, out);
+    }
+    /// `out ≈ XᵀX` (`d × d`) with single-precision products (entries within a few
+    /// `1e-7 · ‖X_i‖·‖X_j‖`), for a solver that certifies against exact passes; `false` (the
+    /// default, `out` untouched) where the design has no such kernel.
+    fn gram_f32(&self, _out: &mut [f64]) -> bool {
+        false
+    }
     /// Columns `cols` as one column-major `n × |cols|` block of `f64`, for solvers that work on
     /// blocks of columns at matrix-product speed: a view of `X` when possible, else written to
     /// `buf`. `None` (the default) for designs without dense columns.
@@ -123,15 +137,16 @@ impl<'a, T: Element> DenseDesign<'a, T> {
     pub fn new(x: ArrayView2<'a, T>, offset: Option<&[f64]>) -> Self {
         let (n, d) = x.dim();
         let centred = offset.is_some_and(|o| o.iter().any(|&v| v != 0.0));
-        if !centred && x.t().is_standard_layout() {
-            if let Some(s) = x.to_slice_memory_order() {
-                return Self {
-                    data: Cow::Borrowed(s),
-                    n,
-                    d,
-                    threads: 1,
-                };
-            }
+        if !centred
+            && x.t().is_standard_layout()
+            && let Some(s) = x.to_slice_memory_order()
+        {
+            return Self {
+                data: Cow::Borrowed(s),
+                n,
+                d,
+                threads: 1,
+            };
         }
         let off = |j: usize| offset.map_or(0.0, |o| o[j]);
         let data = match x.as_slice() {
@@ -305,6 +320,19 @@ impl Design for DenseDesign<'_, f64> {
     }
     fn gram(&self, out: &mut [f64]) {
         linalg::gram(&self.data, self.n, self.d, out, self.threads);
+    }
+    fn gram_f32(&self, out: &mut [f64]) -> bool {
+        linalg::gram_f32(&self.data, self.n, self.d, out);
+        true
+    }
+    fn residual_xt_r(&self, y: &[f64], w: &[f64], t: usize, r: &mut [f64], out: &mut [f64]) {
+        if self.threads > 1 {
+            r.copy_from_slice(y);
+            self.sub_x_w(w, t, r);
+            self.xt_r(r, t, out);
+        } else {
+            linalg::residual_xt_r(&self.data, self.n, self.d, y, w, t, r, out);
+        }
     }
     fn gather<'s>(&'s self, cols: &[usize], buf: &'s mut Vec<f64>) -> Option<&'s [f64]> {
         Some(gather_f64(&self.data, self.n, cols, buf))

@@ -38,6 +38,7 @@ mod linalg;
 pub mod penalty;
 pub mod persist;
 pub mod pertask;
+mod simd;
 pub mod solver;
 pub mod structured;
 

@@ -46,6 +46,96 @@ pub(crate) fn gram(x: &[f64], n: usize, d: usize, out: &mut [f64], threads: usiz
     }
 }
 
+/// `R = Y − X W` and `out = Xᵀ R` in one pass over `X` (`x` `n × d` and `y`, `r` `n × t`
+/// column-major; `w`, `out` `d × t` row-major): by panels of rows, each panel's
+/// `R_p = Y_p − X_p W` (over the rows of `W` that are not zero) and then `out += X_pᵀ R_p` while
+/// the panel is in cache. Where `X` streams from memory (a pass over a large `X` after other
+/// work), this halves the traffic of the two products made one after the other.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn residual_xt_r(
+    x: &[f64],
+    n: usize,
+    d: usize,
+    y: &[f64],
+    w: &[f64],
+    t: usize,
+    r: &mut [f64],
+    out: &mut [f64],
+) {
+    debug_assert_eq!(x.len(), n * d);
+    debug_assert_eq!(r.len(), n * t);
+    debug_assert_eq!(out.len(), d * t);
+    r.copy_from_slice(y);
+    out.fill(0.0);
+    if n == 0 || d == 0 || t == 0 {
+        return;
+    }
+    // ≈ 1 MiB of `X` per panel (a multiple of 16 rows, at least 64)
+    let rows = (((1usize << 17) / d) & !15).clamp(64, n);
+    let support: Vec<usize> = (0..d)
+        .filter(|&j| !is_zero(&w[j * t..(j + 1) * t]))
+        .collect();
+    let wm = MatRef::from_row_major_slice(w, d, t);
+    let mut r0 = 0;
+    while r0 < n {
+        let m = rows.min(n - r0);
+        let xp = MatRef::from_column_major_slice_with_stride(&x[r0..], m, d, n);
+        if !crate::simd::sub_x_w(x, n, &support, w, t, r, n, (r0, r0 + m)) {
+            let rp = MatMut::from_column_major_slice_with_stride_mut(&mut r[r0..], m, t, n);
+            matmul(rp, Accum::Add, xp, wm, -1.0, Par::Seq);
+        }
+        let rp = MatRef::from_column_major_slice_with_stride(&r[r0..], m, t, n);
+        let dst = MatMut::from_row_major_slice_mut(out, d, t);
+        matmul(dst, Accum::Add, xp.transpose(), rp, 1.0, Par::Seq);
+        r0 += m;
+    }
+}
+
+/// `out ≈ XᵀX` (`d × d`, symmetric, both triangles) for `x` `n × d` column-major, its
+/// products in single precision: panels of rows rounded to `f32` (each panel within the core's
+/// cache) and their lower-triangular products accumulated in `f32` (about twice the `f64`
+/// speed), then widened. Entries are within a few `1e-7 · ‖X_i‖·‖X_j‖` of the exact ones (the
+/// solver that uses it certifies against exact `XᵀR` passes).
+pub(crate) fn gram_f32(x: &[f64], n: usize, d: usize, out: &mut [f64]) {
+    use faer::linalg::matmul::triangular::{BlockStructure, matmul as tri_matmul};
+    debug_assert_eq!(x.len(), n * d);
+    debug_assert_eq!(out.len(), d * d);
+    // ≈ 2 MiB of `f32` per panel (at least 64 rows)
+    let rows = ((1usize << 19) / d.max(1)).clamp(64, n.max(1));
+    let mut g = vec![0.0f32; d * d];
+    let mut p = vec![0.0f32; rows * d];
+    let mut r0 = 0;
+    while r0 < n {
+        let m = rows.min(n - r0);
+        for j in 0..d {
+            narrow_into(&x[j * n + r0..j * n + r0 + m], &mut p[j * m..(j + 1) * m]);
+        }
+        let pm = MatRef::from_column_major_slice(&p[..m * d], m, d);
+        let dst = MatMut::from_column_major_slice_mut(&mut g, d, d);
+        let accum = if r0 == 0 { Accum::Replace } else { Accum::Add };
+        tri_matmul(
+            dst,
+            BlockStructure::TriangularLower,
+            accum,
+            pm.transpose(),
+            BlockStructure::Rectangular,
+            pm,
+            BlockStructure::Rectangular,
+            1.0f32,
+            Par::Seq,
+        );
+        r0 += m;
+    }
+    // column-major lower triangle `g[j·d + i]`, i ≥ j
+    for j in 0..d {
+        for i in j..d {
+            let v = f64::from(g[j * d + i]);
+            out[i * d + j] = v;
+            out[j * d + i] = v;
+        }
+    }
+}
+
 /// `out += PᵀP` on the lower triangle of the column-major `m × m` `out` (the upper triangle is
 /// left alone) for a column-major panel `p` of `rows × m`: a Gram matrix accumulated over
 /// panels of rows.
@@ -104,6 +194,15 @@ pub(crate) fn sub_rows_w(
     ld: usize,
     threads: usize,
 ) {
+    if threads <= 1 {
+        // the rows of `W` that are not zero (the kernel skips the others' columns of `P`)
+        let cols: Vec<usize> = (0..m)
+            .filter(|&j| !is_zero(&w[j * t..(j + 1) * t]))
+            .collect();
+        if crate::simd::sub_x_w(p, rows, &cols, w, t, r, ld, (0, rows)) {
+            return;
+        }
+    }
     let pm = MatRef::from_column_major_slice(p, rows, m);
     let wm = MatRef::from_row_major_slice(w, m, t);
     let dst = MatMut::from_column_major_slice_with_stride_mut(r, rows, t, ld);
@@ -152,6 +251,10 @@ pub(crate) fn xt_r_f32(p: &[f32], rows: usize, m: usize, dm: &[f32], t: usize, o
 /// `D −= P W` in single precision: `p` column-major `rows × m`, `w` row-major `m × t`, `dm`
 /// column-major `rows × t`.
 pub(crate) fn sub_x_w_f32(p: &[f32], rows: usize, m: usize, w: &[f32], t: usize, dm: &mut [f32]) {
+    let cols: Vec<usize> = (0..m).collect();
+    if crate::simd::sub_x_w_f32(p, rows, &cols, w, t, dm, rows, (0, rows)) {
+        return;
+    }
     let pm = MatRef::from_column_major_slice(p, rows, m);
     let wm = MatRef::from_row_major_slice(w, m, t);
     let dst = MatMut::from_column_major_slice_mut(dm, rows, t);

@@ -395,10 +395,11 @@ pub(crate) fn solve(
             }
         }
         for (t, task) in tasks.iter().enumerate() {
-            if task.loss == Loss::Logistic && task.intercept {
-                if let State::Logit { z, p } = &mut states[t] {
-                    newton_intercept(task, z, p, &mut b[t]);
-                }
+            if task.loss == Loss::Logistic
+                && task.intercept
+                && let State::Logit { z, p } = &mut states[t]
+            {
+                newton_intercept(task, z, p, &mut b[t]);
             }
         }
         if opts.anderson {

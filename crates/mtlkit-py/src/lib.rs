@@ -112,6 +112,9 @@ struct FitParams {
     working_set: bool,
     #[serde(default = "yes")]
     anderson: bool,
+    /// Mixed-precision inner loops (gaps and stops exact in f64).
+    #[serde(default = "yes")]
+    mixed_precision: bool,
     #[serde(default = "auto")]
     gram: String,
     #[serde(default)]
@@ -211,6 +214,7 @@ fn configure<P: EstimatorPenalty>(
         .screening(fp.screening)
         .working_set(fp.working_set)
         .anderson(fp.anderson)
+        .mixed_precision(fp.mixed_precision)
         .gram(gram)
         .n_threads(fp.n_threads);
     if let Some(losses) = &fp.losses {

@@ -618,13 +618,13 @@ fn check_params(p: &ReportParams, tasks: &Tasks) -> Result<()> {
             found: nt,
         });
     }
-    if let Some(k) = p.n_groups {
-        if k == 0 || k > nt {
-            return Err(RelateError::InvalidGroups {
-                n_groups: k,
-                n_tasks: nt,
-            });
-        }
+    if let Some(k) = p.n_groups
+        && (k == 0 || k > nt)
+    {
+        return Err(RelateError::InvalidGroups {
+            n_groups: k,
+            n_tasks: nt,
+        });
     }
     let needed = 2 * p.n_folds.max(p.inner_folds + 1);
     for (name, y) in tasks.names.iter().zip(&tasks.y) {

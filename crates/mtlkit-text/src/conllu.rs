@@ -115,14 +115,14 @@ fn finish(
         return Err(err(source_name, end_line, "sentence has no word line"));
     }
     for (k, w) in s.words().enumerate() {
-        if let Some(h) = w.head {
-            if h > n {
-                return Err(err(
-                    source_name,
-                    word_lines[k],
-                    format!("HEAD {h} is not a word of this {n}-word sentence"),
-                ));
-            }
+        if let Some(h) = w.head
+            && h > n
+        {
+            return Err(err(
+                source_name,
+                word_lines[k],
+                format!("HEAD {h} is not a word of this {n}-word sentence"),
+            ));
         }
     }
     out.push(s);

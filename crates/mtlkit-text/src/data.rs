@@ -279,12 +279,12 @@ impl Vocab {
             if s.use_task[2] {
                 labels[2][p] = i64::from(self.labels[2].id(&w.deprel));
             }
-            if s.use_task[3] {
-                if let Some(h) = w.head {
-                    #[allow(clippy::cast_possible_wrap)]
-                    {
-                        labels[3][p] = h as i64;
-                    }
+            if s.use_task[3]
+                && let Some(h) = w.head
+            {
+                #[allow(clippy::cast_possible_wrap)]
+                {
+                    labels[3][p] = h as i64;
                 }
             }
         }

@@ -397,14 +397,13 @@ pub fn run_text_experiment(cfg: &TextConfig, progress: &mut dyn FnMut(&str)) -> 
         if let (Some(h), Some(d)) = (
             ts.iter().position(|t| *t == Task::Head),
             ts.iter().position(|t| *t == Task::Deprel),
-        ) {
-            if let Some(value) = las(&preds[h], &preds[d], &test) {
-                metrics.push(MetricValue {
-                    task: "parse".into(),
-                    metric: "las".into(),
-                    value,
-                });
-            }
+        ) && let Some(value) = las(&preds[h], &preds[d], &test)
+        {
+            metrics.push(MetricValue {
+                task: "parse".into(),
+                metric: "las".into(),
+                value,
+            });
         }
         Ok((
             RunResult {
@@ -448,10 +447,10 @@ pub fn run_text_experiment(cfg: &TextConfig, progress: &mut dyn FnMut(&str)) -> 
                 }
                 single_task.push(r);
             }
-            if let (Some(h), Some(d)) = (head, deprel) {
-                if let Some(v) = las(&h, &d, &test) {
-                    single_task_las.push(v);
-                }
+            if let (Some(h), Some(d)) = (head, deprel)
+                && let Some(v) = las(&h, &d, &test)
+            {
+                single_task_las.push(v);
             }
         }
     }

@@ -60,10 +60,10 @@ pub fn parse<R: BufRead>(reader: R, source_name: &str) -> Result<Vec<NerSentence
             continue;
         }
         if let Some(c) = line.strip_prefix('#') {
-            if let Some((k, v)) = c.split_once('=') {
-                if k.trim() == "sent_id" {
-                    cur.sent_id = Some(v.trim().to_string());
-                }
+            if let Some((k, v)) = c.split_once('=')
+                && k.trim() == "sent_id"
+            {
+                cur.sent_id = Some(v.trim().to_string());
             }
             continue;
         }

@@ -83,12 +83,12 @@ impl TextTrainerConfig {
                 self.lr
             )));
         }
-        if let Some(c) = self.clip_grad_norm {
-            if !(c > 0.0 && c.is_finite()) {
-                return Err(config_err(format!(
-                    "trainer.clip_grad_norm must be positive, got {c}"
-                )));
-            }
+        if let Some(c) = self.clip_grad_norm
+            && !(c > 0.0 && c.is_finite())
+        {
+            return Err(config_err(format!(
+                "trainer.clip_grad_norm must be positive, got {c}"
+            )));
         }
         self.optimizer
             .validate()

@@ -133,7 +133,7 @@ impl Amortizer {
     /// Whether the next call must compute (every `every` calls, and while nothing is cached).
     pub fn due(&self, every: usize) -> bool {
         let every = every.max(1) as u64;
-        self.calls % every == 0 || self.cached.iter().all(Option::is_none)
+        self.calls.is_multiple_of(every) || self.cached.iter().all(Option::is_none)
     }
 
     /// Cached weights for these tasks; a task never computed gets the mean of the others.

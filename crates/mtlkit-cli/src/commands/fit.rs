@@ -60,20 +60,18 @@ pub fn run(cfg: FitConfig) -> Result<()> {
                 .iter()
                 .all(|&l| l == mtlkit_linear::Loss::Squared)
             && cfg.scaling == mtlkit_linear::LossScaling::TaskMean;
-        if plain {
-            if let Some(x32) = io::read_npy_f32(x)? {
-                let yt = io::read_table(y)?;
-                let mut model = match checked {
-                    Checked::Lasso(p) => p.fit_f32(x32.view(), yt.values.view())?,
-                    Checked::ElasticNet(p) => p.fit_f32(x32.view(), yt.values.view())?,
-                };
-                if let Some(c) = yt.columns {
-                    model = model
-                        .with_task_names(c)
-                        .context("task names from the Y header")?;
-                }
-                return finish(&cfg, &model);
+        if plain && let Some(x32) = io::read_npy_f32(x)? {
+            let yt = io::read_table(y)?;
+            let mut model = match checked {
+                Checked::Lasso(p) => p.fit_f32(x32.view(), yt.values.view())?,
+                Checked::ElasticNet(p) => p.fit_f32(x32.view(), yt.values.view())?,
+            };
+            if let Some(c) = yt.columns {
+                model = model
+                    .with_task_names(c)
+                    .context("task names from the Y header")?;
             }
+            return finish(&cfg, &model);
         }
     }
     let data = load_data(&cfg)?;
@@ -174,10 +172,10 @@ fn finish(cfg: &FitConfig, model: &mtlkit_linear::MultiTaskLinearModel) -> Resul
             "scaling": model.hyperparameters().scaling.name(),
         });
         let mut summary = summary;
-        if summary["loss"] != "mixed" {
-            if let Some(m) = summary.as_object_mut() {
-                m.remove("losses");
-            }
+        if summary["loss"] != "mixed"
+            && let Some(m) = summary.as_object_mut()
+        {
+            m.remove("losses");
         }
         println!("{summary}");
     } else {
@@ -212,6 +210,7 @@ fn configure<P: EstimatorPenalty>(p: MultiTaskParams<P>, cfg: &FitConfig) -> Mul
         .selection(cfg.selection)
         .random_state(cfg.random_state)
         .n_threads(cfg.n_threads)
+        .mixed_precision(cfg.mixed_precision)
         .task_losses(cfg.losses.iter().copied())
         .scaling(cfg.scaling)
 }

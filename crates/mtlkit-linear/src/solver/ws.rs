@@ -103,6 +103,19 @@ pub(super) trait CdState {
     fn take_outer_xtr(&mut self) -> Option<Vec<f64>> {
         None
     }
+    /// Whether [`full_grad`](Self::full_grad) and [`r2_ry`](Self::r2_ry) are approximations
+    /// (a Gram matrix with single-precision products): the outer loop then neither stops,
+    /// screens nor keeps a dual point on them, and calls [`exact`](Self::exact) first.
+    fn approximate(&self) -> bool {
+        false
+    }
+    /// `out = XᵀR` and `(‖R‖², ⟨R, Y⟩)` exactly (`f64` passes over `X`); an approximate state
+    /// continues from them. Default: [`full_grad`](Self::full_grad) and
+    /// [`r2_ry`](Self::r2_ry).
+    fn exact(&mut self, w: &[f64], out: &mut [f64]) -> (f64, f64) {
+        self.full_grad(w, out);
+        self.r2_ry(w)
+    }
     /// `(‖R‖², ⟨R, Y⟩)` during an inner loop, when the state has them cheaply (working-set
     /// Gram mode); `None` otherwise.
     fn inner_r2_ry(&self) -> Option<(f64, f64)> {
@@ -238,19 +251,29 @@ fn epoch_rows<S: CdState + ?Sized>(
 /// much as building `XᵀX` (automatic Gram mode: cheap fits never pay for the Gram matrix,
 /// long ones stop paying `n·T` per row update).
 pub(super) enum AutoState<'a, X> {
-    /// Residual mode, with the accumulated cost `Σ |ws|·T` and the switch threshold.
-    Residual(Residual<'a, X>, usize, usize),
+    /// Residual mode, with the accumulated cost `Σ |ws|·T`, the switch threshold and whether
+    /// Gram mode may use single-precision products ([`AutoState::Mixed`]).
+    Residual(Residual<'a, X>, usize, usize, bool),
     /// Gram mode.
     Gram(Gram),
+    /// Gram mode on `XᵀX` formed with single-precision products (about half the time of the
+    /// `f64` one, which is most of a fit with `n ≫ d`), kept exact by the residual state:
+    /// `H = C − G W` with `C = XᵀR_ref + G W_ref` from the last exact pass at `W_ref`, so the
+    /// rounding of `G` only touches `G·(W − W_ref)`; each stopping check first recomputes
+    /// `R = Y − XW` and `XᵀR` in `f64` ([`CdState::exact`]) and starts again from them
+    /// (iterative refinement: the error shrinks with the step, not with `W`).
+    Mixed(Gram, Residual<'a, X>),
 }
 
 impl<'a, X: Design> AutoState<'a, X> {
     /// Start in residual mode; switch when `Σ |ws|·T` (spent, plus the next `K` epochs) exceeds
     /// `d²/16`: a row update costs `4·n·T` flops bound by memory bandwidth, the (triangular) Gram
-    /// matrix `n·d²` flops at GEMM speed, about 4× faster per flop.
-    pub fn new(res: Residual<'a, X>) -> Self {
+    /// matrix `n·d²` flops at GEMM speed, about 4× faster per flop. `mixed`: Gram mode may
+    /// form `XᵀX` in single precision ([`AutoState::Mixed`]; a single fit, where the exact
+    /// passes it adds are paid once — along a path each alpha would pay its own).
+    pub fn new(res: Residual<'a, X>, mixed: bool) -> Self {
         let d = res.x.n_features();
-        Self::Residual(res, 0, d.saturating_mul(d) / 16)
+        Self::Residual(res, 0, d.saturating_mul(d) / 16, mixed)
     }
 }
 
@@ -259,49 +282,49 @@ impl<X: Design> CdState for AutoState<'_, X> {
     fn grad_row(&self, j: usize, out: &mut [f64]) {
         match self {
             Self::Residual(r, ..) => r.grad_row(j, out),
-            Self::Gram(g) => g.grad_row(j, out),
+            Self::Gram(g) | Self::Mixed(g, _) => g.grad_row(j, out),
         }
     }
     #[inline]
     fn update_row(&mut self, j: usize, delta: &[f64]) {
         match self {
             Self::Residual(r, ..) => r.update_row(j, delta),
-            Self::Gram(g) => g.update_row(j, delta),
+            Self::Gram(g) | Self::Mixed(g, _) => g.update_row(j, delta),
         }
     }
     fn full_grad(&mut self, w: &[f64], out: &mut [f64]) {
         match self {
             Self::Residual(r, ..) => r.full_grad(w, out),
-            Self::Gram(g) => g.full_grad(w, out),
+            Self::Gram(g) | Self::Mixed(g, _) => g.full_grad(w, out),
         }
     }
     fn r2_ry(&self, w: &[f64]) -> (f64, f64) {
         match self {
             Self::Residual(r, ..) => r.r2_ry(w),
-            Self::Gram(g) => g.r2_ry(w),
+            Self::Gram(g) | Self::Mixed(g, _) => g.r2_ry(w),
         }
     }
     fn epoch(&mut self, w: &mut [f64], ws: &[usize], norm2: &[f64], nf: f64, prox: Prox<'_>) {
         match self {
             Self::Residual(r, ..) => r.epoch(w, ws, norm2, nf, prox),
-            Self::Gram(g) => g.epoch(w, ws, norm2, nf, prox),
+            Self::Gram(g) | Self::Mixed(g, _) => g.epoch(w, ws, norm2, nf, prox),
         }
     }
     fn grad_rows(&mut self, rows: &[usize], out: &mut [f64]) {
         match self {
             Self::Residual(r, ..) => r.grad_rows(rows, out),
-            Self::Gram(g) => g.grad_rows(rows, out),
+            Self::Gram(g) | Self::Mixed(g, _) => g.grad_rows(rows, out),
         }
     }
     fn update_rows(&mut self, rows: &[usize], deltas: &[f64]) {
         match self {
             Self::Residual(r, ..) => r.update_rows(rows, deltas),
-            Self::Gram(g) => g.update_rows(rows, deltas),
+            Self::Gram(g) | Self::Mixed(g, _) => g.update_rows(rows, deltas),
         }
     }
     fn account(&mut self, rows: usize) {
         // epochs in working-set Gram mode do not cost `n·t` per row
-        if let Self::Residual(r, cost, _) = self
+        if let Self::Residual(r, cost, ..) = self
             && r.wsg.is_none()
         {
             *cost = cost.saturating_add(rows.saturating_mul(r.t));
@@ -310,29 +333,48 @@ impl<X: Design> CdState for AutoState<'_, X> {
     fn r2(&self, w: &[f64]) -> f64 {
         match self {
             Self::Residual(r, ..) => r.r2(w),
-            Self::Gram(g) => g.r2(w),
+            Self::Gram(g) | Self::Mixed(g, _) => g.r2(w),
         }
     }
     fn inner_r2_ry(&self) -> Option<(f64, f64)> {
         match self {
             Self::Residual(r, ..) => r.inner_r2_ry(),
-            Self::Gram(_) => None,
+            Self::Gram(_) | Self::Mixed(..) => None,
         }
     }
     fn epoch_violation(&self) -> Option<f64> {
         match self {
             Self::Residual(r, ..) => r.epoch_violation(),
-            Self::Gram(_) => None,
+            Self::Gram(_) | Self::Mixed(..) => None,
+        }
+    }
+    fn approximate(&self) -> bool {
+        matches!(self, Self::Mixed(..))
+    }
+    fn exact(&mut self, w: &[f64], out: &mut [f64]) -> (f64, f64) {
+        match self {
+            Self::Mixed(g, r) => {
+                let clock = std::time::Instant::now();
+                // `R = Y − XW` over the support, then `XᵀR` (one pass over `X`)
+                r.x.residual_xt_r(r.y, w, r.t, &mut r.r, out);
+                g.rebase(w, out);
+                log::debug!("exact pass: {:.2} ms", clock.elapsed().as_secs_f64() * 1e3);
+                r.r2_ry(w)
+            }
+            _ => {
+                self.full_grad(w, out);
+                self.r2_ry(w)
+            }
         }
     }
     fn take_outer_xtr(&mut self) -> Option<Vec<f64>> {
         match self {
             Self::Residual(r, ..) => r.take_outer_xtr(),
-            Self::Gram(_) => None,
+            Self::Gram(_) | Self::Mixed(..) => None,
         }
     }
     fn before_inner(&mut self, w: &[f64], ws: &[usize], candidates: usize, xtr: &mut Vec<f64>) {
-        if let Self::Residual(r, cost, threshold) = self {
+        if let Self::Residual(r, cost, threshold, mixed) = self {
             // switch if the epochs so far plus the shortest inner loop ahead (K epochs) reach it;
             // or when the working set holds half the features or more: its Gram matrix would
             // cost a quarter of `XᵀX` or more, and `XᵀX` once built is never rebuilt as the
@@ -362,7 +404,22 @@ impl<X: Design> CdState for AutoState<'_, X> {
                     own = v;
                     &own
                 };
-                *self = Self::Gram(Gram::with_xtr(r.x, r.y, r.t, w, xtr));
+                let mut g = vec![0.0; d.saturating_mul(d)];
+                let single = *mixed && r.allow_single && r.x.gram_f32(&mut g);
+                if !single {
+                    r.x.gram(&mut g);
+                }
+                let gram = Gram::from_parts(g, r.y, r.t, w, xtr);
+                if single {
+                    // the residual state stays, for the exact passes
+                    if let Self::Residual(res, ..) =
+                        std::mem::replace(self, Self::Gram(Gram::empty()))
+                    {
+                        *self = Self::Mixed(gram, res);
+                    }
+                } else {
+                    *self = Self::Gram(gram);
+                }
             } else {
                 r.before_inner(w, ws, candidates, xtr);
             }
@@ -675,12 +732,31 @@ impl<'a, X: Design> Residual<'a, X> {
         if self.single.on {
             // leave the single-precision loop: `R = Y − XW` in f64 over the support
             self.single.on = false;
+            self.recompute(w);
+        }
+        let Some(wsg) = self.wsg.take() else {
+            return;
+        };
+        self.apply_pending(&wsg.cols, &wsg.dw);
+        self.prev = Some((wsg.cols, wsg.g));
+    }
+
+    /// `R = Y − XW` in `f64`, over the support's columns (by chunks: a view of `X` and a
+    /// slice of `W` where the support is consecutive).
+    fn recompute(&mut self, w: &[f64]) {
+        {
             self.fresh = false;
             let (x, n, t) = (self.x, self.x.n_samples(), self.t);
             let support: Vec<usize> = (0..x.n_features())
                 .filter(|&j| !crate::linalg::is_zero(&w[j * t..(j + 1) * t]))
                 .collect();
             self.r.copy_from_slice(self.y);
+            if crate::simd::available() || 2 * support.len() >= x.n_features() {
+                // one product (the kernel skips the zero rows of `W`; faer's, without it,
+                // takes them all, at most twice the support's flops)
+                x.sub_x_w(w, t, &mut self.r);
+                return;
+            }
             // chunks of support columns (a view of `X` when consecutive) and their rows of `W`
             // (a slice of `W` when consecutive): no copy of the support's rows
             let mut rows = Vec::new();
@@ -699,11 +775,6 @@ impl<'a, X: Design> Residual<'a, X> {
                 crate::linalg::sub_x_w(xbs, n, c, wc, t, &mut self.r, 1);
             }
         }
-        let Some(wsg) = self.wsg.take() else {
-            return;
-        };
-        self.apply_pending(&wsg.cols, &wsg.dw);
-        self.prev = Some((wsg.cols, wsg.g));
     }
 
     /// `R −= X_cols ΔW` for the rows of `dw` (row-major `|cols| × t`) that are not zero: over
@@ -1250,37 +1321,64 @@ impl Gram {
         s
     }
 
+    #[cfg(test)]
     /// Build at `W = w` from `xtr = XᵀR` (`d × t` row-major, `R = Y − XW`) already computed:
     /// `XᵀY = XᵀR + G W` then costs `d·|support|·t` instead of a pass over `X`.
     pub fn with_xtr<X: Design>(x: &X, y: &[f64], t: usize, w: &[f64], xtr: &[f64]) -> Self {
         let d = x.n_features();
         let mut g = vec![0.0; d * d];
         x.gram(&mut g);
-        let mut h = vec![0.0; d * t];
-        for j in 0..d {
-            for k in 0..t {
-                h[k * d + j] = xtr[j * t + k];
-            }
-        }
-        let mut xty = h.clone();
-        for q in 0..d {
-            let wq = &w[q * t..(q + 1) * t];
-            if wq.iter().any(|&v| v != 0.0) {
-                let gq = &g[q * d..(q + 1) * d];
-                for (k, &wk) in wq.iter().enumerate() {
-                    if wk != 0.0 {
-                        crate::linalg::axpy(wk, gq, &mut xty[k * d..(k + 1) * d]);
-                    }
-                }
-            }
-        }
-        Self {
+        Self::from_parts(g, y, t, w, xtr)
+    }
+
+    /// As [`with_xtr`](Self::with_xtr) with `G` (`d × d`) given.
+    pub fn from_parts(g: Vec<f64>, y: &[f64], t: usize, w: &[f64], xtr: &[f64]) -> Self {
+        let d = xtr.len() / t.max(1);
+        let mut s = Self {
             g,
-            xty,
-            h,
+            xty: vec![0.0; d * t],
+            h: vec![0.0; d * t],
             y2: y.iter().map(|v| v * v).sum(),
             d,
             t,
+        };
+        s.rebase(w, xtr);
+        s
+    }
+
+    /// A placeholder without data (replaced before use).
+    fn empty() -> Self {
+        Self {
+            g: Vec::new(),
+            xty: Vec::new(),
+            h: Vec::new(),
+            y2: 0.0,
+            d: 0,
+            t: 0,
+        }
+    }
+
+    /// Continue from `xtr = XᵀR` (`d × t` row-major) computed at `W = w`: `H = XᵀR` and
+    /// `XᵀY = XᵀR + G W` (with an approximate `G` the later `H = XᵀY − G W` then carries `G`'s
+    /// error on `W − w` only).
+    fn rebase(&mut self, w: &[f64], xtr: &[f64]) {
+        let (d, t) = (self.d, self.t);
+        for j in 0..d {
+            for k in 0..t {
+                self.h[k * d + j] = xtr[j * t + k];
+            }
+        }
+        self.xty.copy_from_slice(&self.h);
+        for q in 0..d {
+            let wq = &w[q * t..(q + 1) * t];
+            if wq.iter().any(|&v| v != 0.0) {
+                let gq = &self.g[q * d..(q + 1) * d];
+                for (k, &wk) in wq.iter().enumerate() {
+                    if wk != 0.0 {
+                        crate::linalg::axpy(wk, gq, &mut self.xty[k * d..(k + 1) * d]);
+                    }
+                }
+            }
         }
     }
 
@@ -1498,53 +1596,66 @@ pub(super) fn solve<S: CdState + ?Sized, P: ProxRow + DualNorm>(
         if let Some(v) = state.take_outer_xtr() {
             grad = v;
         }
-        let (r2, ry) = match cached.take() {
+        // (values kept from the previous solve are exact)
+        let (mut r2, mut ry) = match cached.take() {
             Some(parts) => parts,
             None => {
                 state.full_grad(w, &mut grad);
                 state.r2_ry(w)
             }
         };
+        let mut exact = !state.approximate();
         // optimality violations (documented scale: gradient of F is −XᵀR / n) and the gap, in
-        // one pass over the rows
-        let gap = if a > 0.0 {
-            outer_pass(
-                w,
-                &grad,
-                t,
-                nf,
-                (a, b),
-                (r2, ry),
-                &excluded,
-                &mut wn2,
-                &mut scores,
-            )
-        } else {
-            for j in 0..d {
-                let wj = &w[j * t..(j + 1) * t];
-                wn2[j] = wj.iter().map(|v| v * v).sum();
-                scores[j] = if excluded[j] {
-                    f64::NEG_INFINITY
-                } else {
-                    violation(wj, wn2[j], &grad[j * t..(j + 1) * t], nf, a, b)
-                };
+        // one pass over the rows; an approximate state's gap that says stop is recomputed from
+        // exact passes first
+        let gap = loop {
+            let gap = if a > 0.0 {
+                outer_pass(
+                    w,
+                    &grad,
+                    t,
+                    nf,
+                    (a, b),
+                    (r2, ry),
+                    &excluded,
+                    &mut wn2,
+                    &mut scores,
+                )
+            } else {
+                for j in 0..d {
+                    let wj = &w[j * t..(j + 1) * t];
+                    wn2[j] = wj.iter().map(|v| v * v).sum();
+                    scores[j] = if excluded[j] {
+                        f64::NEG_INFINITY
+                    } else {
+                        violation(wj, wn2[j], &grad[j * t..(j + 1) * t], nf, a, b)
+                    };
+                }
+                xtr.clear();
+                xtr.extend_from_slice(&grad);
+                gap_from_parts(n, &mut xtr, r2, ry, w, t, penalty)
+            };
+            if exact || (gap.gap_n > opts.tol_n && epochs < opts.max_iter) {
+                break gap;
             }
-            xtr.clear();
-            xtr.extend_from_slice(&grad);
-            gap_from_parts(n, &mut xtr, r2, ry, w, t, penalty)
+            (r2, ry) = state.exact(w, &mut grad);
+            exact = true;
         };
         // the stopping certificate: the primal at `W` against the best dual point of this
         // solve (every one of them is feasible for this penalty, and the dual objective does
         // not depend on `W`), so the certified gap never grows from one outer iteration to
         // the next; screening keeps the current point's own gap, the radius of a sphere
         // centred there
+        // (an approximate state's gap is none of these: it only guides the working set)
         let mut gap = gap;
         let own_gap = gap.gap_n;
-        if gap.primal_n.is_finite() {
+        if exact && gap.primal_n.is_finite() {
             best_dual = best_dual.max(gap.primal_n - gap.gap_n);
             gap.gap_n = gap.gap_n.min(gap.primal_n - best_dual);
         }
-        let done = if gap.gap_n <= opts.tol_n {
+        let done = if !exact {
+            None
+        } else if gap.gap_n <= opts.tol_n {
             Some(true)
         } else if epochs >= opts.max_iter {
             Some(false)
@@ -1571,7 +1682,7 @@ pub(super) fn solve<S: CdState + ?Sized, P: ProxRow + DualNorm>(
         // is at most 1): skips the per-row tests early in a fit and on loose tolerances
         gap.gap_n = own_gap;
         let radius = (2.0 * gap.gap_n.max(0.0)).sqrt() / a_n;
-        if screening && radius * (min_norm2 + b_n).sqrt() < 1.0 {
+        if exact && screening && radius * (min_norm2 + b_n).sqrt() < 1.0 {
             let screen = gap.screener(a_n, b_n);
             for j in 0..d {
                 if !excluded[j] && screen.screens(j, norm2[j]) {
@@ -1660,7 +1771,7 @@ pub(super) fn solve<S: CdState + ?Sized, P: ProxRow + DualNorm>(
             if opts.anderson && epochs > ANDERSON_FROM {
                 anderson.step(state, w, &ws, t, penalty, nf);
             }
-            if inner % K == 0 {
+            if inner.is_multiple_of(K) {
                 // the blocked epoch's own measure when it has one (no pass over the working
                 // set's columns), else the working set's gradient
                 if let Some(worst) = state.epoch_violation() {
@@ -2622,7 +2733,7 @@ mod tests {
         let mut w: Vec<f64> = (0..d * t).map(|i| ((i * 7) % 5) as f64 * 0.05).collect();
         let mut r = y.clone();
         design.sub_x_w(&w, t, &mut r);
-        let mut state = AutoState::new(Residual::new(&design, &y, r, t));
+        let mut state = AutoState::new(Residual::new(&design, &y, r, t), false);
         let mut stale = vec![0.0; d * t];
         state.full_grad(&w, &mut stale);
         // row 4 zeroed (as screening does) after the outer loop's product
@@ -2831,6 +2942,101 @@ mod tests {
         assert!(plain.converged);
         assert_eq!(mixed.coef, plain.coef);
         assert_eq!(mixed.n_iter, plain.n_iter);
+    }
+
+    #[test]
+    fn mixed_gram_fits_certify_and_match_the_f64_gram() {
+        // n ≥ 5d with one penalty: Gram mode on `XᵀX` formed in f32; every stop is decided on
+        // exact passes, so the gap recomputed here from R = Y − XW in f64 meets the tolerance,
+        // and the solution is the f64 Gram mode's; along a path (several penalties) the f64
+        // Gram matrix is kept
+        let (n, d, t) = (3000, 150, 4);
+        assert!(n * t >= SINGLE_MIN_NT && 5 * d <= n);
+        let (x, yv) = problem(n, d, t, 51);
+        let y = Array2::from_shape_vec((n, t).f(), yv.clone()).unwrap();
+        let design = DenseDesign::new(x.view(), None);
+        let mut g0 = vec![0.0; d * t];
+        design.xt_r(&yv, t, &mut g0);
+        let amax = g0
+            .chunks_exact(t)
+            .map(|r| r.iter().map(|v| v * v).sum::<f64>().sqrt())
+            .fold(0.0f64, f64::max)
+            / n as f64;
+        let y2: f64 = yv.iter().map(|v| v * v).sum();
+        let norm2: Vec<f64> = (0..d).map(|j| design.col_norm2(j)).collect();
+        let mut mixed_runs = 0;
+        for (ratio, l1, tol) in [(0.01, 1.0, 1e-12), (0.003, 0.5, 1e-10), (0.2, 1.0, 1e-8)] {
+            let pen = L21Ridge {
+                alpha: amax * ratio,
+                l1_ratio: l1,
+            };
+            // the state after a whole solve, and its exact gap
+            let run = |mixed: bool| {
+                let mut w = vec![0.0; d * t];
+                let mut xtr = vec![0.0; d * t];
+                design.xt_r(&yv, t, &mut xtr);
+                let mut cache = OuterCache::default();
+                let ry = y2;
+                cache.store(xtr, y2, ry);
+                let res = Residual::new(&design, &yv, yv.clone(), t)
+                    .with_fresh_xtr()
+                    .with_single(true);
+                let mut state = AutoState::new(res, mixed);
+                let opts = WsOptions {
+                    max_iter: 100_000,
+                    tol_n: tol * y2,
+                    screening: true,
+                    anderson: true,
+                    random: false,
+                };
+                let mut rng = StdRng::seed_from_u64(0);
+                let out = solve(
+                    &mut state, &mut w, &norm2, n, t, &pen, &opts, &mut rng, &mut cache,
+                );
+                assert!(out.converged);
+                let is_mixed = matches!(state, AutoState::Mixed(..));
+                let mut r = yv.clone();
+                design.sub_x_w(&w, t, &mut r);
+                let mut xtr = vec![0.0; d * t];
+                design.xt_r(&r, t, &mut xtr);
+                let r2 = r.iter().map(|v| v * v).sum();
+                let ry = r.iter().zip(&yv).map(|(a, b)| a * b).sum();
+                let exact = gap_from_parts(n, &mut xtr, r2, ry, &w, t, &pen);
+                assert!(
+                    exact.gap_n <= tol * y2 * (1.0 + 1e-9),
+                    "ratio {ratio} mixed {mixed}: exact gap {:e} > {:e}",
+                    exact.gap_n,
+                    tol * y2
+                );
+                (w, is_mixed)
+            };
+            let (wm, is_mixed) = run(true);
+            let (wp, was_mixed) = run(false);
+            assert!(!was_mixed);
+            mixed_runs += usize::from(is_mixed);
+            let diff: f64 = wm.iter().zip(&wp).map(|(a, b)| (a - b).abs()).sum();
+            let size: f64 = wp.iter().map(|v| v.abs()).sum::<f64>().max(1e-300);
+            assert!(diff <= 1e-5 * size, "ratio {ratio}: {diff:e} vs {size:e}");
+        }
+        // the two small alphas switch to Gram mode at once (most features violate at W = 0)
+        assert!(mixed_runs >= 2, "mixed Gram mode taken {mixed_runs} times");
+        // the estimator's path: several penalties keep the f64 Gram matrix, one takes f32
+        let pens: Vec<L21> = [0.1, 0.01]
+            .iter()
+            .map(|r| L21 { alpha: amax * r })
+            .collect();
+        let solver = BlockCoordinateDescent {
+            options: BcdOptions {
+                tol: 1e-10,
+                max_iter: 100_000,
+                ..BcdOptions::default()
+            },
+        };
+        let path = solver.solve_path(&design, y.view(), &pens, None);
+        let single = solver.solve_path(&design, y.view(), &pens[1..], None);
+        assert!(path.iter().all(|p| p.converged) && single[0].converged);
+        let diff = (&path[1].coef - &single[0].coef).mapv(f64::abs).sum();
+        assert!(diff <= 1e-5 * path[1].coef.mapv(f64::abs).sum());
     }
 
     #[test]
