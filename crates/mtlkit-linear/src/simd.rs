@@ -4,13 +4,32 @@
 //! against 3.4 ms here); this one keeps 16 rows of the tasks' columns in registers while it
 //! applies every column of `X` (`Xᵀ R`, the other thin product, runs at the peak in faer).
 //!
-//! Used by [`crate::linalg`] on one thread when the CPU has AVX-512F; `false` from the entry
-//! point otherwise (the caller then takes faer's product). Sums run in a fixed order, so results
+//! Used by [`crate::linalg`] on one thread when the CPU has AVX-512F and `R` has at most 12
+//! columns (one register group: wider `R` would stream `X` once per group, slower than faer's
+//! packed product, see [`sub_x_w_runs`]); `false` from the entry point otherwise (the caller
+//! then takes faer's product). Sums run in a fixed order, so results
 //! are deterministic (they differ from faer's in the last bits).
 
 /// Task columns per register group (`2 × TG` accumulators plus operands fit the 32 registers).
 #[cfg(target_arch = "x86_64")]
 const TG: usize = 12;
+
+/// Whether [`sub_x_w`] runs here for `t` task columns: AVX-512F and at most one register
+/// group of tasks. With more groups the kernel streams the columns of `X` once per group, by
+/// strips of 16 rows that each touch a page per column: on `2000 × 10000` with 50 tasks that
+/// made the residual's recomputation 2.5× slower than faer's packed product, so wider `R` goes
+/// to faer.
+pub(crate) fn sub_x_w_runs(t: usize) -> bool {
+    #[cfg(target_arch = "x86_64")]
+    {
+        t <= TG && available()
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        let _ = t;
+        false
+    }
+}
 
 /// Whether the kernels run here (AVX-512F).
 pub(crate) fn available() -> bool {
@@ -26,8 +45,8 @@ pub(crate) fn available() -> bool {
 
 /// `R[i, k] −= Σ_{j ∈ cols} X[i, j] · W[j, k]` for `i ∈ r0..r1`: `x` column-major with leading
 /// dimension `ldx`, `w` row-major with `t` columns (row `j` of `W` for column `j` of `X`),
-/// `r` column-major with leading dimension `ldr`. Returns `false` (nothing done) without
-/// AVX-512F.
+/// `r` column-major with leading dimension `ldr`. Returns `false` (nothing done) where
+/// [`sub_x_w_runs`] is false.
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn sub_x_w(
     x: &[f64],
@@ -51,7 +70,7 @@ pub(crate) fn sub_x_w(
     assert!(t == 0 || r.len() >= (t - 1) * ldr + r1, "r too short");
     #[cfg(target_arch = "x86_64")]
     {
-        if std::arch::is_x86_feature_detected!("avx512f") {
+        if sub_x_w_runs(t) {
             // SAFETY: AVX-512F is available (checked just above); the bounds are asserted above.
             unsafe { avx512::sub_x_w(x, ldx, cols, w, t, r, ldr, r0, r1) };
             return true;
@@ -61,7 +80,8 @@ pub(crate) fn sub_x_w(
 }
 
 /// [`sub_x_w`] in single precision (`x`, `w`, `r` all `f32`; the single-precision inner
-/// loops' `D −= X_B ΔW_B`).
+/// loops' `D −= X_B ΔW_B`), for the same `t` as [`sub_x_w_runs`] (`false`, nothing done,
+/// otherwise).
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn sub_x_w_f32(
     x: &[f32],
@@ -85,7 +105,7 @@ pub(crate) fn sub_x_w_f32(
     assert!(t == 0 || r.len() >= (t - 1) * ldr + r1, "r too short");
     #[cfg(target_arch = "x86_64")]
     {
-        if std::arch::is_x86_feature_detected!("avx512f") {
+        if t <= TG && std::arch::is_x86_feature_detected!("avx512f") {
             // SAFETY: AVX-512F is available (checked just above); the bounds are asserted above.
             unsafe { avx512::sub_x_w_f32(x, ldx, cols, w, t, r, ldr, r0, r1) };
             return true;
@@ -387,13 +407,30 @@ mod tests {
                     // single precision, 32-row registers pairs: within f32 rounding
                     let narrow = |v: &[f64]| v.iter().map(|&a| a as f32).collect::<Vec<f32>>();
                     let (x32, w32) = (narrow(&x), narrow(&w));
-                    let mut got32 = narrow(&r);
-                    if !super::sub_x_w_f32(&x32, ldx, &cols, &w32, t, &mut got32, ldr, (r0, r1)) {
-                        return;
+                    // the entry points run one register group of tasks (where the CPU has
+                    // AVX-512F); the kernels any number
+                    let mut entry32 = narrow(&r);
+                    let ran32 =
+                        super::sub_x_w_f32(&x32, ldx, &cols, &w32, t, &mut entry32, ldr, (r0, r1));
+                    let mut entry = r.clone();
+                    let ran = super::sub_x_w(&x, ldx, &cols, &w, t, &mut entry, ldr, (r0, r1));
+                    assert_eq!(ran, ran32);
+                    assert_eq!(ran, t <= super::TG && super::available());
+                    if !super::available() {
+                        return; // the callers take faer's products
                     }
-                    let mut got = r.clone();
-                    if !super::sub_x_w(&x, ldx, &cols, &w, t, &mut got, ldr, (r0, r1)) {
-                        return; // no AVX-512 here: the callers take faer's products
+                    let (mut got, mut got32) = (r.clone(), narrow(&r));
+                    // SAFETY: AVX-512F is available (checked above); the shapes hold the rows
+                    // and columns used (as the entry points assert)
+                    unsafe {
+                        super::avx512::sub_x_w(&x, ldx, &cols, &w, t, &mut got, ldr, r0, r1);
+                        super::avx512::sub_x_w_f32(
+                            &x32, ldx, &cols, &w32, t, &mut got32, ldr, r0, r1,
+                        );
+                    }
+                    if ran {
+                        assert_eq!(entry, got);
+                        assert_eq!(entry32, got32);
                     }
                     for k in 0..t {
                         for i in 0..ldr {

@@ -751,7 +751,7 @@ impl<'a, X: Design> Residual<'a, X> {
                 .filter(|&j| !crate::linalg::is_zero(&w[j * t..(j + 1) * t]))
                 .collect();
             self.r.copy_from_slice(self.y);
-            if crate::simd::available() || 2 * support.len() >= x.n_features() {
+            if crate::simd::sub_x_w_runs(t) || 2 * support.len() >= x.n_features() {
                 // one product (the kernel skips the zero rows of `W`; faer's, without it,
                 // takes them all, at most twice the support's flops)
                 x.sub_x_w(w, t, &mut self.r);
