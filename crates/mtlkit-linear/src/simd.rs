@@ -124,241 +124,167 @@ mod avx512 {
         _mm512_storeu_ps,
     };
 
-    /// Lanes of a register (`f64`, `f32`).
-    const L: usize = 8;
-    const L16: usize = 16;
-
-    /// Mask of the first `m` `f32` lanes (`m < 16`).
-    #[inline(always)]
-    fn mask16(m: usize) -> u16 {
-        debug_assert!(m < L16);
-        ((1u32 << m) - 1) as u16
-    }
-
-    /// Mask of the first `m` lanes (`m < 8`).
-    #[inline(always)]
-    fn mask(m: usize) -> u8 {
-        debug_assert!(m < L);
-        ((1u16 << m) - 1) as u8
-    }
-
-    /// See [`super::sub_x_w`].
-    #[allow(clippy::too_many_arguments)]
-    #[target_feature(enable = "avx512f")]
-    pub(super) unsafe fn sub_x_w(
-        x: &[f64],
-        ldx: usize,
-        cols: &[usize],
-        w: &[f64],
-        t: usize,
-        r: &mut [f64],
-        ldr: usize,
-        r0: usize,
-        r1: usize,
-    ) {
-        // SAFETY: the caller guarantees AVX-512F and the bounds (see the entry points).
-        unsafe {
-            let xp = x.as_ptr();
-            let wp = w.as_ptr();
-            let rp = r.as_mut_ptr();
-            let mut k0 = 0;
-            while k0 < t {
-                let g = (t - k0).min(TG);
-                // SAFETY (all arms): rows r0..r1 of the columns `cols` of `x` and of columns
-                // k0..k0 + g ≤ t of `r`, and rows `cols` of `w` (asserted by the caller).
-                macro_rules! arm {
-                    ($($g:literal)*) => {
+    /// The kernel for one element type: `$elem` in registers `$vec` of `$lanes` lanes with
+    /// lane masks `$mask` (`$full` = every lane), and the intrinsics of that type.
+    macro_rules! kernel {
+        (
+            $name:ident, $group:ident, $elem:ty, $vec:ty, $mask:ty, $full:expr, $lanes:expr,
+            $setzero:ident, $loadu:ident, $set1:ident, $fnmadd:ident, $storeu:ident,
+            $mask_storeu:ident
+        ) => {
+            /// See [`super::sub_x_w`] (and [`super::sub_x_w_f32`]); any `t` (groups of `TG`
+            /// task columns).
+            #[allow(clippy::too_many_arguments)]
+            #[target_feature(enable = "avx512f")]
+            pub(super) unsafe fn $name(
+                x: &[$elem],
+                ldx: usize,
+                cols: &[usize],
+                w: &[$elem],
+                t: usize,
+                r: &mut [$elem],
+                ldr: usize,
+                r0: usize,
+                r1: usize,
+            ) {
+                // SAFETY: the caller guarantees AVX-512F and the bounds (see the entry points).
+                unsafe {
+                    let xp = x.as_ptr();
+                    let wp = w.as_ptr();
+                    let rp = r.as_mut_ptr();
+                    let mut k0 = 0;
+                    while k0 < t {
+                        let g = (t - k0).min(TG);
+                        // SAFETY (all arms): rows r0..r1 of the columns `cols` of `x` and of
+                        // columns k0..k0 + g ≤ t of `r`, and rows `cols` of `w` (asserted by
+                        // the caller).
+                        let (wk, rk) = (wp.add(k0), rp.add(k0 * ldr));
                         match g {
-                            $($g => sub_x_w_group::<$g>(xp, ldx, cols, wp.add(k0), t, rp.add(k0 * ldr), ldr, r0, r1),)*
+                            1 => $group::<1>(xp, ldx, cols, wk, t, rk, ldr, r0, r1),
+                            2 => $group::<2>(xp, ldx, cols, wk, t, rk, ldr, r0, r1),
+                            3 => $group::<3>(xp, ldx, cols, wk, t, rk, ldr, r0, r1),
+                            4 => $group::<4>(xp, ldx, cols, wk, t, rk, ldr, r0, r1),
+                            5 => $group::<5>(xp, ldx, cols, wk, t, rk, ldr, r0, r1),
+                            6 => $group::<6>(xp, ldx, cols, wk, t, rk, ldr, r0, r1),
+                            7 => $group::<7>(xp, ldx, cols, wk, t, rk, ldr, r0, r1),
+                            8 => $group::<8>(xp, ldx, cols, wk, t, rk, ldr, r0, r1),
+                            9 => $group::<9>(xp, ldx, cols, wk, t, rk, ldr, r0, r1),
+                            10 => $group::<10>(xp, ldx, cols, wk, t, rk, ldr, r0, r1),
+                            11 => $group::<11>(xp, ldx, cols, wk, t, rk, ldr, r0, r1),
+                            12 => $group::<12>(xp, ldx, cols, wk, t, rk, ldr, r0, r1),
                             _ => unreachable!("group size is 1..=TG"),
                         }
-                    };
+                        k0 += g;
+                    }
                 }
-                arm!(1 2 3 4 5 6 7 8 9 10 11 12);
-                k0 += g;
             }
-        }
-    }
 
-    /// Rows `r0..r1` of `G` columns of `R`, 16 rows (two registers) at a time, every column of
-    /// `cols` applied while they stay in registers; the next 16 rows of each column are
-    /// prefetched as the current ones are read (the columns are `ldx` apart: too many streams
-    /// for the hardware prefetcher).
-    #[allow(clippy::too_many_arguments)]
-    #[inline]
-    #[target_feature(enable = "avx512f")]
-    unsafe fn sub_x_w_group<const G: usize>(
-        xp: *const f64,
-        ldx: usize,
-        cols: &[usize],
-        wp: *const f64,
-        t: usize,
-        rp: *mut f64,
-        ldr: usize,
-        r0: usize,
-        r1: usize,
-    ) {
-        // SAFETY: the caller guarantees AVX-512F and the bounds (see the entry points).
-        unsafe {
-            let mut i = r0;
-            while i < r1 {
-                let m = r1 - i;
-                let (m0, m1) = if m >= 2 * L {
-                    (0xff, 0xff)
-                } else if m > L {
-                    (0xff, mask(m - L))
-                } else if m == L {
-                    (0xff, 0)
-                } else {
-                    (mask(m), 0)
-                };
-                let mut acc0: [__m512d; G] = [_mm512_setzero_pd(); G];
-                let mut acc1: [__m512d; G] = [_mm512_setzero_pd(); G];
-                for k in 0..G {
-                    acc0[k] = _mm512_maskz_loadu_pd(m0, rp.add(k * ldr + i));
-                    acc1[k] = _mm512_maskz_loadu_pd(m1, rp.wrapping_add(k * ldr + i + L));
-                }
-                let ahead = i + 2 * L;
-                for &j in cols {
-                    let xc = xp.add(j * ldx + i);
-                    if ahead + 2 * L <= r1 {
-                        _mm_prefetch::<_MM_HINT_T0>(xc.add(2 * L).cast());
-                        _mm_prefetch::<_MM_HINT_T0>(xc.add(4 * L - 1).cast());
-                    }
-                    let x0 = _mm512_maskz_loadu_pd(m0, xc);
-                    let x1 = _mm512_maskz_loadu_pd(m1, xc.wrapping_add(L));
-                    let wr = wp.add(j * t);
-                    for k in 0..G {
-                        let wb = _mm512_set1_pd(*wr.add(k));
-                        acc0[k] = _mm512_fnmadd_pd(x0, wb, acc0[k]);
-                        acc1[k] = _mm512_fnmadd_pd(x1, wb, acc1[k]);
-                    }
-                }
-                for k in 0..G {
-                    if m0 == 0xff {
-                        _mm512_storeu_pd(rp.add(k * ldr + i), acc0[k]);
-                    } else {
-                        _mm512_mask_storeu_pd(rp.add(k * ldr + i), m0, acc0[k]);
-                    }
-                    if m1 == 0xff {
-                        _mm512_storeu_pd(rp.add(k * ldr + i + L), acc1[k]);
-                    } else if m1 != 0 {
-                        _mm512_mask_storeu_pd(rp.wrapping_add(k * ldr + i + L), m1, acc1[k]);
-                    }
-                }
-                i += m.min(2 * L);
-            }
-        }
-    }
-
-    /// See [`super::sub_x_w_f32`].
-    #[allow(clippy::too_many_arguments)]
-    #[target_feature(enable = "avx512f")]
-    pub(super) unsafe fn sub_x_w_f32(
-        x: &[f32],
-        ldx: usize,
-        cols: &[usize],
-        w: &[f32],
-        t: usize,
-        r: &mut [f32],
-        ldr: usize,
-        r0: usize,
-        r1: usize,
-    ) {
-        // SAFETY: the caller guarantees AVX-512F and the bounds (see the entry points).
-        unsafe {
-            let xp = x.as_ptr();
-            let wp = w.as_ptr();
-            let rp = r.as_mut_ptr();
-            let mut k0 = 0;
-            while k0 < t {
-                let g = (t - k0).min(TG);
-                // SAFETY (all arms): rows r0..r1 of the columns `cols` of `x` and of columns
-                // k0..k0 + g ≤ t of `r`, and rows `cols` of `w` (asserted by the caller).
-                macro_rules! arm {
-                    ($($g:literal)*) => {
-                        match g {
-                            $($g => sub_x_w_group_f32::<$g>(xp, ldx, cols, wp.add(k0), t, rp.add(k0 * ldr), ldr, r0, r1),)*
-                            _ => unreachable!("group size is 1..=TG"),
+            /// Rows `r0..r1` of `G` columns of `R`, two registers of rows at a time, every
+            /// column of `cols` applied while they stay in registers; the next rows of each
+            /// column are prefetched as the current ones are read (the columns are `ldx`
+            /// apart: too many streams for the hardware prefetcher).
+            #[allow(clippy::too_many_arguments)]
+            #[inline]
+            #[target_feature(enable = "avx512f")]
+            unsafe fn $group<const G: usize>(
+                xp: *const $elem,
+                ldx: usize,
+                cols: &[usize],
+                wp: *const $elem,
+                t: usize,
+                rp: *mut $elem,
+                ldr: usize,
+                r0: usize,
+                r1: usize,
+            ) {
+                const L: usize = $lanes;
+                // mask of the first `m < L` lanes
+                let mask = |m: usize| -> $mask { ((1u32 << m) - 1) as $mask };
+                // SAFETY: the caller guarantees AVX-512F and the bounds (see the entry points).
+                unsafe {
+                    let mut i = r0;
+                    while i < r1 {
+                        let m = r1 - i;
+                        let (m0, m1) = if m >= 2 * L {
+                            ($full, $full)
+                        } else if m > L {
+                            ($full, mask(m - L))
+                        } else if m == L {
+                            ($full, 0)
+                        } else {
+                            (mask(m), 0)
+                        };
+                        let mut acc0: [$vec; G] = [$setzero(); G];
+                        let mut acc1: [$vec; G] = [$setzero(); G];
+                        for k in 0..G {
+                            acc0[k] = $loadu(m0, rp.add(k * ldr + i));
+                            acc1[k] = $loadu(m1, rp.wrapping_add(k * ldr + i + L));
                         }
-                    };
+                        let ahead = i + 2 * L;
+                        for &j in cols {
+                            let xc = xp.add(j * ldx + i);
+                            if ahead + 2 * L <= r1 {
+                                _mm_prefetch::<_MM_HINT_T0>(xc.add(2 * L).cast());
+                                _mm_prefetch::<_MM_HINT_T0>(xc.add(4 * L - 1).cast());
+                            }
+                            let x0 = $loadu(m0, xc);
+                            let x1 = $loadu(m1, xc.wrapping_add(L));
+                            let wr = wp.add(j * t);
+                            for k in 0..G {
+                                let wb = $set1(*wr.add(k));
+                                acc0[k] = $fnmadd(x0, wb, acc0[k]);
+                                acc1[k] = $fnmadd(x1, wb, acc1[k]);
+                            }
+                        }
+                        for k in 0..G {
+                            if m0 == $full {
+                                $storeu(rp.add(k * ldr + i), acc0[k]);
+                            } else {
+                                $mask_storeu(rp.add(k * ldr + i), m0, acc0[k]);
+                            }
+                            if m1 == $full {
+                                $storeu(rp.add(k * ldr + i + L), acc1[k]);
+                            } else if m1 != 0 {
+                                $mask_storeu(rp.wrapping_add(k * ldr + i + L), m1, acc1[k]);
+                            }
+                        }
+                        i += m.min(2 * L);
+                    }
                 }
-                arm!(1 2 3 4 5 6 7 8 9 10 11 12);
-                k0 += g;
             }
-        }
+        };
     }
 
-    /// Rows `r0..r1` of `G` columns of `R`, 16 rows (two registers) at a time, every column of
-    /// `cols` applied while they stay in registers; the next 16 rows of each column are
-    /// prefetched as the current ones are read (the columns are `ldx` apart: too many streams
-    /// for the hardware prefetcher).
-    #[allow(clippy::too_many_arguments)]
-    #[inline]
-    #[target_feature(enable = "avx512f")]
-    unsafe fn sub_x_w_group_f32<const G: usize>(
-        xp: *const f32,
-        ldx: usize,
-        cols: &[usize],
-        wp: *const f32,
-        t: usize,
-        rp: *mut f32,
-        ldr: usize,
-        r0: usize,
-        r1: usize,
-    ) {
-        // SAFETY: the caller guarantees AVX-512F and the bounds (see the entry points).
-        unsafe {
-            let mut i = r0;
-            while i < r1 {
-                let m = r1 - i;
-                let (m0, m1) = if m >= 2 * L16 {
-                    (0xffff, 0xffff)
-                } else if m > L16 {
-                    (0xffff, mask16(m - L16))
-                } else if m == L16 {
-                    (0xffff, 0)
-                } else {
-                    (mask16(m), 0)
-                };
-                let mut acc0: [__m512; G] = [_mm512_setzero_ps(); G];
-                let mut acc1: [__m512; G] = [_mm512_setzero_ps(); G];
-                for k in 0..G {
-                    acc0[k] = _mm512_maskz_loadu_ps(m0, rp.add(k * ldr + i));
-                    acc1[k] = _mm512_maskz_loadu_ps(m1, rp.wrapping_add(k * ldr + i + L16));
-                }
-                let ahead = i + 2 * L16;
-                for &j in cols {
-                    let xc = xp.add(j * ldx + i);
-                    if ahead + 2 * L16 <= r1 {
-                        _mm_prefetch::<_MM_HINT_T0>(xc.add(2 * L16).cast());
-                        _mm_prefetch::<_MM_HINT_T0>(xc.add(4 * L16 - 1).cast());
-                    }
-                    let x0 = _mm512_maskz_loadu_ps(m0, xc);
-                    let x1 = _mm512_maskz_loadu_ps(m1, xc.wrapping_add(L16));
-                    let wr = wp.add(j * t);
-                    for k in 0..G {
-                        let wb = _mm512_set1_ps(*wr.add(k));
-                        acc0[k] = _mm512_fnmadd_ps(x0, wb, acc0[k]);
-                        acc1[k] = _mm512_fnmadd_ps(x1, wb, acc1[k]);
-                    }
-                }
-                for k in 0..G {
-                    if m0 == 0xffff {
-                        _mm512_storeu_ps(rp.add(k * ldr + i), acc0[k]);
-                    } else {
-                        _mm512_mask_storeu_ps(rp.add(k * ldr + i), m0, acc0[k]);
-                    }
-                    if m1 == 0xffff {
-                        _mm512_storeu_ps(rp.add(k * ldr + i + L16), acc1[k]);
-                    } else if m1 != 0 {
-                        _mm512_mask_storeu_ps(rp.wrapping_add(k * ldr + i + L16), m1, acc1[k]);
-                    }
-                }
-                i += m.min(2 * L16);
-            }
-        }
-    }
+    kernel!(
+        sub_x_w,
+        sub_x_w_group,
+        f64,
+        __m512d,
+        u8,
+        0xff,
+        8,
+        _mm512_setzero_pd,
+        _mm512_maskz_loadu_pd,
+        _mm512_set1_pd,
+        _mm512_fnmadd_pd,
+        _mm512_storeu_pd,
+        _mm512_mask_storeu_pd
+    );
+    kernel!(
+        sub_x_w_f32,
+        sub_x_w_group_f32,
+        f32,
+        __m512,
+        u16,
+        0xffff,
+        16,
+        _mm512_setzero_ps,
+        _mm512_maskz_loadu_ps,
+        _mm512_set1_ps,
+        _mm512_fnmadd_ps,
+        _mm512_storeu_ps,
+        _mm512_mask_storeu_ps
+    );
 }
 
 #[cfg(test)]

@@ -2378,6 +2378,18 @@ mod tests {
         }
     }
 
+    /// The duality gap (`gap_n`) of `w` recomputed from `R = Y − XW` in `f64`.
+    fn exact_gap_n(design: &DenseDesign, yv: &[f64], w: &[f64], t: usize, pen: &L21Ridge) -> f64 {
+        let (n, d) = (design.n_samples(), design.n_features());
+        let mut r = yv.to_vec();
+        design.sub_x_w(w, t, &mut r);
+        let mut xtr = vec![0.0; d * t];
+        design.xt_r(&r, t, &mut xtr);
+        let r2 = r.iter().map(|v| v * v).sum();
+        let ry = r.iter().zip(yv).map(|(a, b)| a * b).sum();
+        gap_from_parts(n, &mut xtr, r2, ry, w, t, pen).gap_n
+    }
+
     /// A random column-major `n × d` design and `n × t` targets (column-major slice).
     fn problem(n: usize, d: usize, t: usize, seed: u64) -> (Array2<f64>, Vec<f64>) {
         let mut rng = StdRng::seed_from_u64(seed);
@@ -2894,17 +2906,10 @@ mod tests {
                 let (mixed, plain) = (fit(true), fit(false));
                 assert!(mixed.converged && plain.converged);
                 let w: Vec<f64> = mixed.coef.iter().copied().collect();
-                let mut r = yv.clone();
-                design.sub_x_w(&w, t, &mut r);
-                let mut xtr = vec![0.0; d * t];
-                design.xt_r(&r, t, &mut xtr);
-                let r2 = r.iter().map(|v| v * v).sum();
-                let ry = r.iter().zip(&yv).map(|(a, b)| a * b).sum();
-                let exact = gap_from_parts(n, &mut xtr, r2, ry, &w, t, &pen);
+                let exact = exact_gap_n(&design, &yv, &w, t, &pen);
                 assert!(
-                    exact.gap_n <= tol * y2 * (1.0 + 1e-9),
-                    "n {n} ratio {ratio}: exact gap {:e} > {:e}",
-                    exact.gap_n,
+                    exact <= tol * y2 * (1.0 + 1e-9),
+                    "n {n} ratio {ratio}: exact gap {exact:e} > {:e}",
                     tol * y2
                 );
                 let diff = (&mixed.coef - &plain.coef).mapv(f64::abs).sum();
@@ -2995,17 +3000,10 @@ mod tests {
                 );
                 assert!(out.converged);
                 let is_mixed = matches!(state, AutoState::Mixed(..));
-                let mut r = yv.clone();
-                design.sub_x_w(&w, t, &mut r);
-                let mut xtr = vec![0.0; d * t];
-                design.xt_r(&r, t, &mut xtr);
-                let r2 = r.iter().map(|v| v * v).sum();
-                let ry = r.iter().zip(&yv).map(|(a, b)| a * b).sum();
-                let exact = gap_from_parts(n, &mut xtr, r2, ry, &w, t, &pen);
+                let exact = exact_gap_n(&design, &yv, &w, t, &pen);
                 assert!(
-                    exact.gap_n <= tol * y2 * (1.0 + 1e-9),
-                    "ratio {ratio} mixed {mixed}: exact gap {:e} > {:e}",
-                    exact.gap_n,
+                    exact <= tol * y2 * (1.0 + 1e-9),
+                    "ratio {ratio} mixed {mixed}: exact gap {exact:e} > {:e}",
                     tol * y2
                 );
                 (w, is_mixed)
