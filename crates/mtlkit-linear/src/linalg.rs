@@ -100,8 +100,8 @@ pub(crate) fn gram_f32(x: &[f64], n: usize, d: usize, out: &mut [f64]) {
     use faer::linalg::matmul::triangular::{BlockStructure, matmul as tri_matmul};
     debug_assert_eq!(x.len(), n * d);
     debug_assert_eq!(out.len(), d * d);
-    // ≈ 2 MiB of `f32` per panel (at least 64 rows)
-    let rows = ((1usize << 19) / d.max(1)).clamp(64, n.max(1));
+    // ≈ 512 KiB of `f32` per panel (at least 64 rows): the panel is memory the fit adds
+    let rows = ((1usize << 17) / d.max(1)).clamp(64, n.max(1));
     let mut g = vec![0.0f32; d * d];
     let mut p = vec![0.0f32; rows * d];
     let mut r0 = 0;

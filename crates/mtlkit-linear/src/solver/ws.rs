@@ -751,9 +751,10 @@ impl<'a, X: Design> Residual<'a, X> {
                 .filter(|&j| !crate::linalg::is_zero(&w[j * t..(j + 1) * t]))
                 .collect();
             self.r.copy_from_slice(self.y);
-            if crate::simd::sub_x_w_runs(t) || 2 * support.len() >= x.n_features() {
-                // one product (the kernel skips the zero rows of `W`; faer's, without it,
-                // takes them all, at most twice the support's flops)
+            if crate::simd::sub_x_w_runs(t) {
+                // one pass of the AVX-512 kernel (it skips the zero rows of `W` and needs no
+                // packing buffers); faer's product would take every column and pack `X`'s
+                // blocks (memory the fit adds), so the chunks below serve otherwise
                 x.sub_x_w(w, t, &mut self.r);
                 return;
             }
