@@ -23,7 +23,10 @@ RESULTS = os.path.join(HERE, "results")
 FILES = ["tts.jsonl", "tts_enet.jsonl", "tts_rho09.jsonl", "tts_tall09.jsonl", "tts_enet09.jsonl",
          "tts_wide.jsonl", "tts_wide_enet.jsonl", "tts_wide09.jsonl",
          "tts_wide09_enet.jsonl", "tts_xwide.jsonl", "tts_xwide_enet.jsonl", "tts_xwide09.jsonl",
-         "tts_xwide09_enet.jsonl", "tts_xwide05.jsonl", "tts_xwide05_enet.jsonl"]
+         "tts_xwide09_enet.jsonl", "tts_xwide05.jsonl", "tts_xwide05_enet.jsonl",
+         # interleaved reruns (`bench/run.sh recheck`, `recheck-small09`, `recheck-wide`)
+         "tts_recheck.jsonl", "tts_small09_recheck.jsonl", "tts_wide_recheck.jsonl",
+         "tts_wide100_mtlkit.jsonl"]
 SHAPES = {(500, 2000, 20): "small 500×2000×20", (10000, 500, 10): "tall 10000×500×10",
           (2000, 10000, 50): "wide 2000×10000×50", (1000, 50000, 10): "xwide 1000×50000×10"}
 PEERS = ["sklearn", "skglm", "celer", "mtlkit"]

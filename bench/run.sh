@@ -5,7 +5,8 @@
 # harness. Results go to bench/results/*.jsonl and the tables to bench/results/report.md.
 #
 #   bench/run.sh [setup|gen|tts|enet|rho09|path|report|all]   (all = these)
-#   bench/run.sh wide | tall09 | enet09 | xwide | xwide-ref | xwide05 | xwide09 | wide09 | memory | pathgap | recheck           (extra stages, run on demand)
+#   bench/run.sh wide | tall09 | enet09 | xwide | xwide-ref | xwide05 | xwide09 | wide09 | memory | pathgap | recheck |
+#                recheck-small09 | recheck-wide           (extra stages, run on demand)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 NUMBA_NUM_THREADS=1 RAYON_NUM_THREADS=1
@@ -61,6 +62,20 @@ if [ "$stage" = recheck ]; then
   $B tts --shapes small tall --rhos 0.5 --alpha-ratios 10 100 --l1-ratios 1.0 0.5 \
     --tols 1e-4 1e-5 1e-6 1e-7 1e-8 --repeats 7 --fit-cap 20 --solvers sklearn mtlkit \
     --out bench/results/tts_recheck.jsonl
+fi
+if [ "$stage" = recheck-small09 ]; then
+  # small ρ = 0.9, scikit-learn and mtlkit interleaved, 3 repeats (session 12)
+  $B tts --shapes small --rhos 0.9 --alpha-ratios 10 100 --l1-ratios 1.0 0.5 --tols 1e-4 1e-5 1e-6 1e-8 \
+    --repeats 3 --fit-cap 20 --solvers sklearn mtlkit --out bench/results/tts_small09_recheck.jsonl
+fi
+if [ "$stage" = recheck-wide ]; then
+  # wide ρ = 0.5 (after `wide`, which writes the problem and references): α_max/10 with
+  # scikit-learn and mtlkit interleaved, α_max/100 mtlkit alone (scikit-learn needs 47–88 s
+  # there; its times come from the `wide` run) (session 12)
+  $B tts --shapes wide --rhos 0.5 --alpha-ratios 10 --l1-ratios 1.0 0.5 --tols 1e-4 1e-5 1e-6 1e-8 \
+    --repeats 2 --fit-cap 60 --solvers sklearn mtlkit --out bench/results/tts_wide_recheck.jsonl
+  $B tts --shapes wide --rhos 0.5 --alpha-ratios 100 --l1-ratios 1.0 0.5 --tols 1e-4 1e-5 1e-6 1e-8 \
+    --repeats 2 --fit-cap 60 --solvers mtlkit --out bench/results/tts_wide100_mtlkit.jsonl
 fi
 # the stages below are not part of `all` (wide writes a 160 MB problem and its references take
 # minutes); run them by name
