@@ -97,7 +97,6 @@ pub(crate) fn residual_xt_r(
 /// speed), then widened. Entries are within a few `1e-7 · ‖X_i‖·‖X_j‖` of the exact ones (the
 /// solver that uses it certifies against exact `XᵀR` passes).
 pub(crate) fn gram_f32(x: &[f64], n: usize, d: usize, out: &mut [f64]) {
-    use faer::linalg::matmul::triangular::{BlockStructure, matmul as tri_matmul};
     debug_assert_eq!(x.len(), n * d);
     debug_assert_eq!(out.len(), d * d);
     // ≈ 512 KiB of `f32` per panel (at least 64 rows): the panel is memory the fit adds
@@ -110,20 +109,8 @@ pub(crate) fn gram_f32(x: &[f64], n: usize, d: usize, out: &mut [f64]) {
         for j in 0..d {
             narrow_into(&x[j * n + r0..j * n + r0 + m], &mut p[j * m..(j + 1) * m]);
         }
-        let pm = MatRef::from_column_major_slice(&p[..m * d], m, d);
-        let dst = MatMut::from_column_major_slice_mut(&mut g, d, d);
         let accum = if r0 == 0 { Accum::Replace } else { Accum::Add };
-        tri_matmul(
-            dst,
-            BlockStructure::TriangularLower,
-            accum,
-            pm.transpose(),
-            BlockStructure::Rectangular,
-            pm,
-            BlockStructure::Rectangular,
-            1.0f32,
-            Par::Seq,
-        );
+        gram_lower(&p[..m * d], m, d, &mut g, accum, Par::Seq);
         r0 += m;
     }
     // column-major lower triangle `g[j·d + i]`, i ≥ j
@@ -145,7 +132,14 @@ pub(crate) fn gram_lower_acc(p: &[f64], rows: usize, m: usize, out: &mut [f64]) 
 
 /// The lower triangle of `PᵀP` (column-major `m × m` `out`, replaced or accumulated) for a
 /// column-major `rows × m` panel `p`.
-fn gram_lower(p: &[f64], rows: usize, m: usize, out: &mut [f64], accum: Accum, par: Par) {
+fn gram_lower<E: faer::traits::ComplexField + From<f32>>(
+    p: &[E],
+    rows: usize,
+    m: usize,
+    out: &mut [E],
+    accum: Accum,
+    par: Par,
+) {
     use faer::linalg::matmul::triangular::{BlockStructure, matmul as tri_matmul};
     let pm = MatRef::from_column_major_slice(p, rows, m);
     let dst = MatMut::from_column_major_slice_mut(out, m, m);
@@ -157,7 +151,7 @@ fn gram_lower(p: &[f64], rows: usize, m: usize, out: &mut [f64], accum: Accum, p
         BlockStructure::Rectangular,
         pm,
         BlockStructure::Rectangular,
-        1.0,
+        E::from(1.0),
         par,
     );
 }

@@ -43,6 +43,31 @@ pub(crate) fn available() -> bool {
     }
 }
 
+/// The entry points' bounds (the kernels read and write within them): rows `r0..r1` of the
+/// columns `cols` of `x` (length `xl`, leading dimension `ldx`), rows `cols` of `w` (length
+/// `wl`, `t` columns) and the `t` columns of `r` (length `rl`, leading dimension `ldr`).
+#[allow(clippy::too_many_arguments)]
+fn check_bounds(
+    xl: usize,
+    ldx: usize,
+    cols: &[usize],
+    wl: usize,
+    t: usize,
+    rl: usize,
+    ldr: usize,
+    (r0, r1): (usize, usize),
+) {
+    assert!(
+        r0 <= r1 && r1 <= ldx && r1 <= ldr,
+        "row range out of bounds"
+    );
+    for &j in cols {
+        assert!(xl >= j * ldx + r1, "x too short");
+        assert!(wl >= (j + 1) * t, "w too short");
+    }
+    assert!(t == 0 || rl >= (t - 1) * ldr + r1, "r too short");
+}
+
 /// `R[i, k] −= Σ_{j ∈ cols} X[i, j] · W[j, k]` for `i ∈ r0..r1`: `x` column-major with leading
 /// dimension `ldx`, `w` row-major with `t` columns (row `j` of `W` for column `j` of `X`),
 /// `r` column-major with leading dimension `ldr`. Returns `false` (nothing done) where
@@ -58,19 +83,11 @@ pub(crate) fn sub_x_w(
     ldr: usize,
     rows: (usize, usize),
 ) -> bool {
-    let (r0, r1) = rows;
-    assert!(
-        r0 <= r1 && r1 <= ldx && r1 <= ldr,
-        "row range out of bounds"
-    );
-    for &j in cols {
-        assert!(x.len() >= j * ldx + r1, "x too short");
-        assert!(w.len() >= (j + 1) * t, "w too short");
-    }
-    assert!(t == 0 || r.len() >= (t - 1) * ldr + r1, "r too short");
+    check_bounds(x.len(), ldx, cols, w.len(), t, r.len(), ldr, rows);
     #[cfg(target_arch = "x86_64")]
     {
         if sub_x_w_runs(t) {
+            let (r0, r1) = rows;
             // SAFETY: AVX-512F is available (checked just above); the bounds are asserted above.
             unsafe { avx512::sub_x_w(x, ldx, cols, w, t, r, ldr, r0, r1) };
             return true;
@@ -93,19 +110,11 @@ pub(crate) fn sub_x_w_f32(
     ldr: usize,
     rows: (usize, usize),
 ) -> bool {
-    let (r0, r1) = rows;
-    assert!(
-        r0 <= r1 && r1 <= ldx && r1 <= ldr,
-        "row range out of bounds"
-    );
-    for &j in cols {
-        assert!(x.len() >= j * ldx + r1, "x too short");
-        assert!(w.len() >= (j + 1) * t, "w too short");
-    }
-    assert!(t == 0 || r.len() >= (t - 1) * ldr + r1, "r too short");
+    check_bounds(x.len(), ldx, cols, w.len(), t, r.len(), ldr, rows);
     #[cfg(target_arch = "x86_64")]
     {
-        if t <= TG && std::arch::is_x86_feature_detected!("avx512f") {
+        if sub_x_w_runs(t) {
+            let (r0, r1) = rows;
             // SAFETY: AVX-512F is available (checked just above); the bounds are asserted above.
             unsafe { avx512::sub_x_w_f32(x, ldx, cols, w, t, r, ldr, r0, r1) };
             return true;
