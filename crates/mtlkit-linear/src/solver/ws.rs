@@ -75,6 +75,15 @@ const INNER_CHEAP_MAX: usize = 20 * K;
 const PRUNE_AFTER: usize = 2;
 /// See [`PRUNE_AFTER`].
 const PRUNE_MIN: usize = 8;
+/// An approximate outer gap ([`CdState::approximate`]) steers the working set only while it
+/// falls to at most this fraction of the previous outer iteration's gap; otherwise (it may sit
+/// on its own rounding) an exact pass recomputes it.
+const APPROX_PROGRESS: f64 = 0.5;
+/// The outer loop asks for an approximate pass ([`CdState::outer_grad`]) only when the gap,
+/// falling by the factor it fell last time, would stay above this multiple of the tolerance:
+/// nearer, the pass would be followed by an exact one (small `α_max/10` Lasso: two approximate
+/// passes and an exact one instead of three approximate ones and an exact one).
+const APPROX_NEAR: f64 = 3.0;
 
 /// What block CD needs from its state.
 pub(super) trait CdState {
@@ -84,6 +93,13 @@ pub(super) trait CdState {
     fn update_row(&mut self, j: usize, delta: &[f64]);
     /// `out = XᵀR` (`d × t` row-major).
     fn full_grad(&mut self, w: &[f64], out: &mut [f64]);
+    /// The outer loop's `XᵀR` (`out` holds the buffer [`take_outer_xtr`](Self::take_outer_xtr)
+    /// handed back, if any): [`full_grad`](Self::full_grad) by default; a state may return an
+    /// approximation here when `approx_ok` (the outer loop does not expect to stop on it) and
+    /// say so through [`approximate`](Self::approximate).
+    fn outer_grad(&mut self, w: &[f64], out: &mut [f64], _approx_ok: bool) {
+        self.full_grad(w, out);
+    }
     /// `(‖R‖², ⟨R, Y⟩)`; valid after [`full_grad`](Self::full_grad) (the outer loop).
     fn r2_ry(&self, w: &[f64]) -> (f64, f64);
     /// `‖R‖²`, valid at any point (the inner loop's objective checks).
@@ -298,6 +314,12 @@ impl<X: Design> CdState for AutoState<'_, X> {
             Self::Gram(g) | Self::Mixed(g, _) => g.full_grad(w, out),
         }
     }
+    fn outer_grad(&mut self, w: &[f64], out: &mut [f64], approx_ok: bool) {
+        match self {
+            Self::Residual(r, ..) => r.outer_grad(w, out, approx_ok),
+            Self::Gram(g) | Self::Mixed(g, _) => g.full_grad(w, out),
+        }
+    }
     fn r2_ry(&self, w: &[f64]) -> (f64, f64) {
         match self {
             Self::Residual(r, ..) => r.r2_ry(w),
@@ -349,7 +371,11 @@ impl<X: Design> CdState for AutoState<'_, X> {
         }
     }
     fn approximate(&self) -> bool {
-        matches!(self, Self::Mixed(..))
+        match self {
+            Self::Residual(r, ..) => r.approximate(),
+            Self::Gram(_) => false,
+            Self::Mixed(..) => true,
+        }
     }
     fn exact(&mut self, w: &[f64], out: &mut [f64]) -> (f64, f64) {
         match self {
@@ -481,6 +507,17 @@ struct Single {
     xb: Vec<f32>,
     g: Vec<f32>,
     dwb: Vec<f32>,
+    /// The `XᵀR₀` buffer went back to the outer loop ([`CdState::take_outer_xtr`]) while the
+    /// loop was on: the outer loop's next [`CdState::outer_grad`] receives it.
+    handed: bool,
+    /// The last [`CdState::outer_grad`] was an approximate pass ([`Residual::approximate_pass`]).
+    approx: bool,
+    /// Approximate passes so far (the debug log and the tests read it).
+    approx_passes: usize,
+    /// `Σ ‖D‖` over the approximate passes since the loop began from an exact `R`: the `f32`
+    /// rounding those passes folded into `R₀` and `XᵀR₀` is bounded as the loop's own
+    /// products are, by `SINGLE_ROUNDING·‖X_j‖·(‖D‖ + anchor)`.
+    anchor: f64,
 }
 
 /// Working-set Gram mode: for one inner loop over a working set much smaller than `n`, CD runs
@@ -817,6 +854,49 @@ impl<'a, X: Design> Residual<'a, X> {
         self.panel = buf;
     }
 
+    /// The outer loop's `XᵀR` from a single-precision loop without leaving it: `out` holds
+    /// `XᵀR₀` (the loop's buffer, handed back); `out += XᵀD` by `f32` products over every
+    /// column, then `R₀ += D` and `D = 0` (the loop's anchor moves to the current point). Half
+    /// the cost of an exact pass (`R = Y − XW` and `XᵀR` in `f64`) or less; its gradients are
+    /// off by the `f32` rounding of the change since the last exact pass, so the outer loop
+    /// steers by it but neither stops, screens nor keeps a dual point on it
+    /// ([`CdState::approximate`]): it asks for an exact pass first.
+    fn approximate_pass(&mut self, out: &mut [f64]) {
+        let clock = std::time::Instant::now();
+        let (x, n, t, d) = (self.x, self.x.n_samples(), self.t, self.x.n_features());
+        let c = chunk_cols(n);
+        let s = &mut *self.single;
+        let mut cols = Vec::with_capacity(c);
+        let mut j0 = 0;
+        while j0 < d {
+            let j1 = (j0 + c).min(d);
+            cols.clear();
+            cols.extend(j0..j1);
+            let xbs = gather(x, &cols, &mut self.blocks.xb);
+            crate::linalg::narrow(xbs, &mut s.xb);
+            s.g.resize((j1 - j0) * t, 0.0);
+            crate::linalg::xt_r_f32(&s.xb, n, j1 - j0, &s.d, t, &mut s.g);
+            for (o, &g) in out[j0 * t..j1 * t].iter_mut().zip(&s.g) {
+                *o += f64::from(g);
+            }
+            j0 = j1;
+        }
+        s.anchor += crate::linalg::dot_f32s(&s.d, &s.d).sqrt();
+        for (r, dv) in self.r.iter_mut().zip(s.d.iter_mut()) {
+            *r += f64::from(*dv);
+            *dv = 0.0;
+        }
+        s.approx = true;
+        s.handed = false;
+        s.approx_passes += 1;
+        self.fresh = false;
+        log::debug!(
+            "approximate pass {}: {:.2} ms",
+            s.approx_passes,
+            clock.elapsed().as_secs_f64() * 1e3
+        );
+    }
+
     /// Enter a single-precision inner loop (`R` up to date, `xtr` its exact `XᵀR`, lent).
     fn enter_single(&mut self, xtr: &mut Vec<f64>) {
         let (n, t) = (self.x.n_samples(), self.t);
@@ -824,6 +904,7 @@ impl<'a, X: Design> Residual<'a, X> {
         s.xtr0 = std::mem::take(xtr);
         s.d.clear();
         s.d.resize(n * t, 0.0);
+        s.anchor = 0.0;
         s.on = true;
     }
 
@@ -1024,16 +1105,41 @@ impl<X: Design> CdState for Residual<'_, X> {
         }
     }
     fn full_grad(&mut self, w: &[f64], out: &mut [f64]) {
+        let clock = std::time::Instant::now();
+        self.single.approx = false;
+        self.single.handed = false;
         self.flush(w);
         self.x.xt_r(&self.r, self.t, out);
         self.fresh = true;
+        log::debug!("full pass: {:.2} ms", clock.elapsed().as_secs_f64() * 1e3);
+    }
+    fn outer_grad(&mut self, w: &[f64], out: &mut [f64], approx_ok: bool) {
+        let s = &*self.single;
+        if approx_ok
+            && s.on
+            && s.handed
+            && self.wsg.is_none()
+            && out.len() == self.x.n_features() * self.t
+        {
+            self.approximate_pass(out);
+        } else {
+            self.full_grad(w, out);
+        }
+    }
+    fn approximate(&self) -> bool {
+        self.single.approx
     }
     fn take_outer_xtr(&mut self) -> Option<Vec<f64>> {
-        (!self.single.xtr0.is_empty()).then(|| std::mem::take(&mut self.single.xtr0))
+        let s = &mut *self.single;
+        s.handed = s.on && !s.xtr0.is_empty();
+        (!s.xtr0.is_empty()).then(|| std::mem::take(&mut s.xtr0))
     }
     fn r2_ry(&self, w: &[f64]) -> (f64, f64) {
         debug_assert!(self.wsg.is_none(), "r2_ry in working-set Gram mode");
-        debug_assert!(!self.single.on, "r2_ry in a single-precision loop");
+        debug_assert!(
+            !self.single.on || self.single.approx,
+            "r2_ry in a single-precision loop"
+        );
         let ry = self.r.iter().zip(self.y).map(|(a, b)| a * b).sum();
         (self.r2(w), ry)
     }
@@ -1058,6 +1164,19 @@ impl<X: Design> CdState for Residual<'_, X> {
         self.wsg.as_ref().map(|g| (g.r2(self.t), g.ry()))
     }
     fn before_inner(&mut self, w: &[f64], ws: &[usize], _candidates: usize, xtr: &mut Vec<f64>) {
+        let (d, t) = (self.x.n_features(), self.t);
+        if self.single.on
+            && self.single.approx
+            && !ws.is_empty()
+            && xtr.len() == d * t
+            && !ws_gram_pays(self.x.n_samples(), ws.len(), t)
+        {
+            // the single-precision loop goes on from its approximate outer pass (`R₀` and
+            // `XᵀR₀` rebased there, `D = 0`)
+            self.single.xtr0 = std::mem::take(xtr);
+            self.single.handed = false;
+            return;
+        }
         self.flush(w);
         if ws.is_empty() || !self.x.can_gather() {
             return;
@@ -1216,12 +1335,14 @@ impl<X: Design> CdState for Residual<'_, X> {
             // largest violation comes within SINGLE_MARGIN of that bound (a loop that moved R a
             // lot but must now resolve small violations, as on ill-conditioned fits late in
             // their solve), the loop goes on in f64 from an exact R
-            let d2 = crate::linalg::dot_f32s(&self.single.d, &self.single.d);
+            // (plus the rounding that approximate outer passes folded into `R₀` and `XᵀR₀`)
+            let dn =
+                crate::linalg::dot_f32s(&self.single.d, &self.single.d).sqrt() + self.single.anchor;
             let xmax = ws.iter().map(|&j| norm2[j]).fold(0.0f64, f64::max).sqrt();
-            if worst <= SINGLE_MARGIN * SINGLE_ROUNDING * xmax * d2.sqrt() / nf {
+            if worst <= SINGLE_MARGIN * SINGLE_ROUNDING * xmax * dn / nf {
                 log::debug!(
                     "single-precision loop continues in f64: violation {worst:.3e}, rounding bound {:.3e}",
-                    SINGLE_ROUNDING * xmax * d2.sqrt() / nf
+                    SINGLE_ROUNDING * xmax * dn / nf
                 );
                 self.flush(w);
             }
@@ -1588,6 +1709,7 @@ pub(super) fn solve<S: CdState + ?Sized, P: ProxRow + DualNorm>(
     let mut anderson = Anderson::default();
     let mut ws: Vec<usize> = Vec::new();
     let mut best_dual = f64::NEG_INFINITY;
+    let (mut prev_gap, mut last_gap) = (f64::INFINITY, f64::INFINITY);
     let inner_frac = if warm { INNER_WARM } else { INNER };
     let clock = std::time::Instant::now();
     let (a, b) = (penalty.l21_weight(), penalty.ridge_weight());
@@ -1601,7 +1723,16 @@ pub(super) fn solve<S: CdState + ?Sized, P: ProxRow + DualNorm>(
         let (mut r2, mut ry) = match cached.take() {
             Some(parts) => parts,
             None => {
-                state.full_grad(w, &mut grad);
+                // an approximate pass only where the gap, going down as it did last time,
+                // would stay above APPROX_NEAR × the tolerance (else the exact pass would
+                // follow it)
+                let fall = if prev_gap.is_finite() {
+                    (last_gap / prev_gap).min(1.0)
+                } else {
+                    1.0
+                };
+                let approx_ok = last_gap * fall > APPROX_NEAR * opts.tol_n;
+                state.outer_grad(w, &mut grad, approx_ok);
                 state.r2_ry(w)
             }
         };
@@ -1636,7 +1767,13 @@ pub(super) fn solve<S: CdState + ?Sized, P: ProxRow + DualNorm>(
                 xtr.extend_from_slice(&grad);
                 gap_from_parts(n, &mut xtr, r2, ry, w, t, penalty)
             };
-            if exact || (gap.gap_n > opts.tol_n && epochs < opts.max_iter) {
+            // (an approximate gap that did not halve since the last outer iteration may sit
+            // on its rounding: the exact pass decides)
+            if exact
+                || (gap.gap_n > opts.tol_n
+                    && epochs < opts.max_iter
+                    && gap.gap_n <= APPROX_PROGRESS * last_gap)
+            {
                 break gap;
             }
             (r2, ry) = state.exact(w, &mut grad);
@@ -1650,6 +1787,7 @@ pub(super) fn solve<S: CdState + ?Sized, P: ProxRow + DualNorm>(
         // (an approximate state's gap is none of these: it only guides the working set)
         let mut gap = gap;
         let own_gap = gap.gap_n;
+        (prev_gap, last_gap) = (last_gap, own_gap);
         if exact && gap.primal_n.is_finite() {
             best_dual = best_dual.max(gap.primal_n - gap.gap_n);
             gap.gap_n = gap.gap_n.min(gap.primal_n - best_dual);
@@ -1730,7 +1868,7 @@ pub(super) fn solve<S: CdState + ?Sized, P: ProxRow + DualNorm>(
         ws = cand;
         state.before_inner(w, &ws, n_candidates, &mut grad);
         log::debug!(
-            "outer: {:.1} ms, epochs {epochs} gap {:.3e} tol {:.3e} violation {:.3e} support {n_support} candidates {n_candidates} ws {}",
+            "outer: {:.1} ms, epochs {epochs} gap {:.3e} tol {:.3e} violation {:.3e} support {n_support} candidates {n_candidates} ws {} exact {exact}",
             clock.elapsed().as_secs_f64() * 1e3,
             gap.gap_n,
             opts.tol_n,
@@ -2818,6 +2956,146 @@ mod tests {
         for (p, q) in b.r.iter().zip(&r) {
             assert!((p - q).abs() <= 1e-12 * rmax, "{p} vs {q}");
         }
+    }
+
+    #[test]
+    fn approximate_pass_rebases_the_single_precision_loop() {
+        // after single-precision epochs, the approximate outer pass gives XᵀR at the current W
+        // to f32 rounding of the loop's change, moves R₀ to R₀ + D (D = 0), and the loop then
+        // goes on from it (same buffer lent again) until an exact pass
+        let (n, d, t) = (300, 200, 4);
+        let (x, y) = problem(n, d, t, 33);
+        let design = DenseDesign::new(x.view(), None);
+        let norm2: Vec<f64> = (0..d).map(|j| design.col_norm2(j)).collect();
+        let ws: Vec<usize> = (0..d).filter(|j| j % 4 != 2).collect();
+        let pen = L21Ridge {
+            alpha: 0.002,
+            l1_ratio: 0.8,
+        };
+        let prox = RowProx::of(&pen);
+        let mut xtr = vec![0.0; d * t];
+        design.xt_r(&y, t, &mut xtr);
+        let mut st = Residual::new(&design, &y, y.clone(), t)
+            .with_fresh_xtr()
+            .with_single(true);
+        let mut w = vec![0.0; d * t];
+        let exact = |w: &[f64]| {
+            let mut r = y.clone();
+            design.sub_x_w(w, t, &mut r);
+            let mut g = vec![0.0; d * t];
+            design.xt_r(&r, t, &mut g);
+            (r, g)
+        };
+        for round in 0..2 {
+            st.before_inner(&w, &ws, ws.len(), &mut xtr);
+            assert!(st.single.on && xtr.is_empty());
+            for _ in 0..3 {
+                st.epoch(&mut w, &ws, &norm2, n as f64, &prox);
+            }
+            // the outer loop takes its buffer back (it holds XᵀR₀) and asks for its XᵀR
+            xtr = st.take_outer_xtr().unwrap();
+            st.outer_grad(&w, &mut xtr, true);
+            assert!(st.approximate() && st.single.on, "round {round}");
+            assert_eq!(st.single.approx_passes, round + 1);
+            assert!(st.single.d.iter().all(|&v| v == 0.0));
+            let (r, g) = exact(&w);
+            let (rmax, gmax) = (
+                r.iter().fold(0.0f64, |m, v| m.max(v.abs())),
+                g.iter().fold(0.0f64, |m, v| m.max(v.abs())),
+            );
+            for (p, q) in st.r.iter().zip(&r) {
+                assert!((p - q).abs() <= 1e-5 * rmax, "R: {p} vs {q}");
+            }
+            let err = xtr
+                .iter()
+                .zip(&g)
+                .fold(0.0f64, |m, (p, q)| m.max((p - q).abs()));
+            assert!(err <= 1e-5 * gmax, "XᵀR off by {err:e} of {gmax:e}");
+            assert!(err > 0.0, "an approximate pass is not exact");
+        }
+        // not asked for an approximation: the exact pass leaves the loop
+        st.before_inner(&w, &ws, ws.len(), &mut xtr);
+        st.epoch(&mut w, &ws, &norm2, n as f64, &prox);
+        xtr = st.take_outer_xtr().unwrap();
+        st.outer_grad(&w, &mut xtr, false);
+        assert!(!st.approximate() && !st.single.on);
+        let (r, g) = exact(&w);
+        let gmax = g.iter().fold(0.0f64, |m, v| m.max(v.abs()));
+        for (p, q) in xtr.iter().zip(&g) {
+            assert!((p - q).abs() <= 1e-12 * gmax, "{p} vs {q}");
+        }
+        let rmax = r.iter().fold(0.0f64, |m, v| m.max(v.abs()));
+        for (p, q) in st.r.iter().zip(&r) {
+            assert!((p - q).abs() <= 1e-12 * rmax, "{p} vs {q}");
+        }
+    }
+
+    #[test]
+    fn approximate_outer_passes_steer_and_exact_passes_certify() {
+        // whole residual-mode solves with single-precision loops: some outer iterations run
+        // on approximate passes, yet every solve stops on an exact gap (recomputed here from
+        // R = Y − XW in f64) within the tolerance — also at tolerances near f64 rounding,
+        // where approximate gaps sit on their own rounding — and matches the f64 solve
+        let (n, d, t) = (1000, 1200, 9);
+        assert!(n * t >= SINGLE_MIN_NT);
+        let (x, yv) = problem(n, d, t, 52);
+        let design = DenseDesign::new(x.view(), None);
+        let norm2: Vec<f64> = (0..d).map(|j| design.col_norm2(j)).collect();
+        let mut g0 = vec![0.0; d * t];
+        design.xt_r(&yv, t, &mut g0);
+        let amax = g0
+            .chunks_exact(t)
+            .map(|r| r.iter().map(|v| v * v).sum::<f64>().sqrt())
+            .fold(0.0f64, f64::max)
+            / n as f64;
+        let y2: f64 = yv.iter().map(|v| v * v).sum();
+        let mut approx_total = 0;
+        for (ratio, l1, tol) in [
+            (0.1, 1.0, 1e-8),
+            (0.1, 0.5, 1e-8),
+            (0.03, 1.0, 1e-14),
+            (0.02, 0.5, 1e-10),
+        ] {
+            let pen = L21Ridge {
+                alpha: amax * ratio,
+                l1_ratio: l1,
+            };
+            let run = |single: bool| {
+                let mut w = vec![0.0; d * t];
+                let mut cache = OuterCache::default();
+                cache.store(g0.clone(), y2, y2);
+                let mut st = Residual::new(&design, &yv, yv.clone(), t)
+                    .with_fresh_xtr()
+                    .with_single(single);
+                let opts = WsOptions {
+                    max_iter: 100_000,
+                    tol_n: tol * y2,
+                    screening: true,
+                    anderson: true,
+                    random: false,
+                };
+                let mut rng = StdRng::seed_from_u64(0);
+                let out = solve(
+                    &mut st, &mut w, &norm2, n, t, &pen, &opts, &mut rng, &mut cache,
+                );
+                assert!(out.converged, "ratio {ratio} l1 {l1} tol {tol}");
+                assert!(out.gap.gap_n <= tol * y2);
+                let exact = exact_gap_n(&design, &yv, &w, t, &pen);
+                assert!(
+                    exact <= tol * y2 * (1.0 + 1e-9),
+                    "ratio {ratio} l1 {l1}: exact gap {exact:e} > {:e}",
+                    tol * y2
+                );
+                (w, st.single.approx_passes)
+            };
+            let ((wm, passes), (wp, none)) = (run(true), run(false));
+            assert_eq!(none, 0);
+            approx_total += passes;
+            let diff: f64 = wm.iter().zip(&wp).map(|(a, b)| (a - b).abs()).sum();
+            let size: f64 = wp.iter().map(|v| v.abs()).sum::<f64>().max(1e-300);
+            assert!(diff <= 1e-5 * size, "ratio {ratio}: {diff:e} vs {size:e}");
+        }
+        assert!(approx_total > 0, "no approximate outer pass was taken");
     }
 
     #[test]
