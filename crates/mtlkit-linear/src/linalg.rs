@@ -130,6 +130,12 @@ pub(crate) fn gram_lower_acc(p: &[f64], rows: usize, m: usize, out: &mut [f64]) 
     gram_lower(p, rows, m, out, Accum::Add, Par::Seq);
 }
 
+/// The lower triangle of `PᵀP` in single precision (column-major `m × m` `out`, replaced) for
+/// a column-major `rows × m` block `p` (a single-precision loop's block of rounded columns).
+pub(crate) fn gram_lower_f32(p: &[f32], rows: usize, m: usize, out: &mut [f32]) {
+    gram_lower(p, rows, m, out, Accum::Replace, Par::Seq);
+}
+
 /// The lower triangle of `PᵀP` (column-major `m × m` `out`, replaced or accumulated) for a
 /// column-major `rows × m` panel `p`.
 fn gram_lower<E: faer::traits::ComplexField + From<f32>>(

@@ -507,6 +507,8 @@ struct Single {
     xb: Vec<f32>,
     g: Vec<f32>,
     dwb: Vec<f32>,
+    /// A block's Gram matrix in `f32` (lower triangle, column-major `b × b`).
+    gram: Vec<f32>,
     /// The `XᵀR₀` buffer went back to the outer loop ([`CdState::take_outer_xtr`]) while the
     /// loop was on: the outer loop's next [`CdState::outer_grad`] receives it.
     handed: bool,
@@ -1213,6 +1215,15 @@ impl<X: Design> CdState for Residual<'_, X> {
         // blocks: the working-set members of each bucket of BLOCK consecutive features
         for cols in ws.chunk_by(|a, b| a / BLOCK == b / BLOCK) {
             let b = cols.len();
+            // in a single-precision loop the block's columns are rounded to f32 first (column
+            // by column; no gathered f64 copy)
+            if single.on {
+                single.xb.resize(n * b, 0.0);
+                for (i, &j) in cols.iter().enumerate() {
+                    let c = gather(x, &[j], xb);
+                    crate::linalg::narrow_into(c, &mut single.xb[i * n..(i + 1) * n]);
+                }
+            }
             let entry = grams.entry(cols[0] / BLOCK).or_default();
             if entry.cols.as_slice() != cols {
                 if subset_positions(&entry.cols, cols, pos) {
@@ -1222,6 +1233,19 @@ impl<X: Design> CdState for Residual<'_, X> {
                     for (i, &oi) in pos.iter().enumerate() {
                         let row = tri(oi);
                         entry.gram.extend(pos[..i].iter().map(|&op| old[row + op]));
+                    }
+                } else if single.on {
+                    // from the rounded block, in f32 (half the f64 product's time, and no
+                    // gather): the in-block corrections are then off by the loop's own
+                    // rounding, `1e-7·‖X_i‖·‖X_p Δ_p‖`, which vanishes with the steps (an
+                    // f64 loop that reuses the matrix converges to the same point: each block
+                    // starts from its exact `X_Bᵀ R`)
+                    single.gram.resize(b * b, 0.0);
+                    crate::linalg::gram_lower_f32(&single.xb, n, b, &mut single.gram);
+                    entry.gram.clear();
+                    for i in 1..b {
+                        let g32 = &single.gram;
+                        entry.gram.extend((0..i).map(|p| f64::from(g32[p * b + i])));
                     }
                 } else {
                     let xbs = gather(x, cols, xb);
@@ -1239,13 +1263,8 @@ impl<X: Design> CdState for Residual<'_, X> {
             }
             let (gram, coupled) = (&entry.gram, entry.coupled);
             // the block's columns: in f64 (gathered when not consecutive), or rounded to f32
-            // column by column in a single-precision loop
+            // above in a single-precision loop
             let xbs = if single.on {
-                single.xb.resize(n * b, 0.0);
-                for (i, &j) in cols.iter().enumerate() {
-                    let c = gather(x, &[j], xb);
-                    crate::linalg::narrow_into(c, &mut single.xb[i * n..(i + 1) * n]);
-                }
                 &[][..]
             } else {
                 gather(x, cols, xb)
@@ -2956,6 +2975,44 @@ mod tests {
         for (p, q) in b.r.iter().zip(&r) {
             assert!((p - q).abs() <= 1e-12 * rmax, "{p} vs {q}");
         }
+    }
+
+    #[test]
+    fn single_precision_block_grams_are_the_f64_ones_to_f32_rounding() {
+        // a single-precision loop forms its blocks' Gram matrices from the rounded columns:
+        // each packed entry (X_iᵀX_p, p < i) within f32 rounding of the f64 product; a later
+        // f64 loop keeps them (its fixed point does not depend on them: the mixed-precision
+        // fit tests check the solutions)
+        let (n, d, t) = (400, 150, 4);
+        let (x, y) = problem(n, d, t, 34);
+        let design = DenseDesign::new(x.view(), None);
+        let norm2: Vec<f64> = (0..d).map(|j| design.col_norm2(j)).collect();
+        let ws: Vec<usize> = (0..d).filter(|j| j % 5 != 3).collect();
+        let pen = L21 { alpha: 0.001 };
+        let prox = RowProx::of(&pen);
+        let mut xtr = vec![0.0; d * t];
+        design.xt_r(&y, t, &mut xtr);
+        let mut st = Residual::new(&design, &y, y.clone(), t)
+            .with_fresh_xtr()
+            .with_single(true);
+        let mut w = vec![0.0; d * t];
+        st.before_inner(&w, &ws, ws.len(), &mut xtr);
+        assert!(st.single.on);
+        st.epoch(&mut w, &ws, &norm2, n as f64, &prox);
+        let mut checked = 0;
+        for entry in st.blocks.grams.values() {
+            for (i, &ci) in entry.cols.iter().enumerate() {
+                for (p, &cp) in entry.cols[..i].iter().enumerate() {
+                    let exact: f64 = x.column(ci).dot(&x.column(cp));
+                    let bound = 1e-6 * (norm2[ci] * norm2[cp]).sqrt();
+                    let got = entry.gram[tri(i) + p];
+                    assert!((got - exact).abs() <= bound, "{got} vs {exact}");
+                    checked += 1;
+                }
+            }
+        }
+        // buckets of 51, 52 and 17 members
+        assert_eq!(checked, 51 * 50 / 2 + 52 * 51 / 2 + 17 * 16 / 2);
     }
 
     #[test]
