@@ -503,6 +503,9 @@ fn axpy_impl<const FMA: bool>(alpha: f64, x: &[f64], y: &mut [f64]) {
 /// the blocked coordinate-descent epoch. Vectorised as [`dot`].
 #[inline]
 pub(crate) fn sub_row_combination(out: &mut [f64], coef: &[f64], rows: &[f64], idx: &[usize]) {
+    if crate::simd::sub_row_combination(out, coef, rows, idx) {
+        return;
+    }
     #[cfg(target_arch = "x86_64")]
     if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma") {
         // SAFETY: the CPU supports AVX2 and FMA (checked just above).

@@ -84,6 +84,10 @@ const APPROX_PROGRESS: f64 = 0.5;
 /// nearer, the pass would be followed by an exact one (small `α_max/10` Lasso: two approximate
 /// passes and an exact one instead of three approximate ones and an exact one).
 const APPROX_NEAR: f64 = 3.0;
+/// An approximate pass folds the loop's `‖D‖` into its anchor (see [`Single`]): it is taken
+/// only while the folded rounding stays below this fraction of what the hand-over check allows
+/// at the current violations (the next loop divides them by about ten).
+const APPROX_ROOM: f64 = 0.1;
 
 /// What block CD needs from its state.
 pub(super) trait CdState {
@@ -520,6 +524,11 @@ struct Single {
     /// rounding those passes folded into `R₀` and `XᵀR₀` is bounded as the loop's own
     /// products are, by `SINGLE_ROUNDING·‖X_j‖·(‖D‖ + anchor)`.
     anchor: f64,
+    /// The folded `‖D‖` the loop's last epoch could take before its hand-over check would
+    /// fire at that epoch's largest violation (`worst / (SINGLE_MARGIN·SINGLE_ROUNDING·
+    /// max‖X_j‖/n)`): an approximate pass is taken only while `anchor + ‖D‖` stays within
+    /// [`APPROX_ROOM`] of it.
+    room: f64,
 }
 
 /// Working-set Gram mode: for one inner loop over a working set much smaller than `n`, CD runs
@@ -899,6 +908,16 @@ impl<'a, X: Design> Residual<'a, X> {
         );
     }
 
+    /// Within a single-precision loop: `R₀ = Y − XW` and `XᵀR₀` recomputed in `f64` (the loop's
+    /// buffer), `D = 0`, no folded rounding left; the loop stays in single precision.
+    fn reanchor(&mut self, w: &[f64]) {
+        self.recompute(w);
+        let s = &mut *self.single;
+        self.x.xt_r(&self.r, self.t, &mut s.xtr0);
+        s.d.fill(0.0);
+        s.anchor = 0.0;
+    }
+
     /// Enter a single-precision inner loop (`R` up to date, `xtr` its exact `XᵀR`, lent).
     fn enter_single(&mut self, xtr: &mut Vec<f64>) {
         let (n, t) = (self.x.n_samples(), self.t);
@@ -1117,9 +1136,11 @@ impl<X: Design> CdState for Residual<'_, X> {
     }
     fn outer_grad(&mut self, w: &[f64], out: &mut [f64], approx_ok: bool) {
         let s = &*self.single;
+        let folded = s.anchor + crate::linalg::dot_f32s(&s.d, &s.d).sqrt();
         if approx_ok
             && s.on
             && s.handed
+            && folded <= APPROX_ROOM * s.room
             && self.wsg.is_none()
             && out.len() == self.x.n_features() * self.t
         {
@@ -1355,15 +1376,27 @@ impl<X: Design> CdState for Residual<'_, X> {
             // lot but must now resolve small violations, as on ill-conditioned fits late in
             // their solve), the loop goes on in f64 from an exact R
             // (plus the rounding that approximate outer passes folded into `R₀` and `XᵀR₀`)
-            let dn =
-                crate::linalg::dot_f32s(&self.single.d, &self.single.d).sqrt() + self.single.anchor;
+            // — unless that rounding is mostly the folded one: then `R₀` and `XᵀR₀` are
+            // recomputed exactly and the loop goes on in f32 from them (an exact pass, as a new
+            // loop would start from, instead of the loop's remaining epochs in f64)
+            let own = crate::linalg::dot_f32s(&self.single.d, &self.single.d).sqrt();
             let xmax = ws.iter().map(|&j| norm2[j]).fold(0.0f64, f64::max).sqrt();
-            if worst <= SINGLE_MARGIN * SINGLE_ROUNDING * xmax * dn / nf {
-                log::debug!(
-                    "single-precision loop continues in f64: violation {worst:.3e}, rounding bound {:.3e}",
-                    SINGLE_ROUNDING * xmax * dn / nf
-                );
-                self.flush(w);
+            let bound = |dn: f64| SINGLE_MARGIN * SINGLE_ROUNDING * xmax * dn / nf;
+            self.single.room = worst / bound(1.0);
+            if worst <= bound(own + self.single.anchor) {
+                if worst > bound(own) {
+                    log::debug!(
+                        "single-precision loop re-anchored: violation {worst:.3e}, folded rounding bound {:.3e}",
+                        bound(self.single.anchor) / SINGLE_MARGIN
+                    );
+                    self.reanchor(w);
+                } else {
+                    log::debug!(
+                        "single-precision loop continues in f64: violation {worst:.3e}, rounding bound {:.3e}",
+                        bound(own + self.single.anchor) / SINGLE_MARGIN
+                    );
+                    self.flush(w);
+                }
             }
         }
         self.worst = Some(worst);
@@ -3070,6 +3103,32 @@ mod tests {
             assert!(err <= 1e-5 * gmax, "XᵀR off by {err:e} of {gmax:e}");
             assert!(err > 0.0, "an approximate pass is not exact");
         }
+        // rounding folded in beyond what the violations allow (as after a pass that folded a
+        // large D): the loop re-anchors on an exact R and XᵀR and stays in single precision
+        st.before_inner(&w, &ws, ws.len(), &mut xtr);
+        assert!(st.single.on);
+        st.single.anchor = 1e12;
+        st.epoch(&mut w, &ws, &norm2, n as f64, &prox);
+        assert!(st.single.on && st.single.anchor == 0.0);
+        assert!(st.single.d.iter().all(|&v| v == 0.0));
+        let (r, g) = exact(&w);
+        let (rmax, gmax) = (
+            r.iter().fold(0.0f64, |m, v| m.max(v.abs())),
+            g.iter().fold(0.0f64, |m, v| m.max(v.abs())),
+        );
+        for (p, q) in st.r.iter().zip(&r) {
+            assert!((p - q).abs() <= 1e-12 * rmax, "R: {p} vs {q}");
+        }
+        for (p, q) in st.single.xtr0.iter().zip(&g) {
+            assert!((p - q).abs() <= 1e-12 * gmax, "XᵀR: {p} vs {q}");
+        }
+        // the room left for folded rounding: an approximate pass is declined when the loop's
+        // ‖D‖ exceeds it
+        st.epoch(&mut w, &ws, &norm2, n as f64, &prox);
+        st.single.room = 0.0;
+        xtr = st.take_outer_xtr().unwrap();
+        st.outer_grad(&w, &mut xtr, true);
+        assert!(!st.approximate() && !st.single.on);
         // not asked for an approximation: the exact pass leaves the loop
         st.before_inner(&w, &ws, ws.len(), &mut xtr);
         st.epoch(&mut w, &ws, &norm2, n as f64, &prox);
