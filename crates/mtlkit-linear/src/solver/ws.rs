@@ -1776,14 +1776,16 @@ pub(super) fn solve<S: CdState + ?Sized, P: ProxRow + DualNorm>(
             Some(parts) => parts,
             None => {
                 // an approximate pass only where the gap, going down as it did last time,
-                // would stay above APPROX_NEAR × the tolerance (else the exact pass would
-                // follow it)
-                let fall = if prev_gap.is_finite() {
-                    (last_gap / prev_gap).min(1.0)
+                // would stay above APPROX_NEAR × the tolerance, and went down by APPROX_PROGRESS
+                // or more last time (else the exact pass would follow it: near the end, or
+                // where the gap falls slowly, as on ill-conditioned ElasticNet fits)
+                let (predicted, fast) = if prev_gap.is_finite() {
+                    let fall = last_gap / prev_gap;
+                    (last_gap * fall.min(1.0), fall <= APPROX_PROGRESS)
                 } else {
-                    1.0
+                    (last_gap, true)
                 };
-                let approx_ok = last_gap * fall > APPROX_NEAR * opts.tol_n;
+                let approx_ok = fast && predicted > APPROX_NEAR * opts.tol_n;
                 state.outer_grad(w, &mut grad, approx_ok);
                 state.r2_ry(w)
             }
