@@ -5,8 +5,9 @@
 # harness. Results go to bench/results/*.jsonl and the tables to bench/results/report.md.
 #
 #   bench/run.sh [setup|gen|tts|enet|rho09|path|report|all]   (all = these)
-#   bench/run.sh wide | tall09 | enet09 | xwide | xwide-ref | xwide05 | xwide09 | wide09 | memory | pathgap | recheck |
-#                recheck-small09 | recheck-wide           (extra stages, run on demand)
+#   bench/run.sh wide | tall09 | enet09 | xwide | xwide-ref | xwide05 | xwide09 | xwide13 | xwide13-fix |
+#                wide09 | memory | pathgap | recheck | recheck-small09 | recheck-wide
+#                                                          (extra stages, run on demand)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 NUMBA_NUM_THREADS=1 RAYON_NUM_THREADS=1
@@ -101,6 +102,19 @@ if [ "$stage" = xwide ]; then
     --fit-cap 120 --solvers sklearn celer mtlkit --out bench/results/tts_xwide.jsonl
   $B tts --shapes xwide --rhos 0.5 0.9 --alpha-ratios 10 100 --l1-ratios 0.5 --tols 1e-4 1e-6 1e-8 \
     --repeats 1 --fit-cap 120 --solvers sklearn mtlkit --out bench/results/tts_xwide_enet.jsonl
+fi
+if [ "$stage" = xwide13 ]; then
+  # xwide again on session 13's machine (after `xwide-ref`), into its own files (read after the
+  # earlier xwide files by bench/grid_table.py); then mtlkit alone on ρ = 0.5 α_max/100
+  # ElasticNet, the case a fix of that session changed after the first run
+  $B tts --shapes xwide --rhos 0.5 0.9 --alpha-ratios 10 100 --tols 1e-4 1e-6 1e-8 --repeats 1 \
+    --fit-cap 120 --solvers sklearn celer mtlkit --out bench/results/tts_xwide_s13.jsonl
+  $B tts --shapes xwide --rhos 0.5 0.9 --alpha-ratios 10 100 --l1-ratios 0.5 --tols 1e-4 1e-6 1e-8 \
+    --repeats 1 --fit-cap 120 --solvers sklearn mtlkit --out bench/results/tts_xwide_enet_s13.jsonl
+fi
+if [ "$stage" = xwide13 ] || [ "$stage" = xwide13-fix ]; then
+  $B tts --shapes xwide --rhos 0.5 --alpha-ratios 100 --l1-ratios 0.5 --tols 1e-4 1e-6 1e-8 \
+    --repeats 1 --fit-cap 120 --solvers mtlkit --out bench/results/tts_xwide_enet_s13_mtlkit.jsonl
 fi
 if [ "$stage" = xwide09 ]; then
   # the ρ = 0.9 half of xwide alone (written to its own files, which bench/grid_table.py reads
