@@ -1505,7 +1505,8 @@ impl Gram {
         Self::from_parts(g, y, t, w, xtr)
     }
 
-    /// As [`with_xtr`](Self::with_xtr) with `G` (`d × d`) given.
+    /// Build at `W = w` from `G = XᵀX` (`d × d`, given) and `xtr = XᵀR` (`d × t` row-major,
+    /// `R = Y − XW`) already computed: `XᵀY = XᵀR + G W`, no pass over `X`.
     pub fn from_parts(g: Vec<f64>, y: &[f64], t: usize, w: &[f64], xtr: &[f64]) -> Self {
         let d = xtr.len() / t.max(1);
         let mut s = Self {
