@@ -1136,13 +1136,12 @@ impl<X: Design> CdState for Residual<'_, X> {
     }
     fn outer_grad(&mut self, w: &[f64], out: &mut [f64], approx_ok: bool) {
         let s = &*self.single;
-        let folded = s.anchor + crate::linalg::dot_f32s(&s.d, &s.d).sqrt();
         if approx_ok
             && s.on
             && s.handed
-            && folded <= APPROX_ROOM * s.room
             && self.wsg.is_none()
             && out.len() == self.x.n_features() * self.t
+            && s.anchor + crate::linalg::dot_f32s(&s.d, &s.d).sqrt() <= APPROX_ROOM * s.room
         {
             self.approximate_pass(out);
         } else {
@@ -2574,17 +2573,34 @@ mod tests {
 
     /// The duality gap (`gap_n`) of `w` recomputed from `R = Y − XW` in `f64`.
     fn exact_gap_n(design: &DenseDesign, yv: &[f64], w: &[f64], t: usize, pen: &L21Ridge) -> f64 {
-        let (n, d) = (design.n_samples(), design.n_features());
+        let n = design.n_samples();
         let mut r = yv.to_vec();
         design.sub_x_w(w, t, &mut r);
-        let mut xtr = vec![0.0; d * t];
-        design.xt_r(&r, t, &mut xtr);
+        let mut xtr = xt_r_of(design, &r, t);
         let r2 = r.iter().map(|v| v * v).sum();
         let ry = r.iter().zip(yv).map(|(a, b)| a * b).sum();
         gap_from_parts(n, &mut xtr, r2, ry, w, t, pen).gap_n
     }
 
     /// A random column-major `n × d` design and `n × t` targets (column-major slice).
+    /// `XᵀR` (`d × t` row-major) for `r` column-major `n × t`.
+    fn xt_r_of(design: &DenseDesign, r: &[f64], t: usize) -> Vec<f64> {
+        let mut out = vec![0.0; design.n_features() * t];
+        design.xt_r(r, t, &mut out);
+        out
+    }
+
+    /// `XᵀY`, `α_max` (the largest row norm of `XᵀY`, over `n`) and `‖Y‖²`.
+    fn xty_amax_y2(design: &DenseDesign, y: &[f64], t: usize) -> (Vec<f64>, f64, f64) {
+        let g0 = xt_r_of(design, y, t);
+        let amax = g0
+            .chunks_exact(t)
+            .map(|r| r.iter().map(|v| v * v).sum::<f64>().sqrt())
+            .fold(0.0f64, f64::max)
+            / design.n_samples() as f64;
+        (g0, amax, y.iter().map(|v| v * v).sum())
+    }
+
     fn problem(n: usize, d: usize, t: usize, seed: u64) -> (Array2<f64>, Vec<f64>) {
         let mut rng = StdRng::seed_from_u64(seed);
         let mut x = Array2::<f64>::zeros((n, d).f());
@@ -2908,8 +2924,7 @@ mod tests {
             .collect();
         let mut r = y.clone();
         design.sub_x_w(&w, t, &mut r);
-        let mut xtr = vec![0.0; d * t];
-        design.xt_r(&r, t, &mut xtr);
+        let xtr = xt_r_of(&design, &r, t);
         let fresh = Gram::new(&design, &y, t, &w);
         let from = Gram::with_xtr(&design, &y, t, &w, &xtr);
         for (a, b) in fresh
@@ -2973,8 +2988,7 @@ mod tests {
             l1_ratio: 0.8,
         };
         let prox = RowProx::of(&pen);
-        let mut xtr = vec![0.0; d * t];
-        design.xt_r(&y, t, &mut xtr);
+        let mut xtr = xt_r_of(&design, &y, t);
         let mut a = Residual::new(&design, &y, y.clone(), t).with_fresh_xtr();
         let mut b = Residual::new(&design, &y, y.clone(), t)
             .with_fresh_xtr()
@@ -3026,8 +3040,7 @@ mod tests {
         let ws: Vec<usize> = (0..d).filter(|j| j % 5 != 3).collect();
         let pen = L21 { alpha: 0.001 };
         let prox = RowProx::of(&pen);
-        let mut xtr = vec![0.0; d * t];
-        design.xt_r(&y, t, &mut xtr);
+        let mut xtr = xt_r_of(&design, &y, t);
         let mut st = Residual::new(&design, &y, y.clone(), t)
             .with_fresh_xtr()
             .with_single(true);
@@ -3066,8 +3079,7 @@ mod tests {
             l1_ratio: 0.8,
         };
         let prox = RowProx::of(&pen);
-        let mut xtr = vec![0.0; d * t];
-        design.xt_r(&y, t, &mut xtr);
+        let mut xtr = xt_r_of(&design, &y, t);
         let mut st = Residual::new(&design, &y, y.clone(), t)
             .with_fresh_xtr()
             .with_single(true);
@@ -3160,14 +3172,7 @@ mod tests {
         let (x, yv) = problem(n, d, t, 52);
         let design = DenseDesign::new(x.view(), None);
         let norm2: Vec<f64> = (0..d).map(|j| design.col_norm2(j)).collect();
-        let mut g0 = vec![0.0; d * t];
-        design.xt_r(&yv, t, &mut g0);
-        let amax = g0
-            .chunks_exact(t)
-            .map(|r| r.iter().map(|v| v * v).sum::<f64>().sqrt())
-            .fold(0.0f64, f64::max)
-            / n as f64;
-        let y2: f64 = yv.iter().map(|v| v * v).sum();
+        let (g0, amax, y2) = xty_amax_y2(&design, &yv, t);
         let mut approx_total = 0;
         for (ratio, l1, tol) in [
             (0.1, 1.0, 1e-8),
@@ -3232,8 +3237,7 @@ mod tests {
             l1_ratio: 0.9,
         };
         let prox = RowProx::of(&pen);
-        let mut xtr = vec![0.0; d * t];
-        design.xt_r(&y, t, &mut xtr);
+        let mut xtr = xt_r_of(&design, &y, t);
         let mut st = Residual::new(&design, &y, y.clone(), t)
             .with_fresh_xtr()
             .with_single(true);
@@ -3273,14 +3277,7 @@ mod tests {
             let (x, yv) = problem(n, d, t, seed);
             let y = Array2::from_shape_vec((n, t).f(), yv.clone()).unwrap();
             let design = DenseDesign::new(x.view(), None);
-            let mut g0 = vec![0.0; d * t];
-            design.xt_r(&yv, t, &mut g0);
-            let amax = g0
-                .chunks_exact(t)
-                .map(|r| r.iter().map(|v| v * v).sum::<f64>().sqrt())
-                .fold(0.0f64, f64::max)
-                / n as f64;
-            let y2: f64 = yv.iter().map(|v| v * v).sum();
+            let (_, amax, y2) = xty_amax_y2(&design, &yv, t);
             for (ratio, l1) in [(0.1, 1.0), (0.01, 1.0), (0.02, 0.5)] {
                 let pen = L21Ridge {
                     alpha: amax * ratio,
@@ -3358,14 +3355,7 @@ mod tests {
         let (x, yv) = problem(n, d, t, 51);
         let y = Array2::from_shape_vec((n, t).f(), yv.clone()).unwrap();
         let design = DenseDesign::new(x.view(), None);
-        let mut g0 = vec![0.0; d * t];
-        design.xt_r(&yv, t, &mut g0);
-        let amax = g0
-            .chunks_exact(t)
-            .map(|r| r.iter().map(|v| v * v).sum::<f64>().sqrt())
-            .fold(0.0f64, f64::max)
-            / n as f64;
-        let y2: f64 = yv.iter().map(|v| v * v).sum();
+        let (_, amax, y2) = xty_amax_y2(&design, &yv, t);
         let norm2: Vec<f64> = (0..d).map(|j| design.col_norm2(j)).collect();
         let mut mixed_runs = 0;
         for (ratio, l1, tol) in [(0.01, 1.0, 1e-12), (0.003, 0.5, 1e-10), (0.2, 1.0, 1e-8)] {
@@ -3376,8 +3366,7 @@ mod tests {
             // the state after a whole solve, and its exact gap
             let run = |mixed: bool| {
                 let mut w = vec![0.0; d * t];
-                let mut xtr = vec![0.0; d * t];
-                design.xt_r(&yv, t, &mut xtr);
+                let xtr = xt_r_of(&design, &yv, t);
                 let mut cache = OuterCache::default();
                 let ry = y2;
                 cache.store(xtr, y2, ry);
