@@ -240,8 +240,13 @@ pub(crate) fn sub_x_w(
 }
 
 /// `out = Pᵀ D` in single precision: `p` column-major `rows × m`, `dm` column-major
-/// `rows × t`, `out` row-major `m × t`.
+/// `rows × t`, `out` row-major `m × t`. The AVX-512 kernel where the CPU has it (in cache, on
+/// the blocked epoch's shapes, 1.3–1.7× faer's packed product when the columns start on cache
+/// lines: see [`padded_rows`]), faer's product otherwise.
 pub(crate) fn xt_r_f32(p: &[f32], rows: usize, m: usize, dm: &[f32], t: usize, out: &mut [f32]) {
+    if crate::simd::xt_d_f32(p, rows, m, dm, t, out) {
+        return;
+    }
     let pm = MatRef::from_column_major_slice(p, rows, m);
     let rm = MatRef::from_column_major_slice(dm, rows, t);
     let dst = MatMut::from_row_major_slice_mut(out, m, t);
@@ -259,6 +264,84 @@ pub(crate) fn sub_x_w_f32(p: &[f32], rows: usize, m: usize, w: &[f32], t: usize,
     let wm = MatRef::from_row_major_slice(w, m, t);
     let dst = MatMut::from_column_major_slice_mut(dm, rows, t);
     matmul(dst, Accum::Add, pm, wm, -1.0f32, Par::Seq);
+}
+
+/// The leading dimension of the single-precision loops' column-major `f32` arrays for `n`
+/// rows: `n` rounded up to 16, so that in a buffer that starts on a cache line
+/// ([`AlignedF32`]) every column does too and the kernels' 16-lane loads never straddle two
+/// lines (on 500 rows, `X_Bᵀ D` ran at 108 GFLOP/s with columns 2000 bytes apart, 149 at
+/// 2048). The padding rows are zero, so products over them are those over the `n` rows.
+/// A multiple of 1024 (columns 4 KiB apart, which map to the same cache sets) gets one more
+/// line.
+pub(crate) fn padded_rows(n: usize) -> usize {
+    let ld = n.next_multiple_of(16);
+    if ld > 0 && ld.is_multiple_of(1024) {
+        ld + 16
+    } else {
+        ld
+    }
+}
+
+/// 16 `f32` on a 64-byte boundary: one cache line, one AVX-512 register.
+#[derive(Clone, Copy, Default)]
+#[repr(C, align(64))]
+struct Line([f32; 16]);
+
+/// A growable `f32` buffer that starts on a cache line (see [`padded_rows`]); it reads as a
+/// slice.
+#[derive(Default)]
+pub(crate) struct AlignedF32 {
+    lines: Vec<Line>,
+    len: usize,
+}
+
+impl AlignedF32 {
+    /// As [`Vec::resize`]: new elements are `v`.
+    pub(crate) fn resize(&mut self, len: usize, v: f32) {
+        let need = len.div_ceil(16);
+        if self.lines.len() < need {
+            self.lines.resize(need, Line::default());
+        }
+        let old = self.len;
+        self.len = len;
+        if len > old {
+            self[old..].fill(v);
+        }
+    }
+
+    /// Length 0 (the memory is kept).
+    pub(crate) fn clear(&mut self) {
+        self.len = 0;
+    }
+}
+
+impl std::ops::Deref for AlignedF32 {
+    type Target = [f32];
+    fn deref(&self) -> &[f32] {
+        // SAFETY: `lines` holds `16·lines.len() ≥ len` contiguous, initialised `f32`
+        // (`Line` is `repr(C)`, an array of `f32` with no padding).
+        unsafe { std::slice::from_raw_parts(self.lines.as_ptr().cast::<f32>(), self.len) }
+    }
+}
+
+impl std::ops::DerefMut for AlignedF32 {
+    fn deref_mut(&mut self) -> &mut [f32] {
+        // SAFETY: as in `deref`, uniquely borrowed.
+        unsafe { std::slice::from_raw_parts_mut(self.lines.as_mut_ptr().cast::<f32>(), self.len) }
+    }
+}
+
+/// The `m` columns of the column-major `n × m` `src` rounded to `f32` into `dst` with leading
+/// dimension `ld ≥ n` (`dst` resized to `ld × m`; the rows `n..ld` of each column zero).
+pub(crate) fn narrow_cols(src: &[f64], n: usize, ld: usize, m: usize, dst: &mut AlignedF32) {
+    dst.resize(ld * m, 0.0);
+    for (c, out) in src[..n * m]
+        .chunks_exact(n.max(1))
+        .zip(dst.chunks_exact_mut(ld.max(1)))
+    {
+        narrow_into(c, &mut out[..n]);
+        out[n..].fill(0.0);
+    }
 }
 
 /// `dst = src` rounded to `f32` (`dst` resized to `src`'s length).
@@ -715,5 +798,46 @@ mod tests {
             dot(&x[..9], &r[..9]),
             (0..9).map(|i| x[i] * r[i]).sum::<f64>()
         );
+    }
+
+    #[test]
+    fn padded_single_precision_blocks_start_on_cache_lines() {
+        // leading dimensions: multiples of 16, never of 1024
+        for (n, ld) in [
+            (0, 0),
+            (1, 16),
+            (16, 16),
+            (500, 512),
+            (1000, 1008),
+            (1024, 1040),
+        ] {
+            assert_eq!(padded_rows(n), ld, "n = {n}");
+        }
+        // resize as a Vec: kept values, new ones set, the start on a 64-byte boundary
+        let mut buf = AlignedF32::default();
+        buf.resize(5, 1.0);
+        buf[4] = 7.0;
+        buf.resize(40, 2.0);
+        assert_eq!(buf.as_ptr() as usize % 64, 0);
+        assert_eq!((buf.len(), buf[4], buf[5], buf[39]), (40, 7.0, 2.0, 2.0));
+        buf.resize(3, 0.0);
+        buf.resize(6, 3.0);
+        assert_eq!(&buf[..], &[1.0, 1.0, 1.0, 3.0, 3.0, 3.0]);
+        buf.clear();
+        assert!(buf.is_empty());
+        // columns rounded to f32, the padding rows zeroed (stale values there are cleared)
+        let (n, m) = (5, 3);
+        let x: Vec<f64> = (0..n * m).map(|i| i as f64 + 0.1).collect();
+        let ld = padded_rows(n);
+        let mut dst = AlignedF32::default();
+        dst.resize(ld * m, f32::NAN);
+        narrow_cols(&x, n, ld, m, &mut dst);
+        assert_eq!(dst.len(), ld * m);
+        for c in 0..m {
+            for i in 0..ld {
+                let want = if i < n { x[c * n + i] as f32 } else { 0.0 };
+                assert_eq!(dst[c * ld + i], want, "column {c} row {i}");
+            }
+        }
     }
 }

@@ -505,10 +505,12 @@ struct Single {
     on: bool,
     /// `XᵀR₀`, row-major `d × t` (the outer loop's buffer while `on`).
     xtr0: Vec<f64>,
-    /// `D`, column-major `n × t`.
-    d: Vec<f32>,
-    /// A block of columns rounded to `f32`, its `X_Bᵀ D` and `ΔW_B` in `f32`.
-    xb: Vec<f32>,
+    /// `D`, column-major `n × t` with leading dimension
+    /// [`padded_rows(n)`](crate::linalg::padded_rows) (the padding rows stay zero).
+    d: crate::linalg::AlignedF32,
+    /// A block of columns rounded to `f32` (the same leading dimension, zero padding rows),
+    /// its `X_Bᵀ D` and `ΔW_B` in `f32`.
+    xb: crate::linalg::AlignedF32,
     g: Vec<f32>,
     dwb: Vec<f32>,
     /// A block's Gram matrix in `f32` (lower triangle, column-major `b × b`).
@@ -875,6 +877,7 @@ impl<'a, X: Design> Residual<'a, X> {
     fn approximate_pass(&mut self, out: &mut [f64]) {
         let clock = std::time::Instant::now();
         let (x, n, t, d) = (self.x, self.x.n_samples(), self.t, self.x.n_features());
+        let ld = crate::linalg::padded_rows(n);
         let c = chunk_cols(n);
         let s = &mut *self.single;
         let mut cols = Vec::with_capacity(c);
@@ -884,18 +887,24 @@ impl<'a, X: Design> Residual<'a, X> {
             cols.clear();
             cols.extend(j0..j1);
             let xbs = gather(x, &cols, &mut self.blocks.xb);
-            crate::linalg::narrow(xbs, &mut s.xb);
+            crate::linalg::narrow_cols(xbs, n, ld, j1 - j0, &mut s.xb);
             s.g.resize((j1 - j0) * t, 0.0);
-            crate::linalg::xt_r_f32(&s.xb, n, j1 - j0, &s.d, t, &mut s.g);
+            crate::linalg::xt_r_f32(&s.xb, ld, j1 - j0, &s.d, t, &mut s.g);
             for (o, &g) in out[j0 * t..j1 * t].iter_mut().zip(&s.g) {
                 *o += f64::from(g);
             }
             j0 = j1;
         }
         s.anchor += crate::linalg::dot_f32s(&s.d, &s.d).sqrt();
-        for (r, dv) in self.r.iter_mut().zip(s.d.iter_mut()) {
-            *r += f64::from(*dv);
-            *dv = 0.0;
+        for (r, dc) in self
+            .r
+            .chunks_exact_mut(n.max(1))
+            .zip(s.d.chunks_exact_mut(ld.max(1)))
+        {
+            for (r, dv) in r.iter_mut().zip(&mut dc[..n]) {
+                *r += f64::from(*dv);
+                *dv = 0.0;
+            }
         }
         s.approx = true;
         s.handed = false;
@@ -924,7 +933,7 @@ impl<'a, X: Design> Residual<'a, X> {
         let s = &mut *self.single;
         s.xtr0 = std::mem::take(xtr);
         s.d.clear();
-        s.d.resize(n * t, 0.0);
+        s.d.resize(crate::linalg::padded_rows(n) * t, 0.0);
         s.anchor = 0.0;
         s.on = true;
     }
@@ -1074,9 +1083,10 @@ impl<X: Design> CdState for Residual<'_, X> {
             // `X_jᵀR₀ + X_jᵀD` (not reached in the solver: single-precision loops run blocked
             // epochs, whose rows read `X_Bᵀ D` from one product)
             let s = &self.single;
+            let ld = crate::linalg::padded_rows(n);
             let mut col = vec![0.0; n];
             for (k, o) in out.iter_mut().enumerate() {
-                for (c, &dv) in col.iter_mut().zip(&s.d[k * n..(k + 1) * n]) {
+                for (c, &dv) in col.iter_mut().zip(&s.d[k * ld..k * ld + n]) {
                     *c = f64::from(dv);
                 }
                 *o = s.xtr0[j * self.t + k] + self.x.col_dot(j, &col);
@@ -1091,11 +1101,12 @@ impl<X: Design> CdState for Residual<'_, X> {
     fn update_row(&mut self, j: usize, delta: &[f64]) {
         if self.single.on && self.x.can_gather() {
             let n = self.x.n_samples();
+            let ld = crate::linalg::padded_rows(n);
             let xj = gather(self.x, &[j], &mut self.blocks.xb);
             let s = &mut *self.single;
             for (k, &dk) in delta.iter().enumerate() {
                 if dk != 0.0 {
-                    for (dv, &xv) in s.d[k * n..(k + 1) * n].iter_mut().zip(xj) {
+                    for (dv, &xv) in s.d[k * ld..k * ld + n].iter_mut().zip(xj) {
                         #[allow(clippy::cast_possible_truncation)]
                         {
                             *dv -= (dk * xv) as f32;
@@ -1167,10 +1178,13 @@ impl<X: Design> CdState for Residual<'_, X> {
     }
     fn r2(&self, _w: &[f64]) -> f64 {
         if self.single.on {
+            let n = self.x.n_samples();
+            let ld = crate::linalg::padded_rows(n);
             return self
                 .r
-                .iter()
-                .zip(&self.single.d)
+                .chunks_exact(n.max(1))
+                .zip(self.single.d.chunks_exact(ld.max(1)))
+                .flat_map(|(r, dc)| r.iter().zip(&dc[..n]))
                 .map(|(&r, &dv)| {
                     let v = r + f64::from(dv);
                     v * v
@@ -1219,6 +1233,7 @@ impl<X: Design> CdState for Residual<'_, X> {
         let mut worst = 0.0f64;
         let x = self.x;
         let (n, t) = (x.n_samples(), self.t);
+        let ld = crate::linalg::padded_rows(n);
         let BlockCache {
             grams,
             xb,
@@ -1238,10 +1253,12 @@ impl<X: Design> CdState for Residual<'_, X> {
             // in a single-precision loop the block's columns are rounded to f32 first (column
             // by column; no gathered f64 copy)
             if single.on {
-                single.xb.resize(n * b, 0.0);
+                single.xb.resize(ld * b, 0.0);
                 for (i, &j) in cols.iter().enumerate() {
                     let c = gather(x, &[j], xb);
-                    crate::linalg::narrow_into(c, &mut single.xb[i * n..(i + 1) * n]);
+                    let col = &mut single.xb[i * ld..(i + 1) * ld];
+                    crate::linalg::narrow_into(c, &mut col[..n]);
+                    col[n..].fill(0.0);
                 }
             }
             let entry = grams.entry(cols[0] / BLOCK).or_default();
@@ -1261,7 +1278,7 @@ impl<X: Design> CdState for Residual<'_, X> {
                     // f64 loop that reuses the matrix converges to the same point: each block
                     // starts from its exact `X_Bᵀ R`)
                     single.gram.resize(b * b, 0.0);
-                    crate::linalg::gram_lower_f32(&single.xb, n, b, &mut single.gram);
+                    crate::linalg::gram_lower_f32(&single.xb, ld, b, &mut single.gram);
                     entry.gram.clear();
                     for i in 1..b {
                         let g32 = &single.gram;
@@ -1295,7 +1312,7 @@ impl<X: Design> CdState for Residual<'_, X> {
             if single.on {
                 // G = X_BᵀR₀ + X_BᵀD, the second product in f32
                 single.g.resize(b * t, 0.0);
-                crate::linalg::xt_r_f32(&single.xb, n, b, &single.d, t, &mut single.g);
+                crate::linalg::xt_r_f32(&single.xb, ld, b, &single.d, t, &mut single.g);
                 for (i, &j) in cols.iter().enumerate() {
                     let (gi, g32) = (&mut g[i * t..(i + 1) * t], &single.g[i * t..(i + 1) * t]);
                     for ((o, &r0), &dv) in
@@ -1363,7 +1380,7 @@ impl<X: Design> CdState for Residual<'_, X> {
             if !changed.is_empty() {
                 if single.on {
                     crate::linalg::narrow(dw, &mut single.dwb);
-                    crate::linalg::sub_x_w_f32(&single.xb, n, b, &single.dwb, t, &mut single.d);
+                    crate::linalg::sub_x_w_f32(&single.xb, ld, b, &single.dwb, t, &mut single.d);
                 } else {
                     crate::linalg::sub_x_w(xbs, n, b, dw, t, &mut self.r, 1);
                 }
@@ -1417,9 +1434,10 @@ impl<X: Design> CdState for Residual<'_, X> {
             let xbs = gather(x, cols, &mut self.blocks.xb);
             if self.single.on {
                 let s = &mut *self.single;
-                crate::linalg::narrow(xbs, &mut s.xb);
+                let ld = crate::linalg::padded_rows(n);
+                crate::linalg::narrow_cols(xbs, n, ld, cols.len(), &mut s.xb);
                 s.g.resize(cols.len() * t, 0.0);
-                crate::linalg::xt_r_f32(&s.xb, n, cols.len(), &s.d, t, &mut s.g);
+                crate::linalg::xt_r_f32(&s.xb, ld, cols.len(), &s.d, t, &mut s.g);
                 for (i, &j) in cols.iter().enumerate() {
                     for k in 0..t {
                         o[i * t + k] = s.xtr0[j * t + k] + f64::from(s.g[i * t + k]);
@@ -1446,9 +1464,10 @@ impl<X: Design> CdState for Residual<'_, X> {
                 let xbs = gather(x, cols, &mut self.blocks.xb);
                 if self.single.on {
                     let s = &mut *self.single;
-                    crate::linalg::narrow(xbs, &mut s.xb);
+                    let ld = crate::linalg::padded_rows(n);
+                    crate::linalg::narrow_cols(xbs, n, ld, cols.len(), &mut s.xb);
                     crate::linalg::narrow(dl, &mut s.dwb);
-                    crate::linalg::sub_x_w_f32(&s.xb, n, cols.len(), &s.dwb, t, &mut s.d);
+                    crate::linalg::sub_x_w_f32(&s.xb, ld, cols.len(), &s.dwb, t, &mut s.d);
                 } else {
                     crate::linalg::sub_x_w(xbs, n, cols.len(), dl, t, &mut self.r, 1);
                 }
