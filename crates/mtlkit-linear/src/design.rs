@@ -75,6 +75,12 @@ pub trait Design {
     fn can_gather(&self) -> bool {
         false
     }
+    /// Where column `j` lies in memory (start address and length in bytes), for prefetching
+    /// the next block of a blocked epoch while the current one is computed; `None` (the
+    /// default) where the columns are not stored as such.
+    fn col_span(&self, _j: usize) -> Option<(usize, usize)> {
+        None
+    }
 }
 
 /// Element types a [`DenseDesign`] can store: `f64`, or `f32` (half the memory of `X`; the
@@ -336,6 +342,10 @@ impl Design for DenseDesign<'_, f64> {
     }
     fn gather<'s>(&'s self, cols: &[usize], buf: &'s mut Vec<f64>) -> Option<&'s [f64]> {
         Some(gather_f64(&self.data, self.n, cols, buf))
+    }
+    fn col_span(&self, j: usize) -> Option<(usize, usize)> {
+        let c = self.col(j);
+        Some((c.as_ptr() as usize, std::mem::size_of_val(c)))
     }
     fn gather_rows<'s>(
         &self,

@@ -243,8 +243,17 @@ pub(crate) fn sub_x_w(
 /// `rows × t`, `out` row-major `m × t`. The AVX-512 kernel where the CPU has it (in cache, on
 /// the blocked epoch's shapes, 1.3–1.7× faer's packed product when the columns start on cache
 /// lines: see [`padded_rows`]), faer's product otherwise.
-pub(crate) fn xt_r_f32(p: &[f32], rows: usize, m: usize, dm: &[f32], t: usize, out: &mut [f32]) {
-    if crate::simd::xt_d_f32(p, rows, m, dm, t, out) {
+/// `pf`: lines to prefetch along the way (see [`crate::simd::Prefetch`]).
+pub(crate) fn xt_r_f32(
+    p: &[f32],
+    rows: usize,
+    m: usize,
+    dm: &[f32],
+    t: usize,
+    out: &mut [f32],
+    pf: &mut crate::simd::Prefetch,
+) {
+    if crate::simd::xt_d_f32(p, rows, m, dm, t, out, pf) {
         return;
     }
     let pm = MatRef::from_column_major_slice(p, rows, m);
@@ -255,9 +264,18 @@ pub(crate) fn xt_r_f32(p: &[f32], rows: usize, m: usize, dm: &[f32], t: usize, o
 
 /// `D −= P W` in single precision: `p` column-major `rows × m`, `w` row-major `m × t`, `dm`
 /// column-major `rows × t`.
-pub(crate) fn sub_x_w_f32(p: &[f32], rows: usize, m: usize, w: &[f32], t: usize, dm: &mut [f32]) {
+/// `pf`: lines to prefetch along the way (see [`crate::simd::Prefetch`]).
+pub(crate) fn sub_x_w_f32(
+    p: &[f32],
+    rows: usize,
+    m: usize,
+    w: &[f32],
+    t: usize,
+    dm: &mut [f32],
+    pf: &mut crate::simd::Prefetch,
+) {
     let cols: Vec<usize> = (0..m).collect();
-    if crate::simd::sub_x_w_f32(p, rows, &cols, w, t, dm, rows, (0, rows)) {
+    if crate::simd::sub_x_w_f32(p, rows, &cols, w, t, dm, rows, (0, rows), pf) {
         return;
     }
     let pm = MatRef::from_column_major_slice(p, rows, m);

@@ -93,7 +93,9 @@ pub(crate) fn sub_x_w(
         if sub_x_w_runs(t) {
             let (r0, r1) = rows;
             // SAFETY: AVX-512F is available (checked just above); the bounds are asserted above.
-            unsafe { avx512::sub_x_w(x, ldx, cols, w, t, r, ldr, r0, r1) };
+            unsafe {
+                avx512::sub_x_w(x, ldx, cols, w, t, r, ldr, r0, r1, &mut Prefetch::default())
+            };
             return true;
         }
     }
@@ -114,6 +116,7 @@ pub(crate) fn sub_x_w_f32(
     r: &mut [f32],
     ldr: usize,
     rows: (usize, usize),
+    pf: &mut Prefetch,
 ) -> bool {
     check_bounds(x.len(), ldx, cols, w.len(), t, r.len(), ldr, rows);
     #[cfg(target_arch = "x86_64")]
@@ -121,11 +124,52 @@ pub(crate) fn sub_x_w_f32(
         if available() {
             let (r0, r1) = rows;
             // SAFETY: AVX-512F is available (checked just above); the bounds are asserted above.
-            unsafe { avx512::sub_x_w_f32(x, ldx, cols, w, t, r, ldr, r0, r1) };
+            unsafe { avx512::sub_x_w_f32(x, ldx, cols, w, t, r, ldr, r0, r1, pf) };
             return true;
         }
     }
     false
+}
+
+/// Cache lines to fetch into L2 a few at a time from inside the kernels' loops: the next
+/// block's columns of a blocked epoch, read from memory or L3 while the current block is
+/// computed from L1 and L2 (the epoch otherwise waits for them when it rounds that block).
+#[derive(Default)]
+pub(crate) struct Prefetch {
+    /// Spans (address, bytes) to fetch, in order.
+    spans: Vec<(usize, usize)>,
+    /// The span and the offset within it of the next line.
+    at: usize,
+    off: usize,
+}
+
+impl Prefetch {
+    /// Start over with `spans`.
+    pub(crate) fn reset(&mut self, spans: impl Iterator<Item = (usize, usize)>) {
+        self.spans.clear();
+        self.spans.extend(spans);
+        self.at = 0;
+        self.off = 0;
+    }
+
+    /// Fetch the next line into L2 (nothing once every span is fetched).
+    #[inline(always)]
+    pub(crate) fn next(&mut self) {
+        if let Some(&(addr, len)) = self.spans.get(self.at) {
+            #[cfg(target_arch = "x86_64")]
+            // SAFETY: a prefetch never faults, whatever the address.
+            unsafe {
+                std::arch::x86_64::_mm_prefetch::<{ std::arch::x86_64::_MM_HINT_T1 }>(
+                    (addr + self.off) as *const i8,
+                );
+            }
+            self.off += 64;
+            if self.off >= len {
+                self.at += 1;
+                self.off = 0;
+            }
+        }
+    }
 }
 
 /// `out = Pᵀ D` in single precision (the single-precision inner loops' `X_Bᵀ D`): `p`
@@ -141,6 +185,7 @@ pub(crate) fn xt_d_f32(
     dm: &[f32],
     t: usize,
     out: &mut [f32],
+    pf: &mut Prefetch,
 ) -> bool {
     assert!(
         p.len() >= rows * m && dm.len() >= rows * t && out.len() >= m * t,
@@ -151,7 +196,7 @@ pub(crate) fn xt_d_f32(
         if available() {
             // SAFETY: AVX-512F is available (checked just above); the lengths are asserted
             // above.
-            unsafe { avx512::xt_d_f32(p, rows, m, dm, t, out) };
+            unsafe { avx512::xt_d_f32(p, rows, m, dm, t, out, pf) };
             return true;
         }
     }
@@ -322,6 +367,7 @@ mod avx512 {
         dm: &[f32],
         t: usize,
         out: &mut [f32],
+        pf: &mut super::Prefetch,
     ) {
         const L: usize = 16;
         let mut lanes = [0.0f32; 16];
@@ -344,6 +390,7 @@ mod avx512 {
                         std::array::from_fn(|kk| unsafe { dp.add((k0 + kk.min(nk - 1)) * rows) });
                     let mut acc = [_mm512_setzero_ps(); 16];
                     let mut step = |o: usize, mask: u16| {
+                        pf.next();
                         // SAFETY: rows o..o + 16 (or the masked ones) of the tile's columns
                         let xv: [__m512; 4] = std::array::from_fn(|jj| unsafe {
                             _mm512_maskz_loadu_ps(mask, pc[jj].add(o))
@@ -406,6 +453,7 @@ mod avx512 {
                 ldr: usize,
                 r0: usize,
                 r1: usize,
+                pf: &mut super::Prefetch,
             ) {
                 // SAFETY: the caller guarantees AVX-512F and the bounds (see the entry points).
                 unsafe {
@@ -420,18 +468,18 @@ mod avx512 {
                         // the caller).
                         let (wk, rk) = (wp.add(k0), rp.add(k0 * ldr));
                         match g {
-                            1 => $group::<1>(xp, ldx, cols, wk, t, rk, ldr, r0, r1),
-                            2 => $group::<2>(xp, ldx, cols, wk, t, rk, ldr, r0, r1),
-                            3 => $group::<3>(xp, ldx, cols, wk, t, rk, ldr, r0, r1),
-                            4 => $group::<4>(xp, ldx, cols, wk, t, rk, ldr, r0, r1),
-                            5 => $group::<5>(xp, ldx, cols, wk, t, rk, ldr, r0, r1),
-                            6 => $group::<6>(xp, ldx, cols, wk, t, rk, ldr, r0, r1),
-                            7 => $group::<7>(xp, ldx, cols, wk, t, rk, ldr, r0, r1),
-                            8 => $group::<8>(xp, ldx, cols, wk, t, rk, ldr, r0, r1),
-                            9 => $group::<9>(xp, ldx, cols, wk, t, rk, ldr, r0, r1),
-                            10 => $group::<10>(xp, ldx, cols, wk, t, rk, ldr, r0, r1),
-                            11 => $group::<11>(xp, ldx, cols, wk, t, rk, ldr, r0, r1),
-                            12 => $group::<12>(xp, ldx, cols, wk, t, rk, ldr, r0, r1),
+                            1 => $group::<1>(xp, ldx, cols, wk, t, rk, ldr, r0, r1, pf),
+                            2 => $group::<2>(xp, ldx, cols, wk, t, rk, ldr, r0, r1, pf),
+                            3 => $group::<3>(xp, ldx, cols, wk, t, rk, ldr, r0, r1, pf),
+                            4 => $group::<4>(xp, ldx, cols, wk, t, rk, ldr, r0, r1, pf),
+                            5 => $group::<5>(xp, ldx, cols, wk, t, rk, ldr, r0, r1, pf),
+                            6 => $group::<6>(xp, ldx, cols, wk, t, rk, ldr, r0, r1, pf),
+                            7 => $group::<7>(xp, ldx, cols, wk, t, rk, ldr, r0, r1, pf),
+                            8 => $group::<8>(xp, ldx, cols, wk, t, rk, ldr, r0, r1, pf),
+                            9 => $group::<9>(xp, ldx, cols, wk, t, rk, ldr, r0, r1, pf),
+                            10 => $group::<10>(xp, ldx, cols, wk, t, rk, ldr, r0, r1, pf),
+                            11 => $group::<11>(xp, ldx, cols, wk, t, rk, ldr, r0, r1, pf),
+                            12 => $group::<12>(xp, ldx, cols, wk, t, rk, ldr, r0, r1, pf),
                             _ => unreachable!("group size is 1..=TG"),
                         }
                         k0 += g;
@@ -456,6 +504,7 @@ mod avx512 {
                 ldr: usize,
                 r0: usize,
                 r1: usize,
+                pf: &mut super::Prefetch,
             ) {
                 const L: usize = $lanes;
                 // mask of the first `m < L` lanes
@@ -482,6 +531,7 @@ mod avx512 {
                         }
                         let ahead = i + 2 * L;
                         for &j in cols {
+                            pf.next();
                             let xc = xp.add(j * ldx + i);
                             if ahead + 2 * L <= r1 {
                                 _mm_prefetch::<_MM_HINT_T0>(xc.add(2 * L).cast());
@@ -594,7 +644,10 @@ mod tests {
                     let dm: Vec<f32> = fill(rows * t, seed + 1).iter().map(|&v| v as f32).collect();
                     // a sentinel past the end: the kernel writes `m × t` values only
                     let mut out = vec![f32::NAN; m * t + 1];
-                    if !super::xt_d_f32(&p, rows, m, &dm, t, &mut out) {
+                    // (fetching lines along the way, here the operand's own, changes nothing)
+                    let mut pf = super::Prefetch::default();
+                    pf.reset(std::iter::once((p.as_ptr() as usize, 4 * p.len())));
+                    if !super::xt_d_f32(&p, rows, m, &dm, t, &mut out, &mut pf) {
                         assert!(!super::available());
                         return;
                     }
@@ -620,7 +673,15 @@ mod tests {
     #[should_panic(expected = "shorter than its shape")]
     fn transposed_product_kernel_checks_its_bounds() {
         let mut out = vec![0.0f32; 6];
-        super::xt_d_f32(&[0.0; 10], 4, 3, &[0.0; 8], 2, &mut out);
+        super::xt_d_f32(
+            &[0.0; 10],
+            4,
+            3,
+            &[0.0; 8],
+            2,
+            &mut out,
+            &mut super::Prefetch::default(),
+        );
     }
 
     #[test]
@@ -678,8 +739,17 @@ mod tests {
                     // the entry points run one register group of tasks (where the CPU has
                     // AVX-512F); the kernels any number
                     let mut entry32 = narrow(&r);
-                    let ran32 =
-                        super::sub_x_w_f32(&x32, ldx, &cols, &w32, t, &mut entry32, ldr, (r0, r1));
+                    let ran32 = super::sub_x_w_f32(
+                        &x32,
+                        ldx,
+                        &cols,
+                        &w32,
+                        t,
+                        &mut entry32,
+                        ldr,
+                        (r0, r1),
+                        &mut super::Prefetch::default(),
+                    );
                     let mut entry = r.clone();
                     let ran = super::sub_x_w(&x, ldx, &cols, &w, t, &mut entry, ldr, (r0, r1));
                     // (the f64 entry point runs one register group of tasks, since it streams
@@ -693,9 +763,29 @@ mod tests {
                     // SAFETY: AVX-512F is available (checked above); the shapes hold the rows
                     // and columns used (as the entry points assert)
                     unsafe {
-                        super::avx512::sub_x_w(&x, ldx, &cols, &w, t, &mut got, ldr, r0, r1);
+                        super::avx512::sub_x_w(
+                            &x,
+                            ldx,
+                            &cols,
+                            &w,
+                            t,
+                            &mut got,
+                            ldr,
+                            r0,
+                            r1,
+                            &mut super::Prefetch::default(),
+                        );
                         super::avx512::sub_x_w_f32(
-                            &x32, ldx, &cols, &w32, t, &mut got32, ldr, r0, r1,
+                            &x32,
+                            ldx,
+                            &cols,
+                            &w32,
+                            t,
+                            &mut got32,
+                            ldr,
+                            r0,
+                            r1,
+                            &mut super::Prefetch::default(),
                         );
                     }
                     if ran {

@@ -89,6 +89,10 @@ const APPROX_NEAR: f64 = 3.0;
 /// at the current violations (the next loop divides them by about ten).
 const APPROX_ROOM: f64 = 0.1;
 
+/// A single-precision epoch fetches the next block's columns into L2 while it computes the
+/// current block when they take at most this many bytes.
+const PREFETCH_MAX: usize = 512 << 10;
+
 /// What block CD needs from its state.
 pub(super) trait CdState {
     /// `out = X_jᵀ R` (length `t`).
@@ -515,6 +519,8 @@ struct Single {
     dwb: Vec<f32>,
     /// A block's Gram matrix in `f32` (lower triangle, column-major `b × b`).
     gram: Vec<f32>,
+    /// The next block's columns, fetched while the current block's products run.
+    pf: crate::simd::Prefetch,
     /// The `XᵀR₀` buffer went back to the outer loop ([`CdState::take_outer_xtr`]) while the
     /// loop was on: the outer loop's next [`CdState::outer_grad`] receives it.
     handed: bool,
@@ -889,7 +895,7 @@ impl<'a, X: Design> Residual<'a, X> {
             let xbs = gather(x, &cols, &mut self.blocks.xb);
             crate::linalg::narrow_cols(xbs, n, ld, j1 - j0, &mut s.xb);
             s.g.resize((j1 - j0) * t, 0.0);
-            crate::linalg::xt_r_f32(&s.xb, ld, j1 - j0, &s.d, t, &mut s.g);
+            crate::linalg::xt_r_f32(&s.xb, ld, j1 - j0, &s.d, t, &mut s.g, &mut s.pf);
             for (o, &g) in out[j0 * t..j1 * t].iter_mut().zip(&s.g) {
                 *o += f64::from(g);
             }
@@ -1248,8 +1254,18 @@ impl<X: Design> CdState for Residual<'_, X> {
         let single = &mut *self.single;
         let mut tmp = vec![0.0; t];
         // blocks: the working-set members of each bucket of BLOCK consecutive features
-        for cols in ws.chunk_by(|a, b| a / BLOCK == b / BLOCK) {
+        let blocks: Vec<&[usize]> = ws.chunk_by(|a, b| a / BLOCK == b / BLOCK).collect();
+        for (bi, &cols) in blocks.iter().enumerate() {
             let b = cols.len();
+            if single.on {
+                let next = blocks.get(bi + 1).copied().unwrap_or(&[]);
+                let next = if next.len() * n * 8 <= PREFETCH_MAX {
+                    next
+                } else {
+                    &[]
+                };
+                single.pf.reset(next.iter().filter_map(|&j| x.col_span(j)));
+            }
             // in a single-precision loop the block's columns are rounded to f32 first (column
             // by column; no gathered f64 copy)
             if single.on {
@@ -1312,7 +1328,15 @@ impl<X: Design> CdState for Residual<'_, X> {
             if single.on {
                 // G = X_BᵀR₀ + X_BᵀD, the second product in f32
                 single.g.resize(b * t, 0.0);
-                crate::linalg::xt_r_f32(&single.xb, ld, b, &single.d, t, &mut single.g);
+                crate::linalg::xt_r_f32(
+                    &single.xb,
+                    ld,
+                    b,
+                    &single.d,
+                    t,
+                    &mut single.g,
+                    &mut single.pf,
+                );
                 for (i, &j) in cols.iter().enumerate() {
                     let (gi, g32) = (&mut g[i * t..(i + 1) * t], &single.g[i * t..(i + 1) * t]);
                     for ((o, &r0), &dv) in
@@ -1380,7 +1404,15 @@ impl<X: Design> CdState for Residual<'_, X> {
             if !changed.is_empty() {
                 if single.on {
                     crate::linalg::narrow(dw, &mut single.dwb);
-                    crate::linalg::sub_x_w_f32(&single.xb, ld, b, &single.dwb, t, &mut single.d);
+                    crate::linalg::sub_x_w_f32(
+                        &single.xb,
+                        ld,
+                        b,
+                        &single.dwb,
+                        t,
+                        &mut single.d,
+                        &mut single.pf,
+                    );
                 } else {
                     crate::linalg::sub_x_w(xbs, n, b, dw, t, &mut self.r, 1);
                 }
@@ -1437,7 +1469,7 @@ impl<X: Design> CdState for Residual<'_, X> {
                 let ld = crate::linalg::padded_rows(n);
                 crate::linalg::narrow_cols(xbs, n, ld, cols.len(), &mut s.xb);
                 s.g.resize(cols.len() * t, 0.0);
-                crate::linalg::xt_r_f32(&s.xb, ld, cols.len(), &s.d, t, &mut s.g);
+                crate::linalg::xt_r_f32(&s.xb, ld, cols.len(), &s.d, t, &mut s.g, &mut s.pf);
                 for (i, &j) in cols.iter().enumerate() {
                     for k in 0..t {
                         o[i * t + k] = s.xtr0[j * t + k] + f64::from(s.g[i * t + k]);
@@ -1467,7 +1499,15 @@ impl<X: Design> CdState for Residual<'_, X> {
                     let ld = crate::linalg::padded_rows(n);
                     crate::linalg::narrow_cols(xbs, n, ld, cols.len(), &mut s.xb);
                     crate::linalg::narrow(dl, &mut s.dwb);
-                    crate::linalg::sub_x_w_f32(&s.xb, ld, cols.len(), &s.dwb, t, &mut s.d);
+                    crate::linalg::sub_x_w_f32(
+                        &s.xb,
+                        ld,
+                        cols.len(),
+                        &s.dwb,
+                        t,
+                        &mut s.d,
+                        &mut s.pf,
+                    );
                 } else {
                     crate::linalg::sub_x_w(xbs, n, cols.len(), dl, t, &mut self.r, 1);
                 }
