@@ -27,6 +27,8 @@ FILES = ["tts.jsonl", "tts_enet.jsonl", "tts_rho09.jsonl", "tts_tall09.jsonl", "
          # xwide on session 13's machine (and mtlkit's ρ = 0.5 α_max/100 ElasticNet after the
          # fix of that session's regression there)
          "tts_xwide_s13.jsonl", "tts_xwide_enet_s13.jsonl", "tts_xwide_enet_s13_mtlkit.jsonl",
+         # mtlkit alone on xwide after session 14's kernels (the peers' times: session 13's)
+         "tts_xwide_s14_mtlkit.jsonl", "tts_xwide_enet_s14_mtlkit.jsonl",
          # interleaved reruns (`bench/run.sh recheck`, `recheck-small09`, `recheck-wide`)
          "tts_recheck.jsonl", "tts_small09_recheck.jsonl", "tts_wide_recheck.jsonl",
          "tts_wide100_mtlkit.jsonl"]

@@ -6,7 +6,7 @@
 #
 #   bench/run.sh [setup|gen|tts|enet|rho09|path|report|all]   (all = these)
 #   bench/run.sh wide | tall09 | enet09 | xwide | xwide-ref | xwide05 | xwide09 | xwide13 | xwide13-fix |
-#                wide09 | memory | pathgap | recheck | recheck-small09 | recheck-wide
+#                xwide14 | wide09 | memory | pathgap | recheck | recheck-small09 | recheck-wide
 #                                                          (extra stages, run on demand)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -115,6 +115,14 @@ fi
 if [ "$stage" = xwide13 ] || [ "$stage" = xwide13-fix ]; then
   $B tts --shapes xwide --rhos 0.5 --alpha-ratios 100 --l1-ratios 0.5 --tols 1e-4 1e-6 1e-8 \
     --repeats 1 --fit-cap 120 --solvers mtlkit --out bench/results/tts_xwide_enet_s13_mtlkit.jsonl
+fi
+if [ "$stage" = xwide14 ]; then
+  # mtlkit alone on all of xwide after session 14's kernels (scikit-learn's and celer's times on
+  # this machine are those of `xwide13`; bench/grid_table.py reads these files after them)
+  $B tts --shapes xwide --rhos 0.5 0.9 --alpha-ratios 10 100 --tols 1e-4 1e-6 1e-8 --repeats 1 \
+    --fit-cap 120 --solvers mtlkit --out bench/results/tts_xwide_s14_mtlkit.jsonl
+  $B tts --shapes xwide --rhos 0.5 0.9 --alpha-ratios 10 100 --l1-ratios 0.5 --tols 1e-4 1e-6 1e-8 \
+    --repeats 1 --fit-cap 120 --solvers mtlkit --out bench/results/tts_xwide_enet_s14_mtlkit.jsonl
 fi
 if [ "$stage" = xwide09 ]; then
   # the ρ = 0.9 half of xwide alone (written to its own files, which bench/grid_table.py reads
