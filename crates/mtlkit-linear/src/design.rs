@@ -75,10 +75,10 @@ pub trait Design {
     fn can_gather(&self) -> bool {
         false
     }
-    /// Where column `j` lies in memory (start address and length in bytes), for prefetching
-    /// the next block of a blocked epoch while the current one is computed; `None` (the
-    /// default) where the columns are not stored as such.
-    fn col_span(&self, _j: usize) -> Option<(usize, usize)> {
+    /// Column `j` as `n` consecutive `f64`, where the design stores it so (for the blocked
+    /// epoch's kernels, which fetch or round the next columns while computing the current
+    /// ones); `None` (the default) otherwise.
+    fn col_f64(&self, _j: usize) -> Option<&[f64]> {
         None
     }
 }
@@ -343,9 +343,8 @@ impl Design for DenseDesign<'_, f64> {
     fn gather<'s>(&'s self, cols: &[usize], buf: &'s mut Vec<f64>) -> Option<&'s [f64]> {
         Some(gather_f64(&self.data, self.n, cols, buf))
     }
-    fn col_span(&self, j: usize) -> Option<(usize, usize)> {
-        let c = self.col(j);
-        Some((c.as_ptr() as usize, std::mem::size_of_val(c)))
+    fn col_f64(&self, j: usize) -> Option<&[f64]> {
+        Some(self.col(j))
     }
     fn gather_rows<'s>(
         &self,

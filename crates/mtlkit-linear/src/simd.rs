@@ -8,7 +8,9 @@
 //!   precision, on a block of columns in cache, for any number of tasks.
 //! * `Pᵀ D` in single precision on such a block ([`xt_d_f32`]): faer packs `Pᵀ` first and runs
 //!   at 70–120 GFLOP/s on the blocked epoch's shapes; this one needs no packing and, on
-//!   columns that start on cache lines, runs at 135–150.
+//!   columns that start on cache lines, runs at 135–150. Its variant [`xt_d_f32_round`] takes
+//!   the block's columns in `f64` and rounds them four at a time while fetching the next four
+//!   (blocks too large to be fetched whole during the previous one).
 //!
 //! The entry points return `false` (nothing done) where a kernel does not run; the caller then
 //! takes faer's product. Sums run in a fixed order, so results are deterministic (they differ
@@ -203,6 +205,40 @@ pub(crate) fn xt_d_f32(
     false
 }
 
+/// [`xt_d_f32`] on columns still in `f64`: `src` (each at most `ld` long) rounded into the
+/// column-major `xb` (leading dimension `ld`, padding rows zero) four at a time, each group
+/// just before its tiles, while the tiles fetch the next group's columns into L2 (one block
+/// of an epoch otherwise waits on memory or L3 while all of it is rounded first). `out`
+/// (row-major `|src| × t`) `= xbᵀ D`. Returns `false` (nothing done) without AVX-512F.
+/// Panics if an operand is shorter than its shape.
+pub(crate) fn xt_d_f32_round(
+    src: &[&[f64]],
+    ld: usize,
+    xb: &mut [f32],
+    dm: &[f32],
+    t: usize,
+    out: &mut [f32],
+) -> bool {
+    let m = src.len();
+    assert!(
+        src.iter().all(|c| c.len() <= ld)
+            && xb.len() >= ld * m
+            && dm.len() >= ld * t
+            && out.len() >= m * t,
+        "operand shorter than its shape"
+    );
+    #[cfg(target_arch = "x86_64")]
+    {
+        if available() {
+            // SAFETY: AVX-512F is available (checked just above); the lengths are asserted
+            // above.
+            unsafe { avx512::xt_d_f32_round(src, ld, xb, dm, t, out) };
+            return true;
+        }
+    }
+    false
+}
+
 /// `out[k] −= Σ_{p ∈ idx} coef[p] · rows[p·t + k]` for `k < t = out.len()` (`rows` row-major
 /// with `t` columns): the blocked epoch's in-block gradient correction, with up to 32 lanes of
 /// `out` in registers per pass over `idx` and two interleaved accumulator sets (a row's
@@ -380,65 +416,160 @@ mod avx512 {
             for j0 in (0..m).step_by(4) {
                 let mj = (m - j0).min(4);
                 // a partial tile repeats its last column (its sums are not stored)
-                // SAFETY (all pointer arithmetic below): columns j0 + jj < m of `p` and k0 + kk < t
-                // of `dm`, rows below `rows` (the lengths are asserted by the entry point).
+                // SAFETY (all pointer arithmetic below): columns j0 + jj < m of `p` and
+                // k0 + kk < t of `dm`, rows below `rows` (asserted by the entry point).
                 let pc: [*const f32; 4] =
                     std::array::from_fn(|jj| unsafe { pp.add((j0 + jj.min(mj - 1)) * rows) });
                 for k0 in (0..t).step_by(4) {
                     let nk = (t - k0).min(4);
                     let dc: [*const f32; 4] =
                         std::array::from_fn(|kk| unsafe { dp.add((k0 + kk.min(nk - 1)) * rows) });
-                    let mut acc = [_mm512_setzero_ps(); 16];
-                    let mut step = |o: usize, mask: u16| {
-                        pf.next();
-                        // SAFETY: rows o..o + 16 (or the masked ones) of the tile's columns
-                        let xv: [__m512; 4] = std::array::from_fn(|jj| unsafe {
-                            _mm512_maskz_loadu_ps(mask, pc[jj].add(o))
-                        });
-                        let dv: [__m512; 4] = std::array::from_fn(|kk| unsafe {
-                            _mm512_maskz_loadu_ps(mask, dc[kk].add(o))
-                        });
-                        for kk in 0..4 {
-                            for jj in 0..4 {
-                                acc[4 * kk + jj] =
-                                    _mm512_fmadd_ps(xv[jj], dv[kk], acc[4 * kk + jj]);
-                            }
-                        }
-                    };
-                    for s in 0..steps {
-                        step(s * L, 0xffff);
-                    }
-                    if tail > 0 {
-                        step(steps * L, tmask);
-                    }
-                    // lane 4·jj + kk holds out[j0 + jj, k0 + kk]
+                    // SAFETY: as above
+                    let z = unsafe { tile(pc, dc, steps, tail, tmask, pf, 1) };
                     // SAFETY: 16 lanes into a 16-element array
-                    unsafe { _mm512_storeu_ps(lanes.as_mut_ptr(), reduce16(acc)) };
-                    // (a full tile element by element: a copy of variable length would be a
-                    // call to `memcpy`, 1.5 % of an elastic-net fit)
-                    for jj in 0..mj {
-                        let o = (j0 + jj) * t + k0;
-                        let put = |out: &mut [f32], kk: usize| {
-                            let v = lanes[4 * jj + kk];
-                            if r0 == 0 {
-                                out[o + kk] = v;
-                            } else {
-                                out[o + kk] += v;
-                            }
-                        };
-                        if nk == 4 {
-                            for kk in 0..4 {
-                                put(out, kk);
-                            }
-                        } else {
-                            for kk in 0..nk {
-                                put(out, kk);
-                            }
-                        }
-                    }
+                    unsafe { _mm512_storeu_ps(lanes.as_mut_ptr(), z) };
+                    put_tile(&lanes, out, j0, mj, k0, nk, t, r0 > 0);
                 }
             }
             r0 += CHUNK;
+        }
+    }
+
+    /// See [`super::xt_d_f32_round`].
+    #[target_feature(enable = "avx512f")]
+    pub(super) unsafe fn xt_d_f32_round(
+        src: &[&[f64]],
+        ld: usize,
+        xb: &mut [f32],
+        dm: &[f32],
+        t: usize,
+        out: &mut [f32],
+    ) {
+        const L: usize = 16;
+        let m = src.len();
+        let rows = ld;
+        let mut lanes = [0.0f32; 16];
+        let mut pf = super::Prefetch::default();
+        // lines of the next group to fetch per step: a group's 4 columns are `rows / 2` lines,
+        // its tiles `⌈t/4⌉·rows/16` steps
+        let per_step = 8usize.div_ceil(t.div_ceil(4)).clamp(1, 4);
+        for j0 in (0..m).step_by(4) {
+            let mj = (m - j0).min(4);
+            // this group's columns, rounded (from L2: fetched during the previous group)
+            for (c, s) in src.iter().enumerate().skip(j0).take(mj) {
+                let col = &mut xb[c * ld..(c + 1) * ld];
+                crate::linalg::narrow_into(s, &mut col[..s.len()]);
+                col[s.len()..].fill(0.0);
+            }
+            pf.reset(
+                src.iter()
+                    .skip(j0 + 4)
+                    .take(4)
+                    .map(|s| (s.as_ptr() as usize, std::mem::size_of_val(*s))),
+            );
+            let mut r0 = 0;
+            while r0 < rows || (r0 == 0 && rows == 0) {
+                let rc = (rows - r0).min(CHUNK);
+                let (steps, tail) = (rc / L, rc % L);
+                let tmask: u16 = ((1u32 << tail) - 1) as u16;
+                let (pp, dp) = (xb.as_ptr().wrapping_add(r0), dm.as_ptr().wrapping_add(r0));
+                // SAFETY (all pointer arithmetic below): columns j0 + jj < m of `xb` and
+                // k0 + kk < t of `dm`, rows below `rows` (asserted by the entry point).
+                let pc: [*const f32; 4] =
+                    std::array::from_fn(|jj| unsafe { pp.add((j0 + jj.min(mj - 1)) * rows) });
+                for k0 in (0..t).step_by(4) {
+                    let nk = (t - k0).min(4);
+                    let dc: [*const f32; 4] =
+                        std::array::from_fn(|kk| unsafe { dp.add((k0 + kk.min(nk - 1)) * rows) });
+                    // SAFETY: as above
+                    let z = unsafe { tile(pc, dc, steps, tail, tmask, &mut pf, per_step) };
+                    // SAFETY: 16 lanes into a 16-element array
+                    unsafe { _mm512_storeu_ps(lanes.as_mut_ptr(), z) };
+                    put_tile(&lanes, out, j0, mj, k0, nk, t, r0 > 0);
+                }
+                r0 += CHUNK;
+            }
+        }
+    }
+
+    /// One 4 × 4 tile of `Pᵀ D` over `steps` full groups of 16 rows and a masked tail (columns
+    /// `pc` of `P`, `dc` of `D`, from their row `r0`), `per_step` lines of `pf` fetched per
+    /// group of rows; the lane sums as [`reduce16`] orders them.
+    ///
+    /// # Safety
+    /// AVX-512F; the rows read lie within the columns.
+    #[inline]
+    #[target_feature(enable = "avx512f")]
+    #[allow(clippy::too_many_arguments)]
+    unsafe fn tile(
+        pc: [*const f32; 4],
+        dc: [*const f32; 4],
+        steps: usize,
+        tail: usize,
+        tmask: u16,
+        pf: &mut super::Prefetch,
+        per_step: usize,
+    ) -> __m512 {
+        const L: usize = 16;
+        let mut acc = [_mm512_setzero_ps(); 16];
+        let mut step = |o: usize, mask: u16| {
+            for _ in 0..per_step {
+                pf.next();
+            }
+            // SAFETY: rows o..o + 16 (or the masked ones) of the tile's columns
+            let xv: [__m512; 4] =
+                std::array::from_fn(|jj| unsafe { _mm512_maskz_loadu_ps(mask, pc[jj].add(o)) });
+            let dv: [__m512; 4] =
+                std::array::from_fn(|kk| unsafe { _mm512_maskz_loadu_ps(mask, dc[kk].add(o)) });
+            for kk in 0..4 {
+                for jj in 0..4 {
+                    acc[4 * kk + jj] = _mm512_fmadd_ps(xv[jj], dv[kk], acc[4 * kk + jj]);
+                }
+            }
+        };
+        for s in 0..steps {
+            step(s * L, 0xffff);
+        }
+        if tail > 0 {
+            step(steps * L, tmask);
+        }
+        reduce16(acc)
+    }
+
+    /// A tile's sums into `out` (lane `4·jj + kk` at `out[j0 + jj, k0 + kk]`), replaced or
+    /// (`add`) accumulated, element by element (a copy of variable length would be a call to
+    /// `memcpy`, 1.5 % of an elastic-net fit).
+    #[inline(always)]
+    #[allow(clippy::too_many_arguments)]
+    fn put_tile(
+        lanes: &[f32; 16],
+        out: &mut [f32],
+        j0: usize,
+        mj: usize,
+        k0: usize,
+        nk: usize,
+        t: usize,
+        add: bool,
+    ) {
+        for jj in 0..mj {
+            let o = (j0 + jj) * t + k0;
+            let put = |out: &mut [f32], kk: usize| {
+                let v = lanes[4 * jj + kk];
+                if add {
+                    out[o + kk] += v;
+                } else {
+                    out[o + kk] = v;
+                }
+            };
+            if nk == 4 {
+                for kk in 0..4 {
+                    put(out, kk);
+                }
+            } else {
+                for kk in 0..nk {
+                    put(out, kk);
+                }
+            }
         }
     }
 
@@ -673,6 +804,59 @@ mod tests {
                                 (got - want).abs() <= 1e-5 * (1.0 + want.abs()),
                                 "rows {rows} m {m} t {t} ({j}, {k}): {got} vs {want}"
                             );
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// The rounding variant: the columns rounded into the block (padding rows zero, stale
+    /// values there cleared) and the same sums as the kernel on the rounded block.
+    #[test]
+    fn rounding_transposed_product_kernel_matches_the_plain_sums() {
+        for &rows in &[0usize, 1, 17, 100, 500] {
+            for &m in &[0usize, 1, 5, 9, 64] {
+                for &t in &[1usize, 3, 4, 20, 50] {
+                    let ld = crate::linalg::padded_rows(rows);
+                    let seed = (rows * 10_000 + m * 100 + t) as u64;
+                    let x = fill(rows * m, seed);
+                    let src: Vec<&[f64]> = (0..m).map(|j| &x[j * rows..(j + 1) * rows]).collect();
+                    let dm: Vec<f32> = fill(ld * t, seed + 1).iter().map(|&v| v as f32).collect();
+                    let mut xb = vec![f32::NAN; ld * m];
+                    let mut out = vec![f32::NAN; m * t];
+                    if !super::xt_d_f32_round(&src, ld, &mut xb, &dm, t, &mut out) {
+                        assert!(!super::available());
+                        return;
+                    }
+                    for j in 0..m {
+                        for i in 0..ld {
+                            let want = if i < rows {
+                                x[j * rows + i] as f32
+                            } else {
+                                0.0
+                            };
+                            assert_eq!(xb[j * ld + i], want, "rows {rows} column {j} row {i}");
+                        }
+                    }
+                    let mut plain = vec![0.0f32; m * t];
+                    assert!(super::xt_d_f32(
+                        &xb,
+                        ld,
+                        m,
+                        &dm,
+                        t,
+                        &mut plain,
+                        &mut super::Prefetch::default()
+                    ));
+                    assert_eq!(out, plain, "rows {rows} m {m} t {t}");
+                    for j in 0..m {
+                        for k in 0..t {
+                            let want: f64 = (0..rows)
+                                .map(|i| f64::from(xb[j * ld + i]) * f64::from(dm[k * ld + i]))
+                                .sum();
+                            let got = f64::from(out[j * t + k]);
+                            assert!((got - want).abs() <= 1e-5 * (1.0 + want.abs()));
                         }
                     }
                 }
