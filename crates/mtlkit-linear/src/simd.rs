@@ -393,7 +393,9 @@ mod avx512 {
         )
     }
 
+    /// Rows per panel of the `Pᵀ D` kernels (a tile sums one panel, the next ones add to it).
     const CHUNK: usize = 512;
+
     /// See [`super::xt_d_f32`].
     #[target_feature(enable = "avx512f")]
     pub(super) unsafe fn xt_d_f32(
@@ -405,33 +407,10 @@ mod avx512 {
         out: &mut [f32],
         pf: &mut super::Prefetch,
     ) {
-        const L: usize = 16;
-        let mut lanes = [0.0f32; 16];
-        let mut r0 = 0;
-        while r0 < rows || (r0 == 0 && rows == 0) {
-            let rc = (rows - r0).min(CHUNK);
-            let (steps, tail) = (rc / L, rc % L);
-            let tmask: u16 = ((1u32 << tail) - 1) as u16;
-            let (pp, dp) = (p.as_ptr().wrapping_add(r0), dm.as_ptr().wrapping_add(r0));
-            for j0 in (0..m).step_by(4) {
-                let mj = (m - j0).min(4);
-                // a partial tile repeats its last column (its sums are not stored)
-                // SAFETY (all pointer arithmetic below): columns j0 + jj < m of `p` and
-                // k0 + kk < t of `dm`, rows below `rows` (asserted by the entry point).
-                let pc: [*const f32; 4] =
-                    std::array::from_fn(|jj| unsafe { pp.add((j0 + jj.min(mj - 1)) * rows) });
-                for k0 in (0..t).step_by(4) {
-                    let nk = (t - k0).min(4);
-                    let dc: [*const f32; 4] =
-                        std::array::from_fn(|kk| unsafe { dp.add((k0 + kk.min(nk - 1)) * rows) });
-                    // SAFETY: as above
-                    let z = unsafe { tile(pc, dc, steps, tail, tmask, pf, 1) };
-                    // SAFETY: 16 lanes into a 16-element array
-                    unsafe { _mm512_storeu_ps(lanes.as_mut_ptr(), z) };
-                    put_tile(&lanes, out, j0, mj, k0, nk, t, r0 > 0);
-                }
-            }
-            r0 += CHUNK;
+        for j0 in (0..m).step_by(4) {
+            // SAFETY: columns j0..j0 + 4 ∧ m of `p`, every column of `dm` (asserted by the
+            // entry point)
+            unsafe { group_tiles(p.as_ptr(), dm.as_ptr(), rows, (j0, m), t, out, pf, 1) };
         }
     }
 
@@ -445,18 +424,14 @@ mod avx512 {
         t: usize,
         out: &mut [f32],
     ) {
-        const L: usize = 16;
         let m = src.len();
-        let rows = ld;
-        let mut lanes = [0.0f32; 16];
         let mut pf = super::Prefetch::default();
-        // lines of the next group to fetch per step: a group's 4 columns are `rows / 2` lines,
-        // its tiles `⌈t/4⌉·rows/16` steps
+        // lines of the next group to fetch per step: a group's 4 columns are `ld / 2` lines,
+        // its tiles `⌈t/4⌉·ld/16` steps
         let per_step = 8usize.div_ceil(t.div_ceil(4)).clamp(1, 4);
         for j0 in (0..m).step_by(4) {
-            let mj = (m - j0).min(4);
             // this group's columns, rounded (from L2: fetched during the previous group)
-            for (c, s) in src.iter().enumerate().skip(j0).take(mj) {
+            for (c, s) in src.iter().enumerate().skip(j0).take(4) {
                 let col = &mut xb[c * ld..(c + 1) * ld];
                 crate::linalg::narrow_into(s, &mut col[..s.len()]);
                 col[s.len()..].fill(0.0);
@@ -467,28 +442,68 @@ mod avx512 {
                     .take(4)
                     .map(|s| (s.as_ptr() as usize, std::mem::size_of_val(*s))),
             );
-            let mut r0 = 0;
-            while r0 < rows || (r0 == 0 && rows == 0) {
-                let rc = (rows - r0).min(CHUNK);
-                let (steps, tail) = (rc / L, rc % L);
-                let tmask: u16 = ((1u32 << tail) - 1) as u16;
-                let (pp, dp) = (xb.as_ptr().wrapping_add(r0), dm.as_ptr().wrapping_add(r0));
-                // SAFETY (all pointer arithmetic below): columns j0 + jj < m of `xb` and
-                // k0 + kk < t of `dm`, rows below `rows` (asserted by the entry point).
-                let pc: [*const f32; 4] =
-                    std::array::from_fn(|jj| unsafe { pp.add((j0 + jj.min(mj - 1)) * rows) });
-                for k0 in (0..t).step_by(4) {
-                    let nk = (t - k0).min(4);
-                    let dc: [*const f32; 4] =
-                        std::array::from_fn(|kk| unsafe { dp.add((k0 + kk.min(nk - 1)) * rows) });
-                    // SAFETY: as above
-                    let z = unsafe { tile(pc, dc, steps, tail, tmask, &mut pf, per_step) };
-                    // SAFETY: 16 lanes into a 16-element array
-                    unsafe { _mm512_storeu_ps(lanes.as_mut_ptr(), z) };
-                    put_tile(&lanes, out, j0, mj, k0, nk, t, r0 > 0);
-                }
-                r0 += CHUNK;
+            // SAFETY: as above, on the rounded block
+            unsafe {
+                group_tiles(
+                    xb.as_ptr(),
+                    dm.as_ptr(),
+                    ld,
+                    (j0, m),
+                    t,
+                    out,
+                    &mut pf,
+                    per_step,
+                )
+            };
+        }
+    }
+
+    /// Rows of `out = Pᵀ D` for the columns `j0..j0 + 4 ∧ m` of `P` (`p` and `dm` column-major
+    /// with leading dimension `rows`), every group of four columns of `D`, by panels of
+    /// [`CHUNK`] rows (the first replaces, the others add): `per_step` lines of `pf` fetched
+    /// per 16 rows.
+    ///
+    /// # Safety
+    /// AVX-512F; `p` holds the `m` columns and `dm` the `t` columns of `rows` values each, and
+    /// `out` is `m × t`.
+    #[allow(clippy::too_many_arguments)]
+    #[inline]
+    #[target_feature(enable = "avx512f")]
+    unsafe fn group_tiles(
+        p: *const f32,
+        dm: *const f32,
+        rows: usize,
+        (j0, m): (usize, usize),
+        t: usize,
+        out: &mut [f32],
+        pf: &mut super::Prefetch,
+        per_step: usize,
+    ) {
+        const L: usize = 16;
+        let mj = (m - j0).min(4);
+        let mut lanes = [0.0f32; 16];
+        let mut r0 = 0;
+        while r0 < rows || (r0 == 0 && rows == 0) {
+            let rc = (rows - r0).min(CHUNK);
+            let (steps, tail) = (rc / L, rc % L);
+            let tmask: u16 = ((1u32 << tail) - 1) as u16;
+            let (pp, dp) = (p.wrapping_add(r0), dm.wrapping_add(r0));
+            // a partial tile repeats its last column (its sums are not stored)
+            // SAFETY (all pointer arithmetic below): columns j0 + jj < m of `p` and
+            // k0 + kk < t of `dm`, rows below `rows` (the caller's contract).
+            let pc: [*const f32; 4] =
+                std::array::from_fn(|jj| unsafe { pp.add((j0 + jj.min(mj - 1)) * rows) });
+            for k0 in (0..t).step_by(4) {
+                let nk = (t - k0).min(4);
+                let dc: [*const f32; 4] =
+                    std::array::from_fn(|kk| unsafe { dp.add((k0 + kk.min(nk - 1)) * rows) });
+                // SAFETY: as above
+                let z = unsafe { tile(pc, dc, steps, tail, tmask, pf, per_step) };
+                // SAFETY: 16 lanes into a 16-element array
+                unsafe { _mm512_storeu_ps(lanes.as_mut_ptr(), z) };
+                put_tile(&lanes, out, j0, mj, k0, nk, t, r0 > 0);
             }
+            r0 += CHUNK;
         }
     }
 
