@@ -318,6 +318,9 @@ impl AlignedF32 {
     pub(crate) fn resize(&mut self, len: usize, v: f32) {
         let need = len.div_ceil(16);
         if self.lines.len() < need {
+            // (no amortised doubling: these buffers are sized once per shape, and memory the
+            // fit adds is measured)
+            self.lines.reserve_exact(need - self.lines.len());
             self.lines.resize(need, Line::default());
         }
         let old = self.len;

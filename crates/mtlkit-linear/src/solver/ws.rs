@@ -250,6 +250,11 @@ const PENDING_COLUMNS_MAX: usize = 1 << 15;
 /// Columns per gathered chunk in [`Residual`]'s batched `X_rowsᵀR` and `R −= X_rows Δ`: up to
 /// [`BLOCK`], fewer when `n` is large so that the gather buffer stays within 1 MiB (these
 /// products run at memory speed for large `n` whatever the chunk).
+/// [`Residual::recompute`] takes a span of consecutive columns whole (zero rows of `W`
+/// included) when the support fills at least this fraction of it: a view of `X` instead of a
+/// gathered copy of the support's columns.
+const DENSE_RUN: f64 = 0.75;
+
 fn chunk_cols(n: usize) -> usize {
     ((1usize << 17) / n.max(1)).clamp(8, BLOCK)
 }
@@ -745,6 +750,26 @@ fn coupling(gram: &[f64], cols: &[usize], norm2: &[f64], inv: &mut Vec<f64>) -> 
     2.0 * sum / b as f64
 }
 
+/// Columns `cols` of a design that [`Design::can_gather`], rounded to `f32` into `dst` with
+/// leading dimension `ld` (rows `n..ld` zero), one column at a time: no gathered `f64` copy of
+/// the block where the design lends its columns (`buf` holds one column otherwise).
+fn round_columns<X: Design>(
+    x: &X,
+    cols: &[usize],
+    ld: usize,
+    buf: &mut Vec<f64>,
+    dst: &mut crate::linalg::AlignedF32,
+) {
+    let n = x.n_samples();
+    dst.resize(ld * cols.len(), 0.0);
+    for (i, &j) in cols.iter().enumerate() {
+        let c = gather(x, &[j], buf);
+        let col = &mut dst[i * ld..(i + 1) * ld];
+        crate::linalg::narrow_into(c, &mut col[..n]);
+        col[n..].fill(0.0);
+    }
+}
+
 /// Columns `cols` of a design that [`Design::can_gather`].
 fn gather<'s, X: Design>(x: &'s X, cols: &[usize], buf: &'s mut Vec<f64>) -> &'s [f64] {
     x.gather(cols, buf)
@@ -816,22 +841,32 @@ impl<'a, X: Design> Residual<'a, X> {
                 x.sub_x_w(w, t, &mut self.r);
                 return;
             }
-            // chunks of support columns (a view of `X` when consecutive) and their rows of `W`
-            // (a slice of `W` when consecutive): no copy of the support's rows
-            let mut rows = Vec::new();
-            for cols in support.chunks(chunk_cols(n)) {
-                let (first, c) = (cols[0], cols.len());
-                let wc = if cols[c - 1] - first + 1 == c {
-                    &w[first * t..(first + c) * t]
+            // chunks of at most `c` consecutive columns from each support column on: where the
+            // support fills at least DENSE_RUN of the chunk's span, the span itself (a view of
+            // `X` and a slice of `W`, its zero rows included: no copy of `X`), else the
+            // support's columns gathered with their rows of `W`
+            let c = chunk_cols(n);
+            let (mut rows, mut span) = (Vec::new(), Vec::with_capacity(c));
+            let mut i = 0;
+            while i < support.len() {
+                let first = support[i];
+                let k = i + support[i..].partition_point(|&j| j < first + c);
+                let cols = &support[i..k];
+                let width = cols[cols.len() - 1] - first + 1;
+                i = k;
+                let (cols, wc) = if DENSE_RUN * width as f64 <= cols.len() as f64 {
+                    span.clear();
+                    span.extend(first..first + width);
+                    (&span[..], &w[first * t..(first + width) * t])
                 } else {
                     rows.clear();
                     for &j in cols {
                         rows.extend_from_slice(&w[j * t..(j + 1) * t]);
                     }
-                    &rows[..]
+                    (cols, &rows[..])
                 };
                 let xbs = gather(x, cols, &mut self.blocks.xb);
-                crate::linalg::sub_x_w(xbs, n, c, wc, t, &mut self.r, 1);
+                crate::linalg::sub_x_w(xbs, n, cols.len(), wc, t, &mut self.r, 1);
             }
         }
     }
@@ -1296,12 +1331,7 @@ impl<X: Design> CdState for Residual<'_, X> {
                     );
                 single.rounded_blocks += usize::from(g_ready);
                 if !g_ready {
-                    for (i, &j) in cols.iter().enumerate() {
-                        let c = gather(x, &[j], xb);
-                        let col = &mut single.xb[i * ld..(i + 1) * ld];
-                        crate::linalg::narrow_into(c, &mut col[..n]);
-                        col[n..].fill(0.0);
-                    }
+                    round_columns(x, cols, ld, xb, &mut single.xb);
                 }
             }
             let entry = grams.entry(cols[0] / BLOCK).or_default();
@@ -1522,11 +1552,10 @@ impl<X: Design> CdState for Residual<'_, X> {
         for (cols, dl) in rows.chunks(c).zip(deltas.chunks(c * t)) {
             if dl.iter().any(|&v| v != 0.0) {
                 self.fresh = false;
-                let xbs = gather(x, cols, &mut self.blocks.xb);
                 if self.single.on {
                     let s = &mut *self.single;
                     let ld = crate::linalg::padded_rows(n);
-                    crate::linalg::narrow_cols(xbs, n, ld, cols.len(), &mut s.xb);
+                    round_columns(x, cols, ld, &mut self.blocks.xb, &mut s.xb);
                     crate::linalg::narrow(dl, &mut s.dwb);
                     crate::linalg::sub_x_w_f32(
                         &s.xb,
@@ -1538,6 +1567,7 @@ impl<X: Design> CdState for Residual<'_, X> {
                         &mut s.pf,
                     );
                 } else {
+                    let xbs = gather(x, cols, &mut self.blocks.xb);
                     crate::linalg::sub_x_w(xbs, n, cols.len(), dl, t, &mut self.r, 1);
                 }
             }
@@ -2354,6 +2384,7 @@ impl Anderson {
             // first snapshot (or a working set of another size: start over)
             self.pool.append(&mut self.diffs);
             self.last.clear();
+            self.last.reserve_exact(m);
             self.last.extend(
                 ws.iter()
                     .flat_map(|&j| w[j * t..(j + 1) * t].iter().copied()),
@@ -2717,6 +2748,43 @@ mod tests {
         x.mapv_inplace(|_| rng.random::<f64>() - 0.5);
         let y = (0..n * t).map(|_| rng.random::<f64>() - 0.5).collect();
         (x, y)
+    }
+
+    #[test]
+    fn recompute_takes_dense_spans_whole_and_gathers_sparse_ones() {
+        // `R = Y − XW` over a support that fills some chunks densely (spans taken whole, zero
+        // rows of W included) and others sparsely (columns gathered), with t above the
+        // AVX-512 kernel's limit so that the chunked products run on every machine
+        let (n, d, t) = (50, 300, 16);
+        let (x, y) = problem(n, d, t, 41);
+        let design = DenseDesign::new(x.view(), None);
+        let mut rng = StdRng::seed_from_u64(5);
+        let mut w = vec![0.0; d * t];
+        for j in 0..d {
+            let on = match j {
+                0..64 => j % 8 != 3,
+                64..192 => j % 5 == 0,
+                _ => j == 250 || j == 299,
+            };
+            if on {
+                w[j * t..(j + 1) * t]
+                    .iter_mut()
+                    .for_each(|v| *v = rng.random::<f64>() - 0.5);
+            }
+        }
+        let mut state = Residual::new(&design, &y, vec![f64::NAN; n * t], t);
+        state.recompute(&w);
+        for k in 0..t {
+            for i in 0..n {
+                let xw: f64 = (0..d).map(|j| x[[i, j]] * w[j * t + k]).sum();
+                let want = y[k * n + i] - xw;
+                let got = state.r[k * n + i];
+                assert!(
+                    (got - want).abs() <= 1e-12 * (1.0 + want.abs()),
+                    "{got} vs {want}"
+                );
+            }
+        }
     }
 
     #[test]
