@@ -158,6 +158,11 @@ pub(super) trait CdState {
     fn epoch_violation(&self) -> Option<f64> {
         None
     }
+    /// Whether the next [`epoch`](Self::epoch) must measure [`epoch_violation`](Self::epoch_violation)
+    /// (the inner loop reads it every [`K`] epochs): a state whose epoch pays for the measure
+    /// (the blocked epoch: a square root and a division per row) skips it otherwise, and its
+    /// `epoch_violation` is then `None`. Unless told, an epoch measures.
+    fn measure_next(&mut self, _on: bool) {}
     /// `out[i] = X_{rows[i]}ᵀ R` (`|rows| × t` row-major).
     fn grad_rows(&mut self, rows: &[usize], out: &mut [f64]) {
         let t = out.len() / rows.len().max(1);
@@ -210,7 +215,9 @@ impl RowProx {
             v.iter_mut().for_each(|x| *x = 0.0);
             return;
         }
-        let scale = (1.0 - thr / s2.sqrt()) / (1.0 + nf * inv * self.b);
+        // (1 − thr/s) / (1 + nf·b/nj) with one division
+        let s = s2.sqrt();
+        let scale = (s - thr) / (s * (1.0 + nf * inv * self.b));
         v.iter_mut().for_each(|x| *x *= scale);
     }
 }
@@ -383,6 +390,11 @@ impl<X: Design> CdState for AutoState<'_, X> {
             Self::Gram(_) | Self::Mixed(..) => None,
         }
     }
+    fn measure_next(&mut self, on: bool) {
+        if let Self::Residual(r, ..) = self {
+            r.measure_next(on);
+        }
+    }
     fn approximate(&self) -> bool {
         match self {
             Self::Residual(r, ..) => r.approximate(),
@@ -486,6 +498,8 @@ pub(super) struct Residual<'a, X> {
     wsg: Option<Box<WsGram>>,
     /// The last blocked epoch's largest violation (see [`CdState::epoch_violation`]).
     worst: Option<f64>,
+    /// Whether the next blocked epoch measures its rows' violations ([`CdState::measure_next`]).
+    measure: bool,
     /// Whether `R` is unchanged since the last `XᵀR` was computed from it (the outer loop's,
     /// handed to [`CdState::before_inner`]): working-set Gram mode then takes `X_wsᵀR` from it.
     fresh: bool,
@@ -787,6 +801,7 @@ impl<'a, X: Design> Residual<'a, X> {
             blocks: Box::default(),
             wsg: None,
             worst: None,
+            measure: true,
             fresh: false,
             prev: None,
             panel: Vec::new(),
@@ -1270,6 +1285,7 @@ impl<X: Design> CdState for Residual<'_, X> {
     fn epoch(&mut self, w: &mut [f64], ws: &[usize], norm2: &[f64], nf: f64, prox: Prox<'_>) {
         self.worst = None;
         self.fresh = false;
+        let measure = std::mem::replace(&mut self.measure, true);
         if !self.x.can_gather() || self.wsg.is_some() {
             return epoch_rows(self, w, ws, norm2, nf, prox);
         }
@@ -1416,7 +1432,7 @@ impl<X: Design> CdState for Residual<'_, X> {
                     coefs: &gram[tri(i)..tri(i) + i],
                     changed,
                     i,
-                    track: true,
+                    track: measure,
                 };
                 let (moved, viol) =
                     step.apply(&mut tmp, dw, &mut w[j * t..(j + 1) * t], norm2[j], nf, prox);
@@ -1477,7 +1493,11 @@ impl<X: Design> CdState for Residual<'_, X> {
                 }
             }
         }
+        if !measure {
+            return;
+        }
         if self.single.on {
+            // (checked on the epochs that measure: every K-th of an inner loop)
             // the f32 products' rounding of a row's gradient is about 1e-7·‖X_j‖·‖D‖; once the
             // largest violation comes within SINGLE_MARGIN of that bound (a loop that moved R a
             // lot but must now resolve small violations, as on ill-conditioned fits late in
@@ -1510,6 +1530,9 @@ impl<X: Design> CdState for Residual<'_, X> {
     }
     fn epoch_violation(&self) -> Option<f64> {
         self.worst
+    }
+    fn measure_next(&mut self, on: bool) {
+        self.measure = on;
     }
     fn grad_rows(&mut self, rows: &[usize], out: &mut [f64]) {
         if !self.x.can_gather() || self.wsg.is_some() {
@@ -2060,6 +2083,7 @@ pub(super) fn solve<S: CdState + ?Sized, P: ProxRow + DualNorm>(
                     cd_row(state, w, j, t, norm2[j], nf, &prox, &mut tmp, &mut delta);
                 }
             } else {
+                state.measure_next(inner.is_multiple_of(K));
                 state.epoch(w, &ws, norm2, nf, &prox);
             }
             state.account(ws.len());
@@ -2785,6 +2809,52 @@ mod tests {
                 );
             }
         }
+    }
+
+    #[test]
+    fn epochs_told_not_to_measure_make_the_same_updates() {
+        // single-precision blocked epochs: one state measures every epoch, the other only every
+        // third (as the inner loop asks, `measure_next`); the updates are the same bit for bit,
+        // the unmeasured epochs report no violation, and an epoch not told measures
+        let (n, d, t) = (300, 200, 30);
+        let (x, y) = problem(n, d, t, 43);
+        let design = DenseDesign::new(x.view(), None);
+        let norm2: Vec<f64> = (0..d).map(|j| design.col_norm2(j)).collect();
+        let ws: Vec<usize> = (0..d).filter(|j| j % 5 != 2).collect();
+        let pen = L21Ridge {
+            alpha: 0.003,
+            l1_ratio: 0.6,
+        };
+        let prox = RowProx::of(&pen);
+        let mut xtr = xt_r_of(&design, &y, t);
+        let mut a = Residual::new(&design, &y, y.clone(), t)
+            .with_fresh_xtr()
+            .with_single(true);
+        let mut b = Residual::new(&design, &y, y.clone(), t)
+            .with_fresh_xtr()
+            .with_single(true);
+        let (mut wa, mut wb) = (vec![0.0; d * t], vec![0.0; d * t]);
+        a.before_inner(&wa, &ws, ws.len(), &mut xtr.clone());
+        b.before_inner(&wb, &ws, ws.len(), &mut xtr);
+        assert!(a.single.on && b.single.on);
+        for e in 0..7 {
+            let on = e % 3 == 2;
+            if e < 6 {
+                b.measure_next(on);
+            }
+            a.epoch(&mut wa, &ws, &norm2, n as f64, &prox);
+            b.epoch(&mut wb, &ws, &norm2, n as f64, &prox);
+            assert_eq!(wa, wb, "epoch {e}");
+            let va = a.epoch_violation().expect("an epoch measures unless told");
+            match b.epoch_violation() {
+                Some(vb) => {
+                    assert!(on || e == 6, "epoch {e} measured");
+                    assert_eq!(va.to_bits(), vb.to_bits());
+                }
+                None => assert!(!on && e < 6, "epoch {e} did not measure"),
+            }
+        }
+        assert!(wa.iter().any(|&v| v != 0.0));
     }
 
     #[test]
