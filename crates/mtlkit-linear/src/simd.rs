@@ -205,6 +205,29 @@ pub(crate) fn xt_d_f32(
     false
 }
 
+/// The lower triangle of `PᵀP` in single precision, column-major in the `m × m` `out` (entry
+/// `(i, j)`, `i ≥ j`, at `out[j·m + i]`; the upper triangle is left unspecified), for `p`
+/// column-major `rows × m`: the tiles of [`xt_d_f32`] on and below the diagonal (a block's
+/// Gram matrix when a working set's members change: 64 × 64 from 512 rows in about a third of
+/// the time of faer's triangular product here). Returns `false` (nothing done) without
+/// AVX-512F. Panics if an operand is shorter than its shape.
+pub(crate) fn gram_lower_f32(p: &[f32], rows: usize, m: usize, out: &mut [f32]) -> bool {
+    assert!(
+        p.len() >= rows * m && out.len() >= m * m,
+        "operand shorter than its shape"
+    );
+    #[cfg(target_arch = "x86_64")]
+    {
+        if available() {
+            // SAFETY: AVX-512F is available (checked just above); the lengths are asserted
+            // above.
+            unsafe { avx512::gram_lower_f32(p, rows, m, out) };
+            return true;
+        }
+    }
+    false
+}
+
 /// [`xt_d_f32`] on columns still in `f64`: `src` (each at most `ld` long) rounded into the
 /// column-major `xb` (leading dimension `ld`, padding rows zero) four at a time, each group
 /// just before its tiles, while the tiles fetch the next group's columns into L2 (one block
@@ -410,7 +433,29 @@ mod avx512 {
         for j0 in (0..m).step_by(4) {
             // SAFETY: columns j0..j0 + 4 ∧ m of `p`, every column of `dm` (asserted by the
             // entry point)
-            unsafe { group_tiles(p.as_ptr(), dm.as_ptr(), rows, (j0, m), t, out, pf, 1) };
+            unsafe { group_tiles(p.as_ptr(), dm.as_ptr(), rows, (j0, m), (0, t), out, pf, 1) };
+        }
+    }
+
+    /// See [`super::gram_lower_f32`].
+    #[target_feature(enable = "avx512f")]
+    pub(super) unsafe fn gram_lower_f32(p: &[f32], rows: usize, m: usize, out: &mut [f32]) {
+        let mut pf = super::Prefetch::default();
+        for j0 in (0..m).step_by(4) {
+            // SAFETY: columns of `p` below `m`, rows below `rows`; `out` is `m × m` (asserted
+            // by the entry point)
+            unsafe {
+                group_tiles(
+                    p.as_ptr(),
+                    p.as_ptr(),
+                    rows,
+                    (j0, m),
+                    (j0, m),
+                    out,
+                    &mut pf,
+                    1,
+                )
+            };
         }
     }
 
@@ -449,7 +494,7 @@ mod avx512 {
                     dm.as_ptr(),
                     ld,
                     (j0, m),
-                    t,
+                    (0, t),
                     out,
                     &mut pf,
                     per_step,
@@ -459,7 +504,8 @@ mod avx512 {
     }
 
     /// Rows of `out = Pᵀ D` for the columns `j0..j0 + 4 ∧ m` of `P` (`p` and `dm` column-major
-    /// with leading dimension `rows`), every group of four columns of `D`, by panels of
+    /// with leading dimension `rows`), the groups of four columns of `D` from `k_from` (a
+    /// multiple of 4) to `t`, by panels of
     /// [`CHUNK`] rows (the first replaces, the others add): `per_step` lines of `pf` fetched
     /// per 16 rows.
     ///
@@ -474,7 +520,7 @@ mod avx512 {
         dm: *const f32,
         rows: usize,
         (j0, m): (usize, usize),
-        t: usize,
+        (k_from, t): (usize, usize),
         out: &mut [f32],
         pf: &mut super::Prefetch,
         per_step: usize,
@@ -493,7 +539,7 @@ mod avx512 {
             // k0 + kk < t of `dm`, rows below `rows` (the caller's contract).
             let pc: [*const f32; 4] =
                 std::array::from_fn(|jj| unsafe { pp.add((j0 + jj.min(mj - 1)) * rows) });
-            for k0 in (0..t).step_by(4) {
+            for k0 in (k_from..t).step_by(4) {
                 let nk = (t - k0).min(4);
                 let dc: [*const f32; 4] =
                     std::array::from_fn(|kk| unsafe { dp.add((k0 + kk.min(nk - 1)) * rows) });
@@ -820,6 +866,36 @@ mod tests {
                                 "rows {rows} m {m} t {t} ({j}, {k}): {got} vs {want}"
                             );
                         }
+                    }
+                }
+            }
+        }
+    }
+
+    /// The Gram kernel: the lower triangle (column-major) equals the plain sums, on blocks with
+    /// partial groups of columns and row counts around the panel size.
+    #[test]
+    fn gram_kernel_lower_triangle_matches_the_plain_sums() {
+        for &rows in &[0usize, 1, 17, 512, 530, 1100] {
+            for &m in &[0usize, 1, 3, 4, 7, 64] {
+                let seed = (rows * 100 + m) as u64;
+                let p: Vec<f32> = fill(rows * m, seed).iter().map(|&v| v as f32).collect();
+                let mut out = vec![f32::NAN; m * m + 1];
+                if !super::gram_lower_f32(&p, rows, m, &mut out) {
+                    assert!(!super::available());
+                    return;
+                }
+                assert!(out[m * m].is_nan());
+                for j in 0..m {
+                    for i in j..m {
+                        let want: f64 = (0..rows)
+                            .map(|r| f64::from(p[i * rows + r]) * f64::from(p[j * rows + r]))
+                            .sum();
+                        let got = f64::from(out[j * m + i]);
+                        assert!(
+                            (got - want).abs() <= 1e-5 * (1.0 + want.abs()),
+                            "rows {rows} m {m} ({i}, {j}): {got} vs {want}"
+                        );
                     }
                 }
             }
