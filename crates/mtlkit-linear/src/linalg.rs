@@ -148,8 +148,13 @@ pub(crate) fn gram_lower_acc(p: &[f64], rows: usize, m: usize, out: &mut [f64]) 
 }
 
 /// The lower triangle of `PᵀP` in single precision (column-major `m × m` `out`, replaced) for
-/// a column-major `rows × m` block `p` (a single-precision loop's block of rounded columns).
+/// a column-major `rows × m` block `p` (a single-precision loop's block of rounded columns):
+/// the AVX-512 kernel where the CPU has it ([`crate::simd::gram_lower_f32`]), faer's
+/// triangular product otherwise.
 pub(crate) fn gram_lower_f32(p: &[f32], rows: usize, m: usize, out: &mut [f32]) {
+    if crate::simd::gram_lower_f32(p, rows, m, out) {
+        return;
+    }
     gram_lower(p, rows, m, out, Accum::Replace, Par::Seq);
 }
 

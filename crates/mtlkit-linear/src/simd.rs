@@ -857,13 +857,11 @@ mod tests {
                     assert!(out[m * t].is_nan());
                     for j in 0..m {
                         for k in 0..t {
-                            let want: f64 = (0..rows)
-                                .map(|i| f64::from(p[j * rows + i]) * f64::from(dm[k * rows + i]))
-                                .sum();
-                            let got = f64::from(out[j * t + k]);
-                            assert!(
-                                (got - want).abs() <= 1e-5 * (1.0 + want.abs()),
-                                "rows {rows} m {m} t {t} ({j}, {k}): {got} vs {want}"
+                            check_product(
+                                out[j * t + k],
+                                &p[j * rows..(j + 1) * rows],
+                                &dm[k * rows..(k + 1) * rows],
+                                format_args!("rows {rows} m {m} t {t} ({j}, {k})"),
                             );
                         }
                     }
@@ -888,13 +886,11 @@ mod tests {
                 assert!(out[m * m].is_nan());
                 for j in 0..m {
                     for i in j..m {
-                        let want: f64 = (0..rows)
-                            .map(|r| f64::from(p[i * rows + r]) * f64::from(p[j * rows + r]))
-                            .sum();
-                        let got = f64::from(out[j * m + i]);
-                        assert!(
-                            (got - want).abs() <= 1e-5 * (1.0 + want.abs()),
-                            "rows {rows} m {m} ({i}, {j}): {got} vs {want}"
+                        check_product(
+                            out[j * m + i],
+                            &p[i * rows..(i + 1) * rows],
+                            &p[j * rows..(j + 1) * rows],
+                            format_args!("rows {rows} m {m} ({i}, {j})"),
                         );
                     }
                 }
@@ -943,11 +939,12 @@ mod tests {
                     assert_eq!(out, plain, "rows {rows} m {m} t {t}");
                     for j in 0..m {
                         for k in 0..t {
-                            let want: f64 = (0..rows)
-                                .map(|i| f64::from(xb[j * ld + i]) * f64::from(dm[k * ld + i]))
-                                .sum();
-                            let got = f64::from(out[j * t + k]);
-                            assert!((got - want).abs() <= 1e-5 * (1.0 + want.abs()));
+                            check_product(
+                                out[j * t + k],
+                                &xb[j * ld..j * ld + rows],
+                                &dm[k * ld..k * ld + rows],
+                                format_args!("rows {rows} m {m} t {t} ({j}, {k})"),
+                            );
                         }
                     }
                 }
@@ -976,6 +973,21 @@ mod tests {
         // (through the dispatching entry point: the kernel or the portable loop)
         let mut out = vec![0.0; 4];
         crate::linalg::sub_row_combination(&mut out, &[1.0; 8], &[0.0; 12], &[3]);
+    }
+
+    /// `got` (a kernel's single-precision sum) against `Σ a_i b_i` in `f64`, within `1e-5`
+    /// relative.
+    fn check_product(got: f32, a: &[f32], b: &[f32], what: std::fmt::Arguments<'_>) {
+        let want: f64 = a
+            .iter()
+            .zip(b)
+            .map(|(&x, &y)| f64::from(x) * f64::from(y))
+            .sum();
+        let got = f64::from(got);
+        assert!(
+            (got - want).abs() <= 1e-5 * (1.0 + want.abs()),
+            "{what}: {got} vs {want}"
+        );
     }
 
     fn fill(len: usize, seed: u64) -> Vec<f64> {

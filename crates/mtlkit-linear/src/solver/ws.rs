@@ -1367,9 +1367,7 @@ impl<X: Design> CdState for Residual<'_, X> {
                     // f64 loop that reuses the matrix converges to the same point: each block
                     // starts from its exact `X_Bᵀ R`)
                     single.gram.resize(b * b, 0.0);
-                    if !crate::simd::gram_lower_f32(&single.xb, ld, b, &mut single.gram) {
-                        crate::linalg::gram_lower_f32(&single.xb, ld, b, &mut single.gram);
-                    }
+                    crate::linalg::gram_lower_f32(&single.xb, ld, b, &mut single.gram);
                     entry.gram.clear();
                     for i in 1..b {
                         let g32 = &single.gram;
