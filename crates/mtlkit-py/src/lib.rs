@@ -12,7 +12,7 @@
 //! - The GIL is released while a model is fitted.
 //! - Hyperparameters arrive as one JSON object (built by the Python estimators), parsed into a
 //!   typed struct that rejects unknown keys.
-//! - Errors are mapped in one place, [`to_py_err`]: invalid data or hyperparameters and corrupt
+//! - Errors are mapped in one place, `to_py_err`: invalid data or hyperparameters and corrupt
 //!   model files raise `ValueError`, file-system failures `OSError`, anything else
 //!   `RuntimeError`. (`NotFittedError` and `ConvergenceWarning` are raised by the Python layer,
 //!   from `converged`.)

@@ -3,7 +3,7 @@
 //! A sentence is a run of lines ended by a blank line: comment lines (`# ...`), word lines
 //! (10 tab-separated columns: ID, FORM, LEMMA, UPOS, XPOS, FEATS, HEAD, DEPREL, DEPS, MISC),
 //! multiword-token lines (ID `1-2`) and empty-node lines (ID `8.1`). Every line is kept, in its
-//! order, so [`write`] reproduces a well-formed file exactly; [`Sentence::words`] is the word
+//! order, so [`write`](fn@write) reproduces a well-formed file exactly; [`Sentence::words`] is the word
 //! sequence the annotations refer to (multiword tokens and empty nodes skipped).
 //!
 //! Malformed input is rejected with the 1-based line number: a wrong number of columns, an
