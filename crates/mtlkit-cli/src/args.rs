@@ -162,7 +162,7 @@ impl TrainArgs {
     /// Apply `--seeds` and `--epochs` to a configuration's seeds and epoch count.
     ///
     /// # Errors
-    /// An empty `--seeds` list.
+    /// An empty `--seeds` list, or one that repeats a seed.
     pub fn override_seeds_epochs(
         &self,
         seeds: &mut Vec<u64>,
@@ -171,6 +171,10 @@ impl TrainArgs {
         if let Some(s) = &self.seeds {
             if s.is_empty() {
                 anyhow::bail!("--seeds is empty");
+            }
+            let mut seen = std::collections::HashSet::new();
+            if let Some(d) = s.iter().find(|&&v| !seen.insert(v)) {
+                anyhow::bail!("--seeds lists seed {d} twice");
             }
             seeds.clone_from(s);
         }

@@ -68,11 +68,67 @@ pub fn read_npy_f32(path: &Path) -> Result<Option<Array2<f32>>> {
         return Ok(None);
     }
     let bytes = std::fs::read(path).with_context(|| format!("reading '{}'", path.display()))?;
+    check_npy_size(path, &bytes)?;
     Ok(Array2::<f32>::read_npy(Cursor::new(&bytes)).ok())
+}
+
+/// The shape an `.npy` header claims, checked against the bytes the file holds before any
+/// array is allocated (a small file claiming billions of elements is an error, not an
+/// allocation of that size). Headers this cannot parse are left to the reader's own errors.
+fn check_npy_size(path: &Path, bytes: &[u8]) -> Result<()> {
+    if bytes.len() < 10 || &bytes[..6] != b"\x93NUMPY" {
+        return Ok(());
+    }
+    let (len, start): (usize, usize) = if bytes[6] == 1 {
+        (usize::from(u16::from_le_bytes([bytes[8], bytes[9]])), 10)
+    } else if bytes.len() >= 12 {
+        let l = u32::from_le_bytes([bytes[8], bytes[9], bytes[10], bytes[11]]);
+        (usize::try_from(l).unwrap_or(usize::MAX), 12)
+    } else {
+        return Ok(());
+    };
+    let Some(header) = bytes
+        .get(start..start.saturating_add(len))
+        .and_then(|h| std::str::from_utf8(h).ok())
+    else {
+        return Ok(());
+    };
+    let item = header
+        .split("'descr':")
+        .nth(1)
+        .and_then(|d| d.split('\'').nth(1))
+        .and_then(|d| d.trim_start_matches(['<', '>', '|', '=']).get(1..))
+        .and_then(|n| n.parse::<u128>().ok())
+        .unwrap_or(1)
+        .max(1);
+    let Some(shape) = header
+        .split("'shape':")
+        .nth(1)
+        .and_then(|r| r.split('(').nth(1))
+        .and_then(|r| r.split(')').next())
+    else {
+        return Ok(());
+    };
+    let mut elements: u128 = 1;
+    for dim in shape.split(',').map(str::trim).filter(|d| !d.is_empty()) {
+        let Ok(v) = dim.parse::<u128>() else {
+            return Ok(());
+        };
+        elements = elements.saturating_mul(v);
+    }
+    let have = (bytes.len() - (start + len).min(bytes.len())) as u128;
+    if elements.saturating_mul(item) > have {
+        bail!(
+            "'{}': the .npy header claims shape ({shape}) of {item}-byte values, more than the {have} bytes of data the file holds (truncated or corrupt file)",
+            path.display()
+        );
+    }
+    Ok(())
 }
 
 fn read_npy(path: &Path) -> Result<Array2<f64>> {
     let bytes = std::fs::read(path).with_context(|| format!("reading '{}'", path.display()))?;
+    check_npy_size(path, &bytes)?;
     let ctx = || {
         format!(
             "'{}' is not a 1-D or 2-D numeric .npy array",
@@ -155,6 +211,14 @@ pub fn read_csv_keyed(
         .collect();
     if header.is_empty() || header.iter().all(String::is_empty) {
         bail!("'{}': empty file or header", path.display());
+    }
+    // columns are found by name: a repeated name would pick one of them silently
+    let mut seen = std::collections::HashSet::new();
+    if let Some(dup) = header.iter().find(|h| !seen.insert(h.as_str())) {
+        bail!(
+            "'{}': column name '{dup}' appears more than once in the header (names must be unique)",
+            path.display()
+        );
     }
     let key_col = match key {
         None => None,

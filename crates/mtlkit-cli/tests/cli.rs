@@ -368,6 +368,92 @@ fn bad_input_gives_one_line_errors() {
         "not an mtlkit model",
     );
     assert!(!pred.exists());
+    // an .npy whose header claims far more values than the file holds: an error naming the
+    // file, before any allocation of the claimed size
+    let huge = dir.path().join("huge.npy");
+    let mut header =
+        b"{'descr': '<f8', 'fortran_order': False, 'shape': (3000000000, 3), }".to_vec();
+    while !(10 + header.len() + 1).is_multiple_of(64) {
+        header.push(b' ');
+    }
+    header.push(b'\n');
+    let mut npy = b"\x93NUMPY\x01\x00".to_vec();
+    npy.extend_from_slice(
+        &u16::try_from(header.len())
+            .expect("short header")
+            .to_le_bytes(),
+    );
+    npy.extend_from_slice(&header);
+    npy.extend_from_slice(&[0u8; 48]);
+    std::fs::write(&huge, &npy).expect("write");
+    assert_user_error(
+        &mtlkit(&["predict", s(&m), "--x", s(&huge), "--out", s(&pred)]),
+        "claims shape",
+    );
+    // a folder where the model should go is refused, not replaced
+    let folder = dir.path().join("a-folder.safetensors");
+    std::fs::create_dir(&folder).expect("mkdir");
+    assert_user_error(
+        &mtlkit(&[
+            "fit",
+            "--x",
+            s(&xp),
+            "--y",
+            s(&yp),
+            "--out",
+            s(&folder),
+            "--estimator",
+            "multitask-lasso",
+            "--alpha",
+            "1",
+        ]),
+        "not a regular file",
+    );
+    assert!(folder.is_dir());
+}
+
+#[test]
+fn a_repeated_column_name_is_an_error() {
+    // predict (and fit) find columns by name: a header naming one twice is refused
+    let dir = tempfile::tempdir().expect("tempdir");
+    let data = dir.path().join("d.csv");
+    let mut text = String::from("x0,x1,t0\n");
+    for i in 0..8 {
+        text.push_str(&format!("{},{},{}\n", i % 3, (i * 7) % 5, i));
+    }
+    std::fs::write(&data, text).expect("write");
+    let m = dir.path().join("m.safetensors");
+    let out = mtlkit(&[
+        "fit",
+        "--data",
+        s(&data),
+        "--targets",
+        "t0",
+        "--estimator",
+        "multitask-lasso",
+        "--alpha",
+        "0.1",
+        "--out",
+        s(&m),
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let dup = dir.path().join("dup.csv");
+    std::fs::write(&dup, "x0,x0,x1\n100,1,2\n100,2,3\n").expect("write");
+    assert_user_error(
+        &mtlkit(&[
+            "predict",
+            s(&m),
+            "--x",
+            s(&dup),
+            "--out",
+            s(&dir.path().join("p.csv")),
+        ]),
+        "appears more than once",
+    );
 }
 
 /// A valid safetensors file without mtlkit metadata (written by hand: header JSON + data).

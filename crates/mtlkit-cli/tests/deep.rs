@@ -178,6 +178,33 @@ fn bad_configurations_are_one_line_errors() {
                 .replace("epochs = 8", "epochs = 8\nbogus = 1"),
             "bogus",
         ),
+        (
+            CONFIG
+                .replace("ARCH", "hard-sharing")
+                .replace("EXTRA", "")
+                .replace("seeds = [0, 1]", "seeds = [0, 0]"),
+            "seed 0 twice",
+        ),
+        (
+            CONFIG
+                .replace("ARCH", "hard-sharing")
+                .replace("EXTRA", "")
+                .replace(
+                    "test = \"test.csv\"",
+                    "test = \"test.csv\"\nfeatures = [\"a\", \"y\"]",
+                ),
+            "the label column of task 'y'",
+        ),
+        (
+            CONFIG
+                .replace("ARCH", "hard-sharing")
+                .replace("EXTRA", "")
+                .replace(
+                    "test = \"test.csv\"",
+                    "test = \"test.csv\"\nfeatures = [\"a\", \"a\"]",
+                ),
+            "lists 'a' twice",
+        ),
     ];
     for (i, (cfg, needle)) in cases.iter().enumerate() {
         let p = dir.path().join(format!("c{i}.toml"));
@@ -205,6 +232,59 @@ fn bad_configurations_are_one_line_errors() {
     ]);
     assert!(!o.status.success());
     assert!(String::from_utf8_lossy(&o.stderr).contains("bad.safetensors"));
+}
+
+#[test]
+fn a_run_folder_is_not_resumed_on_other_data() {
+    // the checkpoints of a finished run in `out`; the same configuration on other training
+    // data pointed at the same folder must not pick up that run's weights
+    let dir = tempfile::tempdir().unwrap();
+    write_table(&dir.path().join("train.csv"), 60, 1);
+    write_table(&dir.path().join("other.csv"), 60, 3);
+    write_table(&dir.path().join("test.csv"), 20, 2);
+    let base = CONFIG
+        .replace("ARCH", "hard-sharing")
+        .replace("EXTRA", "")
+        .replace("epochs = 8", "epochs = 2")
+        .replace("seeds = [0, 1]", "seeds = [0]")
+        .replace("single_task = true", "single_task = false");
+    let (c1, c2) = (dir.path().join("c1.toml"), dir.path().join("c2.toml"));
+    std::fs::write(&c1, &base).unwrap();
+    std::fs::write(
+        &c2,
+        base.replace("train = \"train.csv\"", "train = \"other.csv\""),
+    )
+    .unwrap();
+    let out = dir.path().join("run");
+    let train = |cfg: &Path| {
+        mtlkit(&[
+            "train",
+            "--config",
+            cfg.to_str().unwrap(),
+            "--out",
+            out.to_str().unwrap(),
+        ])
+    };
+    let first = train(&c1);
+    assert!(
+        first.status.success(),
+        "{}",
+        String::from_utf8_lossy(&first.stderr)
+    );
+    // the same run again resumes (nothing left to do) and succeeds
+    let again = train(&c1);
+    assert!(
+        again.status.success(),
+        "{}",
+        String::from_utf8_lossy(&again.stderr)
+    );
+    let other = train(&c2);
+    assert!(
+        !other.status.success(),
+        "a run on other data resumed another run's checkpoint"
+    );
+    let err = String::from_utf8_lossy(&other.stderr);
+    assert!(err.contains("other data"), "{err}");
 }
 
 /// Six regression tasks in two planted groups: tasks a0..a2 are scaled copies of one function

@@ -231,6 +231,51 @@ impl DeepDataset {
         self.specs.len()
     }
 
+    /// A 64-bit fingerprint of the whole dataset (task specs, inputs, targets and masks, in
+    /// order; FNV-1a over their bits): two datasets that differ in any value, shape or task
+    /// have different fingerprints but for a 2⁻⁶⁴ chance. A checkpoint records the fingerprint
+    /// of the data it was trained on, so that a run is never resumed on other data.
+    pub fn fingerprint(&self) -> u64 {
+        const PRIME: u64 = 0x0000_0100_0000_01b3;
+        let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+        let mut eat = |bytes: &[u8]| {
+            for &b in bytes {
+                h ^= u64::from(b);
+                h = h.wrapping_mul(PRIME);
+            }
+        };
+        let array = |a: &Array2<f32>, eat: &mut dyn FnMut(&[u8])| {
+            eat(&(a.nrows() as u64).to_le_bytes());
+            eat(&(a.ncols() as u64).to_le_bytes());
+            for v in a.iter() {
+                eat(&v.to_bits().to_le_bytes());
+            }
+        };
+        eat(serde_json::to_string(&self.specs)
+            .unwrap_or_default()
+            .as_bytes());
+        eat(&(self.n_features as u64).to_le_bytes());
+        match &self.layout {
+            DeepLayout::Shared { x, targets } => {
+                eat(b"shared");
+                array(x, &mut eat);
+                for tg in targets {
+                    array(&tg.y, &mut eat);
+                    array(&tg.mask, &mut eat);
+                }
+            }
+            DeepLayout::PerTask { tasks } => {
+                eat(b"per-task");
+                for (x, tg) in tasks {
+                    array(x, &mut eat);
+                    array(&tg.y, &mut eat);
+                    array(&tg.mask, &mut eat);
+                }
+            }
+        }
+        h
+    }
+
     /// Number of input features.
     pub fn n_features(&self) -> usize {
         self.n_features

@@ -158,6 +158,24 @@ impl ExperimentConfig {
         if self.run.seeds.is_empty() {
             return Err(config_err("run.seeds is empty"));
         }
+        // a repeated seed repeats a run and understates the spread over seeds
+        let mut seeds = std::collections::HashSet::new();
+        if let Some(s) = self.run.seeds.iter().find(|&&s| !seeds.insert(s)) {
+            return Err(config_err(format!("run.seeds lists seed {s} twice")));
+        }
+        if let Some(f) = &self.data.features {
+            let mut names = std::collections::HashSet::new();
+            if let Some(dup) = f.iter().find(|c| !names.insert(c.as_str())) {
+                return Err(config_err(format!("data.features lists '{dup}' twice")));
+            }
+            // a task's own labels as an input leak the answer into the model
+            if let Some(t) = self.tasks.iter().find(|t| f.contains(&t.column)) {
+                return Err(config_err(format!(
+                    "data.features lists '{}', the label column of task '{}'",
+                    t.column, t.name
+                )));
+            }
+        }
         let mut seen = std::collections::HashSet::new();
         for g in &self.run.groups {
             if g.is_empty() {

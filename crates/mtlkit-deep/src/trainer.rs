@@ -514,7 +514,20 @@ where
     }
     let mut weighting: Box<dyn Weighting> = cfg.weighting.build(t_n, cfg.seed)?;
     let mut optim = cfg.build_optimizer();
-    let config_fp = serde_json::to_value(cfg).map_err(|e| config_err(e.to_string()))?;
+    // what a checkpoint must match to be resumed: the trainer settings and the data (a run
+    // pointed at a folder trained on other data must not pick up that run's weights)
+    let mut config_fp = serde_json::to_value(cfg).map_err(|e| config_err(e.to_string()))?;
+    if let Some(o) = config_fp.as_object_mut() {
+        let data = format!(
+            "{:016x}/{}",
+            train.fingerprint(),
+            validation.map_or_else(
+                || "none".to_string(),
+                |v| format!("{:016x}", v.fingerprint())
+            )
+        );
+        o.insert("data_fingerprint".into(), serde_json::Value::String(data));
+    }
     let mut model = model;
     let mut best_model: Option<M> = None;
     let mut st = RunState {
@@ -549,7 +562,9 @@ where
         if s_config_differs(&s, &config_fp) {
             return Err(DeepError::ModelFile {
                 path: dir.join(STATE_FILE),
-                message: "the checkpoint was written with other trainer settings".into(),
+                message: "the checkpoint was written by a run with other trainer settings or on \
+                          other data: give this run another output folder"
+                    .into(),
             });
         }
         weighting.load_state(&s.weighting)?;
