@@ -336,10 +336,20 @@ class _BaseMultiTask(MultiOutputMixin, BaseEstimator):
         :func:`load_model`.
         """
         check_is_fitted(self)
+        metadata = self._metadata
+        classes = getattr(self, "_classes_fit", None)
+        if classes and any(c is not None for c in classes):
+            # the original labels (strings, booleans, any numbers): the core's file keeps
+            # them as they are, and load_model gives them back
+            meta = json.loads(metadata)
+            meta["class_labels"] = [
+                None if c is None else np.asarray(c).tolist() for c in classes
+            ]
+            metadata = json.dumps(meta)
         model = _core.Model.from_parts(
             np.ascontiguousarray(self.coef_.T, dtype=np.float64),
             np.ascontiguousarray(self.intercept_, dtype=np.float64),
-            self._metadata,
+            metadata,
         )
         model.save(str(path))
 
@@ -895,15 +905,21 @@ class _CvBase(_RegressorBase):
             a = np.asarray(self.alphas, dtype=np.float64).ravel()
             if a.size == 0:
                 raise ValueError("alphas is empty")
+            if not np.all(np.isfinite(a)):
+                raise ValueError(f"alphas must be finite, got {a[~np.isfinite(a)][:3].tolist()}")
             cv["alphas"] = a.tolist()
         ratios = self._l1_ratios()
         if ratios is not None:
+            if not np.all(np.isfinite(ratios)):
+                raise ValueError(f"l1_ratio must be finite, got {ratios}")
             cv["l1_ratios"] = ratios
         if task_ids is None:
             splitter = check_cv(self.cv)
-            cv["test_folds"] = [
-                np.asarray(test, dtype=np.int64).tolist() for _, test in splitter.split(X, y)
-            ]
+            # the splitter's own training rows too: they need not be the complement of the
+            # test rows (TimeSeriesSplit, ShuffleSplit with a train_size)
+            splits = list(splitter.split(X, y))
+            cv["test_folds"] = [np.asarray(te, dtype=np.int64).tolist() for _, te in splits]
+            cv["train_folds"] = [np.asarray(tr, dtype=np.int64).tolist() for tr, _ in splits]
         else:
             if self.cv is not None and not isinstance(self.cv, numbers.Integral):
                 raise ValueError(
@@ -931,6 +947,8 @@ class _CvBase(_RegressorBase):
         if task_ids is not None:
             if y.ndim != 1:
                 raise ValueError("with task_ids, y must be 1-D (one target per row)")
+            if sample_weight is not None:
+                raise ValueError("sample_weight is not supported with task_ids")
             labels, xs, ys = _split_tasks(X, y, task_ids)
             self.tasks_ = labels
             res = _core.cross_validate(
@@ -946,6 +964,8 @@ class _CvBase(_RegressorBase):
                     "data give task_ids"
                 )
             y = np.asarray(y, dtype=np.float64)
+            if hasattr(self, "tasks_"):
+                del self.tasks_
             if sample_weight is not None:
                 sample_weight = _check_sample_weight(sample_weight, X, dtype=np.float64)
             params_json = self._params(y.shape[1], alpha=1.0, task_names=task_names)
@@ -955,12 +975,16 @@ class _CvBase(_RegressorBase):
         self.alpha_ = float(res["alpha"])
         mse = np.asarray(res["mse_path"])
         alphas = np.asarray(res["alphas"])
-        if self._l1_ratios() is None or np.ndim(self.l1_ratio) == 0:
+        ratios = self._l1_ratios()
+        if ratios is None or len(ratios) == 1:
+            # one l1_ratio (a scalar or a list of one): 2-D mse_path_ and 1-D alphas_, as
+            # scikit-learn
             self.mse_path_ = mse[0]
             self.alphas_ = alphas[0]
         else:
             self.mse_path_ = mse
-            self.alphas_ = alphas
+            # explicit alphas are the same for every l1_ratio: scikit-learn keeps them 1-D
+            self.alphas_ = alphas if isinstance(self.alphas, numbers.Integral) else alphas[0]
         self._after_cv(res)
         return self._set_fitted(res["model"])
 
@@ -1151,8 +1175,11 @@ def load_model(path):
         est.coef_ = np.ascontiguousarray(model.coef.T)
         est.intercept_ = np.asarray(model.intercept)
         est.n_iter_ = max(1, int(model.n_iter))
-        est.kkt_residual_ = float(st.get("kkt_residual", model.dual_gap))
-        est.objective_ = float(st.get("objective", np.nan))
+        # (a NaN was written as JSON null)
+        kkt = st.get("kkt_residual", model.dual_gap)
+        est.kkt_residual_ = np.nan if kkt is None else float(kkt)
+        objective = st.get("objective", np.nan)
+        est.objective_ = np.nan if objective is None else float(objective)
         est.converged_ = bool(model.converged)
         est.task_names_ = np.asarray(model.task_names, dtype=object)
         return est
@@ -1169,6 +1196,11 @@ def load_model(path):
     names = np.asarray(model.feature_names, dtype=object)
     if not all(n == f"x{j}" for j, n in enumerate(model.feature_names)):
         est.feature_names_in_ = names
-    est._classes_fit = [None if c is None else np.asarray(c) for c in model.classes]
+    labels = meta.get("class_labels")
+    if labels is not None and len(labels) == len(model.classes):
+        # the labels the estimator was fitted with (written by `save`)
+        est._classes_fit = [None if c is None else np.asarray(c) for c in labels]
+    else:
+        est._classes_fit = [None if c is None else np.asarray(c) for c in model.classes]
     est._set_fitted(model)
     return est

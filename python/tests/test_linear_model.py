@@ -434,3 +434,70 @@ def test_fits_in_threads_are_deterministic():
     for th in threads:
         th.join()
     np.testing.assert_array_equal(results[0], results[1])
+
+
+def test_cv_uses_the_splitters_training_rows_and_weights_the_test_error():
+    # TimeSeriesSplit and ShuffleSplit(train_size=...) train on fewer rows than the complement
+    # of the test rows; with sample weights each fold's test error is weighted (scikit-learn)
+    from sklearn.model_selection import ShuffleSplit, TimeSeriesSplit
+
+    rng = np.random.default_rng(7)
+    X = rng.normal(size=(40, 6))
+    Y = X[:, :2] @ rng.normal(size=(2, 3)) + 0.3 * rng.normal(size=(40, 3))
+    w = rng.uniform(0.2, 3.0, size=40)
+    tight = dict(alphas=15, tol=1e-12, max_iter=100000)
+    for cv in (TimeSeriesSplit(3), ShuffleSplit(3, train_size=0.5, test_size=0.2, random_state=0)):
+        ours = mtlkit.MultiTaskLassoCV(cv=cv, **tight).fit(X, Y)
+        ref = sk.MultiTaskLassoCV(cv=cv, **tight).fit(X, Y)
+        np.testing.assert_allclose(ours.mse_path_, ref.mse_path_, rtol=1e-6, atol=1e-9)
+        assert ours.alpha_ == pytest.approx(ref.alpha_, rel=1e-9)
+    ours = mtlkit.MultiTaskLassoCV(cv=KFold(3), **tight).fit(X, Y, sample_weight=w)
+    ref = sk.MultiTaskLassoCV(cv=KFold(3), **tight).fit(X, Y, sample_weight=w)
+    np.testing.assert_allclose(ours.mse_path_, ref.mse_path_, rtol=1e-6, atol=1e-9)
+    assert ours.alpha_ == pytest.approx(ref.alpha_, rel=1e-9)
+    # per-task data takes no weights, in CV as in fit
+    ids = np.repeat([0, 1], 20)
+    with pytest.raises(ValueError, match="sample_weight"):
+        mtlkit.MultiTaskLassoCV(cv=3).fit(X, Y[:, 0], task_ids=ids, sample_weight=w)
+
+
+def test_cv_grid_edge_cases_are_sklearns():
+    X = np.random.default_rng(1).normal(size=(12, 3))
+    with pytest.raises(ValueError, match="l1_ratio"):
+        mtlkit.MultiTaskElasticNetCV(l1_ratio=0.0, cv=3).fit(X, X[:, :2])
+    # zero targets: alpha_max is 0, every alpha is 1e-15 and the model is zero
+    m = mtlkit.MultiTaskLassoCV(cv=3, alphas=5).fit(X, np.zeros((12, 2)))
+    assert m.alpha_ == pytest.approx(1e-15)
+    assert not np.any(m.coef_)
+
+
+def test_saved_classifiers_keep_their_labels(tmp_path):
+    rng = np.random.default_rng(3)
+    X = rng.normal(size=(60, 4))
+    Z = X[:, :2] @ rng.normal(size=(2, 2))
+    for labels in (np.array(["cat", "dog"]), np.array([3, 7]), np.array([False, True])):
+        y = labels[(Z > 0).astype(int)]
+        clf = mtlkit.MultiTaskLogisticRegression(alpha=0.01).fit(X, y)
+        clf.save(tmp_path / "c.safetensors")
+        back = mtlkit.load_model(tmp_path / "c.safetensors")
+        np.testing.assert_array_equal(back.predict(X), clf.predict(X))
+        assert back.score(X, y) == clf.score(X, y)
+
+
+def test_cv_shapes_and_bad_grids_as_sklearn():
+    rng = np.random.default_rng(2)
+    X = rng.normal(size=(30, 5))
+    Y = X[:, :2] @ rng.normal(size=(2, 3))
+    for l1 in (0.7, [0.7]):
+        ours = mtlkit.MultiTaskElasticNetCV(l1_ratio=l1, cv=3, alphas=10).fit(X, Y)
+        ref = sk.MultiTaskElasticNetCV(l1_ratio=l1, cv=3, alphas=10).fit(X, Y)
+        assert ours.mse_path_.shape == ref.mse_path_.shape
+        assert ours.alphas_.shape == ref.alphas_.shape
+    ours = mtlkit.MultiTaskElasticNetCV(l1_ratio=[0.2, 0.7], cv=3, alphas=[0.1, 0.01]).fit(X, Y)
+    ref = sk.MultiTaskElasticNetCV(l1_ratio=[0.2, 0.7], cv=3, alphas=[0.1, 0.01]).fit(X, Y)
+    assert ours.alphas_.shape == ref.alphas_.shape
+    for bad in ([np.nan], [np.inf, 0.1]):
+        with pytest.raises(ValueError, match="alphas must be finite"):
+            mtlkit.MultiTaskLassoCV(cv=3, alphas=bad).fit(X, Y)
+    with pytest.raises(ValueError, match="n_alphas"):
+        mtlkit.MultiTaskLassoCV(cv=3, alphas=10**10).fit(X, Y)

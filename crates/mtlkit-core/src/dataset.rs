@@ -372,7 +372,7 @@ impl MultiTaskDataset {
 ///
 /// # Errors
 /// [`Error::ShapeMismatch`] for a length other than `n`, [`Error::InvalidParameter`] for a
-/// negative, non-finite or all-zero weight.
+/// negative, non-finite or all-zero weight, or weights whose sum overflows.
 pub fn check_sample_weight(w: ArrayView1<'_, f64>, n: usize) -> Result<()> {
     if w.len() != n {
         return Err(Error::ShapeMismatch {
@@ -389,11 +389,21 @@ pub fn check_sample_weight(w: ArrayView1<'_, f64>, n: usize) -> Result<()> {
             expected: "finite weights >= 0",
         });
     }
-    if w.sum() <= 0.0 {
+    let sum = w.sum();
+    if sum <= 0.0 {
         return Err(Error::InvalidParameter {
             name: "sample_weight",
             value: "all zero".into(),
             expected: "at least one positive weight",
+        });
+    }
+    // the weights are rescaled to sum to `n`: a sum that overflows would rescale every weight
+    // to zero (and fit the zero model without a word)
+    if !sum.is_finite() {
+        return Err(Error::InvalidParameter {
+            name: "sample_weight",
+            value: "weights whose sum overflows".into(),
+            expected: "a finite sum (only their ratios matter: divide them by their largest)",
         });
     }
     Ok(())
@@ -580,6 +590,17 @@ mod tests {
                 .is_err()
         );
         assert!(d.clone().with_sample_weight(Array1::zeros(4)).is_err());
+        // each finite, their sum not: refused (rescaling to sum to n would zero them all)
+        let err = d
+            .clone()
+            .with_sample_weight(Array1::from_elem(4, 1e308))
+            .unwrap_err();
+        assert!(err.to_string().contains("overflows"), "{err}");
+        assert!(
+            d.clone()
+                .with_sample_weight(Array1::from_elem(4, 1e306))
+                .is_ok()
+        );
         let w = d.with_sample_weight(array![1.0, 2.0, 3.0, 4.0]).unwrap();
         let sub = w.take_rows(&[vec![1, 3]]);
         assert_eq!(sub.sample_weight(), Some(&array![2.0, 4.0]));

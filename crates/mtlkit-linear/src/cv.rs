@@ -6,7 +6,8 @@
 //! geometrically (scikit-learn's `eps = 1e-3`, 100 alphas), unless alphas are given. Each fold
 //! fits one warm-started path on its training part and scores every alpha on its test part;
 //! the folds split **within each task** ([`mtlkit_core::split::k_fold`]). The score of a task is
-//! its mean squared error (regression) or mean log-loss (classification) on its test samples;
+//! its mean squared error (regression) or mean log-loss (classification) on its test samples
+//! (each weighted by its sample weight, as scikit-learn weighs a fold's test error);
 //! the CV criterion is the mean over tasks (for a shared design and squared losses this is
 //! scikit-learn's `mse_path_`, the mean over samples and tasks). The best `(l1_ratio, alpha)`
 //! minimises the criterion averaged over folds (ties: the first, i.e. the largest alpha), or,
@@ -34,6 +35,59 @@ pub fn alpha_grid(alpha_max: f64, eps: f64, n_alphas: usize) -> Vec<f64> {
         .collect()
 }
 
+/// The largest automatic grid ([`auto_alpha_grid`]): more alphas than this is a mistake, not a
+/// grid (each one is a fit; `n_alphas` values are allocated up front).
+pub const MAX_N_ALPHAS: usize = 1_000_000;
+
+/// The automatic grid for an estimator whose `alpha_max` on the data is `alpha_max`, at
+/// `l1_ratio`: [`alpha_grid`], with scikit-learn's two special cases. There is no grid at
+/// `l1_ratio = 0` (a pure ridge penalty zeroes no row at any alpha: give the alphas). Where
+/// `alpha_max` is at most `1e-15` (constant or zero targets, or zero features), every alpha is
+/// `1e-15` (the zero model).
+///
+/// # Errors
+/// `l1_ratio = 0`, `n_alphas` of 0 or above [`MAX_N_ALPHAS`], a non-finite `alpha_max` (the
+/// data's scale overflows: rescale it or give the alphas).
+pub fn auto_alpha_grid(
+    alpha_max: f64,
+    l1_ratio: f64,
+    eps: f64,
+    n_alphas: usize,
+) -> Result<Vec<f64>> {
+    param::positive_count("n_alphas", n_alphas)?;
+    if n_alphas > MAX_N_ALPHAS {
+        return Err(mtlkit_core::Error::InvalidParameter {
+            name: "n_alphas",
+            value: n_alphas.to_string(),
+            expected: "at most 1000000",
+        }
+        .into());
+    }
+    if l1_ratio == 0.0 {
+        return Err(mtlkit_core::Error::InvalidParameter {
+            name: "l1_ratio",
+            value: "0".into(),
+            expected: "> 0 for an automatic alpha grid (a pure ridge penalty has no alpha_max: \
+                       give the alphas)",
+        }
+        .into());
+    }
+    if !alpha_max.is_finite() {
+        return Err(mtlkit_core::Error::InvalidParameter {
+            name: "alpha_max",
+            value: alpha_max.to_string(),
+            expected: "finite (the data's scale overflows: rescale it or give the alphas)",
+        }
+        .into());
+    }
+    // scikit-learn's `np.finfo(float).resolution`
+    const RESOLUTION: f64 = 1e-15;
+    if alpha_max <= RESOLUTION {
+        return Ok(vec![RESOLUTION; n_alphas]);
+    }
+    Ok(alpha_grid(alpha_max, eps, n_alphas))
+}
+
 /// How the folds are made.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Folds {
@@ -45,8 +99,13 @@ pub enum Folds {
         /// default).
         shuffle: Option<u64>,
     },
-    /// The test rows of each fold, given (shared design only), e.g. scikit-learn's splits.
+    /// The test rows of each fold, given (shared design only); each fold trains on every
+    /// other row.
     Explicit(Vec<Vec<usize>>),
+    /// The `(train, test)` rows of each split, given (shared design only): scikit-learn's
+    /// splitters, whose training rows need not be the complement of the test rows
+    /// (`TimeSeriesSplit`, `ShuffleSplit` with a `train_size`).
+    Splits(Vec<(Vec<usize>, Vec<usize>)>),
     /// Rows of the same group never split across train and test (shared design only): groups
     /// go, largest first, to the fold with the fewest rows so far (scikit-learn's
     /// `GroupKFold`). `groups[i]` is row `i`'s group id.
@@ -207,6 +266,7 @@ impl<P: EstimatorPenalty + Send + Sync> MultiTaskCv<P> {
         let folds = match &self.folds {
             Folds::KFold { n_splits, .. } | Folds::Groups { n_splits, .. } => *n_splits,
             Folds::Explicit(t) => t.len(),
+            Folds::Splits(t) => t.len(),
         };
         self.l1_ratios.len() * folds
     }
@@ -252,7 +312,7 @@ impl<P: EstimatorPenalty + Send + Sync> MultiTaskCv<P> {
         }
         let p = self.base.with_l1_ratio(l1_ratio);
         let amax = p.alpha_max(data)?;
-        Ok(alpha_grid(amax, self.eps, self.n_alphas))
+        auto_alpha_grid(amax, l1_ratio, self.eps, self.n_alphas)
     }
 
     /// Cross-validate on `data`, then refit at the chosen values.
@@ -329,10 +389,12 @@ impl<P: EstimatorPenalty + Send + Sync> MultiTaskCv<P> {
             }
             scores.into_iter().collect()
         };
-        let results: Vec<Result<Vec<Vec<TaskMetrics>>>> = if self.n_jobs > 1 {
+        // no more threads than paths to run (a huge n_jobs would only start idle threads)
+        let n_jobs = self.n_jobs.min(jobs.len());
+        let results: Vec<Result<Vec<Vec<TaskMetrics>>>> = if n_jobs > 1 {
             use rayon::prelude::*;
             let pool = rayon::ThreadPoolBuilder::new()
-                .num_threads(self.n_jobs)
+                .num_threads(n_jobs)
                 .build()
                 .map_err(|_| mtlkit_core::Error::InvalidParameter {
                     name: "n_jobs",
@@ -421,6 +483,7 @@ impl<P: EstimatorPenalty + Send + Sync> MultiTaskCv<P> {
             }
             Folds::Explicit(tests) => tests.clone(),
             Folds::Groups { n_splits, groups } => group_folds(data, *n_splits, groups)?,
+            Folds::Splits(pairs) => return explicit_splits(data, pairs),
         };
         let (x, _) = data.require_shared("explicit or group folds")?;
         let n = x.nrows();
@@ -451,6 +514,55 @@ impl<P: EstimatorPenalty + Send + Sync> MultiTaskCv<P> {
         let per_unit = vec![units.into_iter().map(|mut u| u.remove(0)).collect()];
         Ok(from_tests(data, &per_unit))
     }
+}
+
+/// The given `(train, test)` rows of each split as datasets (shared design only): each side
+/// non-empty, within the rows, the two disjoint (rows repeated within a side are kept once).
+fn explicit_splits(
+    data: &MultiTaskDataset,
+    pairs: &[(Vec<usize>, Vec<usize>)],
+) -> Result<Vec<(MultiTaskDataset, MultiTaskDataset)>> {
+    let (x, _) = data.require_shared("explicit splits")?;
+    let n = x.nrows();
+    if pairs.len() < 2 {
+        return Err(mtlkit_core::Error::InvalidParameter {
+            name: "folds",
+            value: pairs.len().to_string(),
+            expected: "at least 2 splits",
+        }
+        .into());
+    }
+    let bad = |what: String| -> LinearError {
+        mtlkit_core::Error::InvalidParameter {
+            name: "folds",
+            value: what,
+            expected: "non-empty, disjoint training and test rows below n_samples",
+        }
+        .into()
+    };
+    pairs
+        .iter()
+        .enumerate()
+        .map(|(k, (train, test))| {
+            let (mut tr, mut te) = (train.clone(), test.clone());
+            for v in [&mut tr, &mut te] {
+                v.sort_unstable();
+                v.dedup();
+            }
+            if tr.is_empty() || te.is_empty() {
+                return Err(bad(format!("split {k} with an empty side")));
+            }
+            if tr.iter().chain(&te).any(|&i| i >= n) {
+                return Err(bad(format!("split {k} with a row beyond {n}")));
+            }
+            if te.iter().any(|i| tr.binary_search(i).is_ok()) {
+                return Err(bad(format!(
+                    "split {k} with a row in both training and test"
+                )));
+            }
+            Ok((data.take_rows(&[tr]), data.take_rows(&[te])))
+        })
+        .collect()
 }
 
 /// `(train, test)` per fold from, for each layout unit (the shared rows, or each task), the
@@ -684,7 +796,8 @@ fn task_scores(
 }
 
 /// Task `t`'s metrics from its decision values `z` and targets `y` (samples whose target is NaN
-/// left out).
+/// left out), each sample weighted by its sample weight in a shared-layout `test` (scikit-learn
+/// weighs a fold's test error so; the AUC stays unweighted).
 fn task_metrics(
     z: impl Iterator<Item = f64>,
     y: impl Iterator<Item = f64>,
@@ -693,14 +806,27 @@ fn task_metrics(
     test: &MultiTaskDataset,
     t: usize,
 ) -> Result<TaskMetrics> {
-    let (zs, ys): (Vec<f64>, Vec<f64>) = z.zip(y).filter(|(_, yi)| !yi.is_nan()).unzip();
+    // the test rows' sample weights (shared layout: one per row, in order), as scikit-learn
+    // weighs each fold's test error; 1 each without weights
+    let sw = test.as_shared().and(test.sample_weight());
+    let weight = |i: usize| sw.map_or(1.0, |w| w[i]);
+    let mut zs = Vec::new();
+    let mut ys = Vec::new();
+    let mut ws = Vec::new();
+    for (i, (zi, yi)) in z.zip(y).enumerate() {
+        if !yi.is_nan() {
+            zs.push(zi);
+            ys.push(yi);
+            ws.push(weight(i));
+        }
+    }
     let n = zs.len();
-    if n == 0 {
+    let nf: f64 = ws.iter().sum();
+    if n == 0 || nf <= 0.0 {
         return Err(LinearError::Core(mtlkit_core::Error::NoLabels {
             task: test.task_names()[t].clone(),
         }));
     }
-    let nf = n as f64;
     Ok(match (loss, classes) {
         (Loss::Logistic, Some([_, c1])) => {
             let y01: Vec<f64> = ys
@@ -708,22 +834,33 @@ fn task_metrics(
                 .map(|&v| if v == c1 { 1.0 } else { 0.0 })
                 .collect();
             let mut ll = 0.0;
-            let mut correct = 0usize;
-            for (&zi, &yi) in zs.iter().zip(&y01) {
-                ll += crate::pertask::log1pexp(zi) - yi * zi;
-                correct += usize::from((zi > 0.0) == (yi == 1.0));
+            let mut correct = 0.0;
+            for ((&zi, &yi), &wi) in zs.iter().zip(&y01).zip(&ws) {
+                ll += wi * (crate::pertask::log1pexp(zi) - yi * zi);
+                if (zi > 0.0) == (yi == 1.0) {
+                    correct += wi;
+                }
             }
             TaskMetrics {
                 score: ll / nf,
                 r2: f64::NAN,
-                accuracy: correct as f64 / nf,
+                accuracy: correct / nf,
                 auc: roc_auc(&zs, &y01),
             }
         }
         _ => {
-            let sse: f64 = zs.iter().zip(&ys).map(|(a, b)| (b - a) * (b - a)).sum();
-            let mean = ys.iter().sum::<f64>() / nf;
-            let sst: f64 = ys.iter().map(|v| (v - mean) * (v - mean)).sum();
+            let sse: f64 = zs
+                .iter()
+                .zip(&ys)
+                .zip(&ws)
+                .map(|((a, b), w)| w * (b - a) * (b - a))
+                .sum();
+            let mean = ys.iter().zip(&ws).map(|(v, w)| v * w).sum::<f64>() / nf;
+            let sst: f64 = ys
+                .iter()
+                .zip(&ws)
+                .map(|(v, w)| w * (v - mean) * (v - mean))
+                .sum();
             TaskMetrics {
                 score: sse / nf,
                 r2: if sst > 0.0 { 1.0 - sse / sst } else { f64::NAN },
@@ -865,6 +1002,21 @@ mod tests {
                 .expect("path_with");
             assert!(ran && seen == alphas.len());
         }
+    }
+
+    #[test]
+    fn automatic_grid_has_sklearns_special_cases() {
+        assert_eq!(
+            auto_alpha_grid(2.0, 0.5, 1e-3, 4).unwrap(),
+            alpha_grid(2.0, 1e-3, 4)
+        );
+        // zero alpha_max (zero targets): every alpha 1e-15, the zero model
+        assert_eq!(auto_alpha_grid(0.0, 1.0, 1e-3, 3).unwrap(), vec![1e-15; 3]);
+        let msg = |r: Result<Vec<f64>>| r.unwrap_err().to_string();
+        assert!(msg(auto_alpha_grid(1.0, 0.0, 1e-3, 3)).contains("l1_ratio"));
+        assert!(msg(auto_alpha_grid(f64::INFINITY, 1.0, 1e-3, 3)).contains("alpha_max"));
+        assert!(msg(auto_alpha_grid(1.0, 1.0, 1e-3, MAX_N_ALPHAS + 1)).contains("n_alphas"));
+        assert!(msg(auto_alpha_grid(1.0, 1.0, 1e-3, 0)).contains("n_alphas"));
     }
 
     #[test]

@@ -833,6 +833,7 @@ impl<P: EstimatorPenalty> ValidMultiTaskParams<P> {
             losses,
             classes: prep.classes,
             structure: None,
+            class_labels: None,
         })
     }
 
@@ -985,6 +986,7 @@ impl<P: EstimatorPenalty> ValidMultiTaskParams<P> {
             losses: vec![Loss::Squared; nt],
             classes: vec![None; nt],
             structure: None,
+            class_labels: None,
         }
     }
 
@@ -1270,9 +1272,16 @@ pub struct FitInfo {
     /// Passes over the features (0 if the start point met the tolerance).
     pub n_iter: usize,
     /// Duality gap at the solution, in the objective's scale (scikit-learn's `dual_gap_`).
+    /// `NaN` where no gap could be computed; JSON writes that as `null`, read back as `NaN`.
+    #[serde(deserialize_with = "nan_if_null")]
     pub dual_gap: f64,
     /// Whether the tolerance was reached within `max_iter`.
     pub converged: bool,
+}
+
+/// A number that JSON may hold as `null` (how `serde_json` writes `NaN`), read back as `NaN`.
+fn nan_if_null<'de, D: serde::Deserializer<'de>>(d: D) -> std::result::Result<f64, D::Error> {
+    Ok(Option::<f64>::deserialize(d)?.unwrap_or(f64::NAN))
 }
 
 /// A fitted linear multi-task model: `Ŷ = X W + 1 bᵀ`.
@@ -1289,6 +1298,10 @@ pub struct MultiTaskLinearModel {
     pub(crate) classes: Vec<Option<[f64; 2]>>,
     /// Structured models: the regularizers and graph, as JSON.
     pub(crate) structure: Option<serde_json::Value>,
+    /// The original class labels of classification tasks, as JSON (per task `[neg, pos]` or
+    /// `null`), where they are not the numbers in `classes` (e.g. strings, kept by the Python
+    /// estimators); stored in model files as they are.
+    pub(crate) class_labels: Option<serde_json::Value>,
 }
 
 impl MultiTaskLinearModel {

@@ -47,6 +47,10 @@ struct Metadata {
     /// Structured models: their regularizers.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     structure: Option<serde_json::Value>,
+    /// The original class labels (per task `[neg, pos]` or `null`) where they are not numbers,
+    /// as the Python estimators write them; kept as they are.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    class_labels: Option<serde_json::Value>,
 }
 
 fn f64_bytes(v: impl Iterator<Item = f64>) -> Vec<u8> {
@@ -95,6 +99,7 @@ impl MultiTaskLinearModel {
             losses: self.losses.clone(),
             classes: self.classes.clone(),
             structure: self.structure.clone(),
+            class_labels: self.class_labels.clone(),
         };
         serde_json::to_string(&meta).map_err(|e| LinearError::InvalidModel {
             path: None,
@@ -262,6 +267,7 @@ impl MultiTaskLinearModel {
             losses,
             classes,
             structure: meta.structure,
+            class_labels: meta.class_labels,
         })
     }
 }
@@ -328,6 +334,16 @@ mod tests {
         let m = model();
         let back = MultiTaskLinearModel::from_bytes(&m.to_bytes().unwrap()).unwrap();
         assert_eq!(back, m);
+    }
+
+    #[test]
+    fn a_nan_dual_gap_survives_the_file() {
+        // JSON has no NaN: written as null, read back as NaN (not a corrupt-file error)
+        let mut m = model();
+        m.info.dual_gap = f64::NAN;
+        let back = MultiTaskLinearModel::from_bytes(&m.to_bytes().unwrap()).unwrap();
+        assert!(back.info().dual_gap.is_nan());
+        assert_eq!(back.coef(), m.coef());
     }
 
     #[test]

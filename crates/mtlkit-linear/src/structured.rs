@@ -1745,6 +1745,7 @@ impl StructuredModel {
             losses: self.losses.clone(),
             classes: self.classes.clone(),
             structure: Some(structure),
+            class_labels: None,
         }
     }
 

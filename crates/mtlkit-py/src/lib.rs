@@ -138,6 +138,10 @@ struct CvParams {
     /// Test rows of each fold (shared design).
     #[serde(default)]
     test_folds: Option<Vec<Vec<usize>>>,
+    /// Training rows of each fold, with `test_folds` (a splitter's own training rows, which
+    /// need not be the complement of the test rows).
+    #[serde(default)]
+    train_folds: Option<Vec<Vec<usize>>>,
     /// K-fold within each task (per-task designs, or when no explicit folds are given).
     #[serde(default = "five")]
     n_splits: usize,
@@ -604,9 +608,19 @@ fn cross_validate<'py>(
     let cp: CvParams = parse("cv", cv)?;
     let p = Params::new(&fp)?;
     let data = dataset(x, y, sample_weight, xs, ys)?;
-    let folds = match cp.test_folds {
-        Some(f) => Folds::Explicit(f),
-        None => Folds::KFold {
+    let folds = match (cp.test_folds, cp.train_folds) {
+        (Some(test), Some(train)) => {
+            if train.len() != test.len() {
+                return Err(PyValueError::new_err(format!(
+                    "{} training folds for {} test folds",
+                    train.len(),
+                    test.len()
+                )));
+            }
+            Folds::Splits(train.into_iter().zip(test).collect())
+        }
+        (Some(f), None) => Folds::Explicit(f),
+        (None, _) => Folds::KFold {
             n_splits: cp.n_splits,
             shuffle: cp.shuffle_seed,
         },

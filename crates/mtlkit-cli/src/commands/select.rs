@@ -7,7 +7,7 @@ use anyhow::{Result, bail};
 use indicatif::{ProgressBar, ProgressStyle};
 use mtlkit_core::MultiTaskDataset;
 use mtlkit_linear::cv::{
-    CvResult, Folds, MultiTaskCv, MultiTaskElasticNetCV, MultiTaskLassoCV, alpha_grid,
+    CvResult, Folds, MultiTaskCv, MultiTaskElasticNetCV, MultiTaskLassoCV, auto_alpha_grid,
 };
 use mtlkit_linear::estimator::EstimatorPenalty;
 use mtlkit_linear::{MultiTaskLinearModel, ValidMultiTaskParams};
@@ -37,7 +37,12 @@ fn grid<P: EstimatorPenalty>(
     if !(g.eps > 0.0 && g.eps < 1.0) {
         bail!("--eps must be in (0, 1), got {}", g.eps);
     }
-    Ok(alpha_grid(p.alpha_max(data)?, g.eps, g.n_alphas))
+    Ok(auto_alpha_grid(
+        p.alpha_max(data)?,
+        p.params().penalty().l1_ratio(),
+        g.eps,
+        g.n_alphas,
+    )?)
 }
 
 fn row_norms(m: &MultiTaskLinearModel) -> Vec<f64> {
