@@ -487,14 +487,7 @@ impl<P: EstimatorPenalty + Send + Sync> MultiTaskCv<P> {
         };
         let (x, _) = data.require_shared("explicit or group folds")?;
         let n = x.nrows();
-        if tests.len() < 2 {
-            return Err(mtlkit_core::Error::InvalidParameter {
-                name: "folds",
-                value: tests.len().to_string(),
-                expected: "at least 2 folds",
-            }
-            .into());
-        }
+        at_least_two_folds(tests.len())?;
         let mut units = Vec::with_capacity(tests.len());
         for te in tests {
             if te.is_empty() || te.iter().any(|&i| i >= n) || te.len() >= n {
@@ -516,6 +509,19 @@ impl<P: EstimatorPenalty + Send + Sync> MultiTaskCv<P> {
     }
 }
 
+/// Given folds or splits: at least two (the criterion's spread needs two).
+fn at_least_two_folds(count: usize) -> Result<()> {
+    if count < 2 {
+        return Err(mtlkit_core::Error::InvalidParameter {
+            name: "folds",
+            value: count.to_string(),
+            expected: "at least 2 folds",
+        }
+        .into());
+    }
+    Ok(())
+}
+
 /// The given `(train, test)` rows of each split as datasets (shared design only): each side
 /// non-empty, within the rows, the two disjoint (rows repeated within a side are kept once).
 fn explicit_splits(
@@ -524,14 +530,7 @@ fn explicit_splits(
 ) -> Result<Vec<(MultiTaskDataset, MultiTaskDataset)>> {
     let (x, _) = data.require_shared("explicit splits")?;
     let n = x.nrows();
-    if pairs.len() < 2 {
-        return Err(mtlkit_core::Error::InvalidParameter {
-            name: "folds",
-            value: pairs.len().to_string(),
-            expected: "at least 2 splits",
-        }
-        .into());
-    }
+    at_least_two_folds(pairs.len())?;
     let bad = |what: String| -> LinearError {
         mtlkit_core::Error::InvalidParameter {
             name: "folds",
