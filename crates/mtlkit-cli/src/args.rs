@@ -172,8 +172,7 @@ impl TrainArgs {
             if s.is_empty() {
                 anyhow::bail!("--seeds is empty");
             }
-            let mut seen = std::collections::HashSet::new();
-            if let Some(d) = s.iter().find(|&&v| !seen.insert(v)) {
+            if let Some(d) = mtlkit_core::param::first_duplicate(s.iter().copied()) {
                 anyhow::bail!("--seeds lists seed {d} twice");
             }
             seeds.clone_from(s);

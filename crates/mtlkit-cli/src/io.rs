@@ -213,8 +213,7 @@ pub fn read_csv_keyed(
         bail!("'{}': empty file or header", path.display());
     }
     // columns are found by name: a repeated name would pick one of them silently
-    let mut seen = std::collections::HashSet::new();
-    if let Some(dup) = header.iter().find(|h| !seen.insert(h.as_str())) {
+    if let Some(dup) = mtlkit_core::param::first_duplicate(header.iter().map(String::as_str)) {
         bail!(
             "'{}': column name '{dup}' appears more than once in the header (names must be unique)",
             path.display()

@@ -4,6 +4,20 @@
 
 use crate::{Error, Result};
 
+/// The first item of `items` that an earlier item equals (a repeated seed, column or feature
+/// name), if any.
+///
+/// ```
+/// assert_eq!(mtlkit_core::param::first_duplicate([3, 1, 3, 1]), Some(3));
+/// assert_eq!(mtlkit_core::param::first_duplicate(["a", "b"]), None);
+/// ```
+pub fn first_duplicate<T: Eq + std::hash::Hash + Copy>(
+    items: impl IntoIterator<Item = T>,
+) -> Option<T> {
+    let mut seen = std::collections::HashSet::new();
+    items.into_iter().find(|&v| !seen.insert(v))
+}
+
 /// `value` must be finite and `>= 0`.
 ///
 /// # Errors

@@ -159,13 +159,11 @@ impl ExperimentConfig {
             return Err(config_err("run.seeds is empty"));
         }
         // a repeated seed repeats a run and understates the spread over seeds
-        let mut seeds = std::collections::HashSet::new();
-        if let Some(s) = self.run.seeds.iter().find(|&&s| !seeds.insert(s)) {
+        if let Some(s) = mtlkit_core::param::first_duplicate(self.run.seeds.iter().copied()) {
             return Err(config_err(format!("run.seeds lists seed {s} twice")));
         }
         if let Some(f) = &self.data.features {
-            let mut names = std::collections::HashSet::new();
-            if let Some(dup) = f.iter().find(|c| !names.insert(c.as_str())) {
+            if let Some(dup) = mtlkit_core::param::first_duplicate(f.iter().map(String::as_str)) {
                 return Err(config_err(format!("data.features lists '{dup}' twice")));
             }
             // a task's own labels as an input leak the answer into the model

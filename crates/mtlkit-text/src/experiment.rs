@@ -144,8 +144,7 @@ impl TextConfig {
         if self.run.seeds.is_empty() {
             return Err(config_err("run.seeds is empty"));
         }
-        let mut seeds = std::collections::HashSet::new();
-        if let Some(s) = self.run.seeds.iter().find(|&&s| !seeds.insert(s)) {
+        if let Some(s) = mtlkit_core::param::first_duplicate(self.run.seeds.iter().copied()) {
             return Err(config_err(format!("run.seeds lists seed {s} twice")));
         }
         self.model.validate()?;
