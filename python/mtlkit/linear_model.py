@@ -63,13 +63,26 @@ def _seed(random_state, selection):
 
 
 def _split_tasks(X, y, task_ids):
-    """Stacked ``(X, y, task_ids)`` -> the task labels and one ``(X_t, y_t)`` per task."""
+    """Stacked ``(X, y, task_ids)`` -> the task labels and one ``(X_t, y_t)`` per task.
+
+    A NaN target is a missing label: its row leaves its task's data (a task left without a
+    labelled row is an error)."""
     task_ids = np.asarray(task_ids)
     if task_ids.ndim != 1:
         raise ValueError("task_ids must be 1-D, one task id per row of X")
     check_consistent_length(X, y, task_ids)
     labels = np.unique(task_ids)
-    rows = [np.flatnonzero(task_ids == t) for t in labels]
+    labelled = ~np.isnan(y) if np.issubdtype(np.asarray(y).dtype, np.floating) else None
+    rows = []
+    for t in labels:
+        r = task_ids == t
+        if labelled is not None:
+            r &= labelled
+        r = np.flatnonzero(r)
+        if len(r) == 0:
+            name = t.item() if isinstance(t, np.generic) else t
+            raise ValueError(f"task {name!r} has no labelled row (every target of it is NaN)")
+        rows.append(r)
     xs, ys = [], []
     for r in rows:
         xt = X[r]
@@ -78,6 +91,42 @@ def _split_tasks(X, y, task_ids):
         xs.append(np.ascontiguousarray(xt, dtype=np.float64))
         ys.append(np.ascontiguousarray(y[r], dtype=np.float64))
     return labels, xs, ys
+
+
+def _task_positions(model, task_ids):
+    """The task index of each of ``task_ids`` for a fitted ``model``: positions in ``tasks_``
+    for a model fitted on per-task data, else the ids themselves (``0 .. n_tasks - 1``, the
+    columns of ``y``); unknown ids are an error."""
+    task_ids = np.asarray(task_ids)
+    if task_ids.ndim != 1:
+        raise ValueError("task_ids must be 1-D, one task id per row of X")
+    labels = getattr(model, "tasks_", None)
+    if labels is None:
+        labels = np.arange(model.coef_.shape[0])
+    labels = np.asarray(labels)
+    try:
+        pos = np.clip(np.searchsorted(labels, task_ids), 0, len(labels) - 1)
+        known = np.asarray(labels[pos] == task_ids, dtype=bool)
+    except TypeError:
+        # ids of another type than the model's (strings against integers)
+        pos = np.zeros(len(task_ids), dtype=int)
+        known = np.zeros(len(task_ids), dtype=bool)
+    if known.shape != task_ids.shape or not np.all(known):
+        bad = task_ids if known.shape != task_ids.shape else task_ids[~known]
+        unknown = sorted({str(v) for v in bad.tolist()})
+        raise ValueError(f"unknown task ids {unknown[:5]}; the model knows {labels.tolist()}")
+    return pos
+
+
+def _check_no_empty_task(Xs, ys):
+    """``fit_tasks``: every task has rows, as many in ``X_t`` as in ``y_t`` (a task without
+    rows would vanish from the stacked ``task_ids``)."""
+    for t, (x, v) in enumerate(zip(Xs, ys)):
+        n, m = np.shape(x)[0], np.size(v)
+        if n == 0:
+            raise ValueError(f"task {t} has no samples (X_t has 0 rows)")
+        if n != m:
+            raise ValueError(f"task {t}: X_t has {n} rows but y_t has {m} targets")
 
 
 class _BaseMultiTask(MultiOutputMixin, BaseEstimator):
@@ -236,6 +285,7 @@ class _BaseMultiTask(MultiOutputMixin, BaseEstimator):
             raise ValueError(f"{len(Xs)} designs but {len(ys)} target vectors")
         if len(Xs) == 0:
             raise ValueError("no task given")
+        _check_no_empty_task(Xs, ys)
         X = np.vstack([np.asarray(x) if not sp.issparse(x) else x.toarray() for x in Xs])
         ids = np.concatenate([np.full(np.shape(x)[0], t) for t, x in enumerate(Xs)])
         y = np.concatenate([np.ravel(np.asarray(v)) for v in ys])
@@ -306,6 +356,9 @@ class _BaseMultiTask(MultiOutputMixin, BaseEstimator):
         pass
 
     # ---- prediction -------------------------------------------------------------------------
+    def _task_positions(self, task_ids):
+        return _task_positions(self, task_ids)
+
     def _decision(self, X, task_ids=None):
         check_is_fitted(self)
         X = validate_data(
@@ -313,14 +366,8 @@ class _BaseMultiTask(MultiOutputMixin, BaseEstimator):
         )
         if task_ids is None:
             return np.asarray(X @ self.coef_.T) + self.intercept_
-        task_ids = np.asarray(task_ids)
         check_consistent_length(X, task_ids)
-        labels = getattr(self, "tasks_", np.arange(self.coef_.shape[0]))
-        pos = np.searchsorted(labels, task_ids)
-        pos = np.clip(pos, 0, len(labels) - 1)
-        if not np.all(labels[pos] == task_ids):
-            unknown = sorted(set(np.asarray(task_ids).tolist()) - set(labels.tolist()))
-            raise ValueError(f"unknown task ids {unknown[:5]}; the model knows {labels.tolist()}")
+        pos = self._task_positions(task_ids)
         if sp.issparse(X):
             X = X.tocsr()
             out = np.asarray(X.multiply(self.coef_[pos]).sum(axis=1)).ravel()
@@ -686,8 +733,7 @@ class MultiTaskLogisticRegression(_ClassifierTasks, ClassifierMixin, _BaseMultiT
         """Labels: ``(n_samples, n_tasks)``, or ``(n_samples,)`` for the rows' ``task_ids``."""
         z = self.decision_function(X, task_ids)
         if task_ids is not None:
-            labels = getattr(self, "tasks_", None)
-            pos = np.searchsorted(labels, np.asarray(task_ids))
+            pos = self._task_positions(task_ids)
             return np.array([self._task_classes(k)[int(v > 0)] for k, v in zip(pos, z)])
         if z.ndim == 1:
             return np.asarray(self._task_classes(0))[(z > 0).astype(int)]
@@ -820,7 +866,7 @@ class MultiTaskMixedLoss(_ClassifierTasks, _RegressorBase):
         """Values for regression tasks, labels for classification tasks."""
         z = self._decision(X, task_ids)
         if task_ids is not None:
-            pos = np.searchsorted(self.tasks_, np.asarray(task_ids))
+            pos = self._task_positions(task_ids)
             return np.array(
                 [
                     v if self.losses_[k] == "squared" else self.classes_[k][int(v > 0)]
@@ -976,13 +1022,13 @@ class _CvBase(_RegressorBase):
         mse = np.asarray(res["mse_path"])
         alphas = np.asarray(res["alphas"])
         ratios = self._l1_ratios()
+        # scikit-learn squeezes mse_path_: no axis of length one (one l1_ratio, one alpha, a
+        # single split)
+        self.mse_path_ = np.squeeze(mse)
         if ratios is None or len(ratios) == 1:
-            # one l1_ratio (a scalar or a list of one): 2-D mse_path_ and 1-D alphas_, as
-            # scikit-learn
-            self.mse_path_ = mse[0]
+            # one l1_ratio (a scalar or a list of one): 1-D alphas_, as scikit-learn
             self.alphas_ = alphas[0]
         else:
-            self.mse_path_ = mse
             # explicit alphas are the same for every l1_ratio: scikit-learn keeps them 1-D
             self.alphas_ = alphas if isinstance(self.alphas, numbers.Integral) else alphas[0]
         self._after_cv(res)

@@ -97,13 +97,17 @@ def group_tasks(affinity, n_groups, method="auto", task_names=None):
 
 def adjusted_rand_index(labels_a, labels_b):
     """Adjusted Rand index of two labelings of the same tasks."""
-    a = [int(v) for v in np.asarray(labels_a).ravel()]
-    b = [int(v) for v in np.asarray(labels_b).ravel()]
-    if min(a + b, default=0) < 0:
-        # labels are only compared for equality: shift negatives away
-        lo = min(a + b)
-        a, b = [v - lo for v in a], [v - lo for v in b]
-    return _core.relate_ari(a, b)
+    # labels are only compared for equality: any hashable labels (ints, floats, strings) are
+    # coded 0, 1, … in order of first appearance
+    def codes(labels, name):
+        out, seen = [], {}
+        for v in np.asarray(labels, dtype=object).ravel().tolist():
+            if isinstance(v, float) and np.isnan(v):
+                raise ValueError(f"{name} holds NaN; every task needs a group label")
+            out.append(seen.setdefault(v, len(seen)))
+        return out
+
+    return _core.relate_ari(codes(labels_a, "labels_a"), codes(labels_b, "labels_b"))
 
 
 def negative_transfer_report(

@@ -46,7 +46,7 @@ from sklearn.utils.validation import (
 )
 
 from . import _core
-from .linear_model import _split_tasks
+from .linear_model import _check_no_empty_task, _split_tasks, _task_positions
 
 __all__ = [
     "StructuredRegressor",
@@ -139,6 +139,7 @@ class _StructuredBase(MultiOutputMixin, RegressorMixin, BaseEstimator):
         """Fit with one ``(X_t, y_t)`` per task."""
         if len(Xs) != len(ys) or len(Xs) == 0:
             raise ValueError("give one (X_t, y_t) per task, at least one task")
+        _check_no_empty_task(Xs, ys)
         X = np.vstack([np.asarray(x) for x in Xs])
         ids = np.concatenate([np.full(np.shape(x)[0], t) for t, x in enumerate(Xs)])
         y = np.concatenate([np.ravel(np.asarray(v)) for v in ys])
@@ -162,13 +163,20 @@ class _StructuredBase(MultiOutputMixin, RegressorMixin, BaseEstimator):
             self.objective_trace_ = np.asarray(res["objective_trace"])
             self.converged_ = bool(res["outer_converged"])
         if not self.converged_:
-            warnings.warn(
-                f"{type(self).__name__} did not converge after {res['n_iter']} iterations: "
-                f"relative KKT residual {res['kkt_residual']:.2e} > tol {self.tol:.1e}. "
-                "Increase max_iter or tol.",
-                ConvergenceWarning,
-                stacklevel=3,
-            )
+            if "objective_trace" in res:
+                # alternating models: the outer loop (or one of its inner fits) did not settle
+                trace = np.asarray(res["objective_trace"], dtype=np.float64)
+                change = (abs(trace[-1] - trace[-2]) / max(abs(trace[-1]), np.finfo(float).tiny)
+                          if len(trace) >= 2 else float("nan"))
+                msg = (f"{type(self).__name__} did not converge after {len(trace)} outer "
+                       f"iterations (max_outer={self.max_outer}): last relative objective "
+                       f"change {change:.2e}, or an inner fit did not reach tol {self.tol:.1e}. "
+                       "Increase max_outer or max_iter.")
+            else:
+                msg = (f"{type(self).__name__} did not converge after {res['n_iter']} iterations: "
+                       f"relative KKT residual {res['kkt_residual']:.2e} > tol {self.tol:.1e}. "
+                       "Increase max_iter or tol.")
+            warnings.warn(msg, ConvergenceWarning, stacklevel=3)
         return self
 
     def save(self, path):
@@ -190,12 +198,8 @@ class _StructuredBase(MultiOutputMixin, RegressorMixin, BaseEstimator):
         X = validate_data(self, X, accept_sparse=["csr", "csc"], dtype=np.float64, reset=False)
         if task_ids is None:
             return np.asarray(X @ self.coef_.T) + self.intercept_
-        task_ids = np.asarray(task_ids)
         check_consistent_length(X, task_ids)
-        labels = getattr(self, "tasks_", np.arange(self.coef_.shape[0]))
-        pos = np.clip(np.searchsorted(labels, task_ids), 0, len(labels) - 1)
-        if not np.all(labels[pos] == task_ids):
-            raise ValueError("unknown task ids")
+        pos = _task_positions(self, task_ids)
         if sp.issparse(X):
             X = X.toarray()
         return np.einsum("ij,ij->i", X, self.coef_[pos]) + self.intercept_[pos]

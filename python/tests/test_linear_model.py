@@ -455,6 +455,15 @@ def test_cv_uses_the_splitters_training_rows_and_weights_the_test_error():
     ref = sk.MultiTaskLassoCV(cv=KFold(3), **tight).fit(X, Y, sample_weight=w)
     np.testing.assert_allclose(ours.mse_path_, ref.mse_path_, rtol=1e-6, atol=1e-9)
     assert ours.alpha_ == pytest.approx(ref.alpha_, rel=1e-9)
+    # a single split (a validation set) as scikit-learn; the one-standard-error rule needs two
+    one = ShuffleSplit(1, test_size=0.25, random_state=1)
+    ours = mtlkit.MultiTaskLassoCV(cv=one, **tight).fit(X, Y)
+    ref = sk.MultiTaskLassoCV(cv=one, **tight).fit(X, Y)
+    assert ours.mse_path_.shape == ref.mse_path_.shape == (15,)
+    np.testing.assert_allclose(ours.mse_path_, ref.mse_path_, rtol=1e-6, atol=1e-9)
+    assert ours.alpha_ == pytest.approx(ref.alpha_, rel=1e-9)
+    with pytest.raises(ValueError, match="one-standard-error"):
+        mtlkit.MultiTaskLassoCV(cv=one, one_standard_error=True, **tight).fit(X, Y)
     # per-task data takes no weights, in CV as in fit
     ids = np.repeat([0, 1], 20)
     with pytest.raises(ValueError, match="sample_weight"):
@@ -501,3 +510,87 @@ def test_cv_shapes_and_bad_grids_as_sklearn():
             mtlkit.MultiTaskLassoCV(cv=3, alphas=bad).fit(X, Y)
     with pytest.raises(ValueError, match="n_alphas"):
         mtlkit.MultiTaskLassoCV(cv=3, alphas=10**10).fit(X, Y)
+
+
+def test_task_ids_on_a_shared_fit_name_the_columns_of_y():
+    # a model fitted on a shared Y predicts row i for task task_ids[i] (its column of Y),
+    # for every estimator kind; unknown ids are a clear error
+    rng = np.random.default_rng(41)
+    X = rng.normal(size=(80, 5))
+    Y = X @ rng.normal(size=(5, 3)) + 0.1 * rng.normal(size=(80, 3))
+    ids = rng.integers(0, 3, size=80)
+    rows = np.arange(80)
+    reg = mtlkit.MultiTaskLasso(alpha=0.01).fit(X, Y)
+    np.testing.assert_allclose(reg.predict(X, task_ids=ids), reg.predict(X)[rows, ids])
+    labels = (Y > 0).astype(int)
+    clf = mtlkit.MultiTaskLogisticRegression(alpha=0.01).fit(X, labels)
+    np.testing.assert_array_equal(clf.predict(X, task_ids=ids), clf.predict(X)[rows, ids])
+    p = clf.predict_proba(X, task_ids=ids)
+    np.testing.assert_allclose(p[:, 1], clf.predict_proba(X)[rows, ids])
+    mixed_y = np.column_stack([Y[:, 0], labels[:, 1], Y[:, 2]]).astype(float)
+    mixed = mtlkit.MultiTaskMixedLoss(alpha=0.01, losses=["squared", "logistic", "squared"])
+    mixed.fit(X, mixed_y)
+    np.testing.assert_allclose(
+        mixed.predict(X, task_ids=ids).astype(float),
+        mixed.predict(X).astype(float)[rows, ids],
+    )
+    for model in (reg, clf, mixed):
+        with pytest.raises(ValueError, match="unknown task ids"):
+            model.predict(X[:2], task_ids=[0, 3])
+        with pytest.raises(ValueError, match="unknown task ids"):
+            model.predict(X[:2], task_ids=["a", "b"])
+
+
+def test_fit_tasks_refuses_a_task_without_rows():
+    rng = np.random.default_rng(42)
+    Xs = [rng.normal(size=(20, 4)), np.empty((0, 4)), rng.normal(size=(15, 4))]
+    ys = [rng.normal(size=20), np.empty(0), rng.normal(size=15)]
+    for est in (mtlkit.MultiTaskLasso(alpha=0.01), mtlkit.structured.MeanRegularized()):
+        with pytest.raises(ValueError, match="task 1 has no samples"):
+            est.fit_tasks(Xs, ys)
+        with pytest.raises(ValueError, match="task 0: X_t has 20 rows but y_t has 19"):
+            est.fit_tasks([Xs[0], Xs[2]], [ys[0][:19], ys[2]])
+
+
+def test_nan_targets_with_task_ids_are_missing_labels():
+    # stacked per-task rows whose target is NaN leave their task's data: the fit equals the
+    # fit without those rows; a task with no labelled row is an error
+    rng = np.random.default_rng(43)
+    X = rng.normal(size=(90, 6))
+    y = X @ rng.normal(size=6) + 0.1 * rng.normal(size=90)
+    ids = np.repeat([0, 1, 2], 30)
+    miss = rng.random(90) < 0.2
+    y_nan = np.where(miss, np.nan, y)
+    for make in (lambda: mtlkit.MultiTaskLasso(alpha=0.01, **TIGHT),
+                 lambda: mtlkit.structured.MeanRegularized(tol=1e-10)):
+        a = make().fit(X, y_nan, task_ids=ids)
+        b = make().fit(X[~miss], y[~miss], task_ids=ids[~miss])
+        np.testing.assert_allclose(a.coef_, b.coef_, rtol=1e-9, atol=1e-12)
+        with pytest.raises(ValueError, match="task 1 has no labelled row"):
+            make().fit(X, np.where(ids == 1, np.nan, y), task_ids=ids)
+    labels = (y > 0).astype(float)
+    clf_a = mtlkit.MultiTaskLogisticRegression(alpha=0.01).fit(
+        X, np.where(miss, np.nan, labels), task_ids=ids)
+    clf_b = mtlkit.MultiTaskLogisticRegression(alpha=0.01).fit(
+        X[~miss], labels[~miss], task_ids=ids[~miss])
+    np.testing.assert_allclose(clf_a.coef_, clf_b.coef_, rtol=1e-9, atol=1e-12)
+
+
+def test_overflowing_scales_give_the_zero_model_or_a_clear_error():
+    rng = np.random.default_rng(45)
+    X = rng.normal(size=(30, 5))
+    Y = rng.normal(size=(30, 2))
+    missing = np.where(rng.random(Y.shape) < 0.1, np.nan, Y)
+    # alpha * n beyond f64: the zero model is the solution, certified (gap 0), no warning
+    for est, y in [(mtlkit.MultiTaskLasso(alpha=1e308), Y),
+                   (mtlkit.MultiTaskElasticNet(alpha=1e308, selection="random"), Y),
+                   (mtlkit.MultiTaskLasso(alpha=1e308), missing),
+                   (mtlkit.MultiTaskLogisticRegression(alpha=1e308), (Y > 0).astype(int))]:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            m = est.fit(X, y)
+        assert np.all(m.coef_ == 0) and m.converged_
+    # targets whose squares overflow: an error that says so, not non-finite coefficients
+    for y in (Y * 1e160, missing * 1e160):
+        with pytest.raises(ValueError, match="overflows"):
+            mtlkit.MultiTaskLasso(alpha=1e-3).fit(X, y)

@@ -87,3 +87,21 @@ def test_other_affinity_sources_and_bad_input():
     with pytest.raises(ValueError):
         relate.negative_transfer_report([np.ones((20, 2))], [np.ones(20)])
     assert mtlkit.relate is relate
+
+
+def test_adjusted_rand_index_compares_labels_for_equality_only():
+    from sklearn.metrics import adjusted_rand_score
+
+    rng = np.random.default_rng(5)
+    for _ in range(20):
+        a = rng.integers(0, 4, size=12)
+        b = rng.integers(0, 3, size=12)
+        want = adjusted_rand_score(a, b)
+        # the same partitions under float, string and negative labels give the same index
+        for la, lb in [(a, b), (a + 0.5, b * 0.25), (a.astype(str), b - 7),
+                       (np.array(["x", "y", "z", "w"])[a], b.astype(float))]:
+            assert relate.adjusted_rand_index(la, lb) == pytest.approx(want, abs=1e-12)
+    # float labels that truncate to the same integer are different groups
+    assert relate.adjusted_rand_index([0.1, 0.1, 0.9, 0.9], [0, 0, 1, 1]) == pytest.approx(1.0)
+    with pytest.raises(ValueError, match="NaN"):
+        relate.adjusted_rand_index([0.0, np.nan], [0, 1])

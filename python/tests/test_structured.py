@@ -3,6 +3,7 @@ properties."""
 
 import numpy as np
 import pytest
+from sklearn.exceptions import ConvergenceWarning
 from sklearn.model_selection import GridSearchCV
 
 import mtlkit
@@ -108,3 +109,17 @@ def test_structured_models_save_and_load(tmp_path):
         m.save(tmp_path / "m.safetensors")
         back = mtlkit.load_model(tmp_path / "m.safetensors")
         np.testing.assert_allclose(back.predict(X), m.predict(X), rtol=1e-12, atol=1e-12)
+
+
+def test_alternating_models_warn_about_their_outer_loop():
+    rng = np.random.default_rng(44)
+    X = rng.normal(size=(60, 8))
+    Y = X @ rng.normal(size=(8, 3)) + 0.1 * rng.normal(size=(60, 3))
+    with pytest.warns(ConvergenceWarning, match=r"after 1 outer iterations \(max_outer=1\)"):
+        m = S.MultiTaskFeatureLearning(gamma=1.0, max_outer=1).fit(X, Y)
+    assert not m.converged_
+    with pytest.warns(ConvergenceWarning, match="outer iterations"):
+        S.MTRL(max_outer=1).fit(X, Y)
+    # too many features for its d × d covariance: a clear error, nothing allocated
+    with pytest.raises(ValueError, match="n_features"):
+        S.MultiTaskFeatureLearning().fit(np.zeros((2, 8193)), np.zeros((2, 2)))

@@ -425,3 +425,51 @@ fn deep_affinity_recovers_planted_task_groups_and_groups_train() {
         assert!(err.contains(needle), "{err}");
     }
 }
+
+#[test]
+fn inputs_beyond_f32_and_tiny_evaluation_sets_are_reported() {
+    let dir = tempfile::tempdir().unwrap();
+    write_table(&dir.path().join("train.csv"), 60, 1);
+    write_table(&dir.path().join("test.csv"), 20, 2);
+    let base = CONFIG
+        .replace("ARCH", "hard-sharing")
+        .replace("EXTRA", "")
+        .replace("epochs = 8", "epochs = 1")
+        .replace("seeds = [0, 1]", "seeds = [0]")
+        .replace("single_task = true", "single_task = false");
+    let cfg = dir.path().join("c.toml");
+    std::fs::write(&cfg, &base).unwrap();
+    let train = |out: &str| {
+        mtlkit(&[
+            "train",
+            "--config",
+            cfg.to_str().unwrap(),
+            "--out",
+            dir.path().join(out).to_str().unwrap(),
+        ])
+    };
+    // a test set of one row trains, with a warning that its metrics mean little
+    let one = std::fs::read_to_string(dir.path().join("test.csv")).unwrap();
+    let lines: Vec<&str> = one.lines().take(2).collect();
+    std::fs::write(dir.path().join("test.csv"), lines.join("\n") + "\n").unwrap();
+    let o = train("run1");
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(o.status.success(), "{err}");
+    assert!(
+        err.contains("task 'label': the test set has 1 labelled row;"),
+        "{err}"
+    );
+    // 1e300 in an input column: refused, with its row and column (not "inf" after rounding)
+    let train_csv = std::fs::read_to_string(dir.path().join("train.csv")).unwrap();
+    let mut rows: Vec<String> = train_csv.lines().map(str::to_string).collect();
+    let cells: Vec<&str> = rows[3].split(',').collect();
+    rows[3] = format!("{},1e300,{}", cells[0], cells[2..].join(","));
+    std::fs::write(dir.path().join("train.csv"), rows.join("\n") + "\n").unwrap();
+    let o = train("run2");
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(!o.status.success());
+    assert!(
+        err.contains("row 3 column 'b': input 1e300 is beyond f32's range"),
+        "{err}"
+    );
+}

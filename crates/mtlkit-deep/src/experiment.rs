@@ -251,6 +251,14 @@ impl ExperimentConfig {
                             table.columns[j]
                         )));
                     }
+                    if v.abs() > f64::from(f32::MAX) {
+                        return Err(config_err(format!(
+                            "row {} column '{}': input {v:e} is beyond f32's range (±3.4e38; deep \
+                             models train in single precision): rescale it",
+                            i + 1,
+                            table.columns[j]
+                        )));
+                    }
                     #[allow(clippy::cast_possible_truncation)]
                     {
                         x[[r, c]] = v as f32;
@@ -352,6 +360,26 @@ pub struct ExperimentReport {
     pub affinity: Option<crate::affinity::TrainingAffinity>,
 }
 
+/// Fewer labelled rows than this in a task of a validation or test set draw a warning: its
+/// metrics (and a model selection on them) rest on too little data to mean much.
+pub const FEW_EVAL_LABELS: usize = 10;
+
+/// Warn for each task of `ds` (the `set` named) with fewer than [`FEW_EVAL_LABELS`] labelled
+/// rows.
+fn warn_few_labels(set: &str, ds: &DeepDataset) {
+    for (t, spec) in ds.specs().iter().enumerate() {
+        let n = ds.task(t).1.n_labelled();
+        if n < FEW_EVAL_LABELS {
+            log::warn!(
+                "task '{}': the {set} set has {n} labelled row{}; its metrics rest on too few \
+                 rows to compare models (give a larger {set} set)",
+                spec.name,
+                if n == 1 { "" } else { "s" }
+            );
+        }
+    }
+}
+
 /// The data of one seed: train, validation, report set, feature names, standardiser.
 type Prepared = (
     DeepDataset,
@@ -377,6 +405,11 @@ fn prepare(
         Some(t) => Some(cfg.dataset(t)?.0),
         None => None,
     };
+    for (set, ds) in [("validation", Some(&va)), ("test", te.as_ref())] {
+        if let Some(ds) = ds {
+            warn_few_labels(set, ds);
+        }
+    }
     let std = cfg
         .data
         .standardize

@@ -57,6 +57,10 @@ impl TaskKind {
             return Err(format!("non-finite target {v}"));
         }
         match self {
+            Self::Regression if v.abs() > f64::from(f32::MAX) => Err(format!(
+                "target {v:e} is beyond f32's range (±3.4e38; deep models train in single \
+                 precision): rescale it"
+            )),
             Self::Regression => Ok(()),
             Self::Binary | Self::Multilabel { .. } if v == 0.0 || v == 1.0 => Ok(()),
             Self::Binary | Self::Multilabel { .. } => {

@@ -44,6 +44,14 @@ fn targets_are_checked_against_the_task_kind() {
     assert!(e.to_string().contains("class index"), "{e}");
     let e = Targets::from_column(&s[0], array![1.0, f64::INFINITY].view()).unwrap_err();
     assert!(e.to_string().contains("non-finite"), "{e}");
+    // a regression target that f32 cannot hold (it would train as inf)
+    let e = Targets::from_column(&s[0], array![1.0, -1e300].view()).unwrap_err();
+    assert!(matches!(e, DeepError::BadTarget { row: 1, .. }), "{e}");
+    assert!(
+        e.to_string().contains("-1e300 is beyond f32's range"),
+        "{e}"
+    );
+    assert!(Targets::from_column(&s[0], array![3e38, -3e38].view()).is_ok());
     // NaN is a missing label: masked out
     let t = Targets::from_column(&s[0], array![1.0, f64::NAN, 3.0].view()).unwrap();
     assert_eq!(t.mask.column(0).to_vec(), vec![1.0, 0.0, 1.0]);

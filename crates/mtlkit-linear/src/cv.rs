@@ -483,11 +483,13 @@ impl<P: EstimatorPenalty + Send + Sync> MultiTaskCv<P> {
             }
             Folds::Explicit(tests) => tests.clone(),
             Folds::Groups { n_splits, groups } => group_folds(data, *n_splits, groups)?,
-            Folds::Splits(pairs) => return explicit_splits(data, pairs),
+            Folds::Splits(pairs) => {
+                return explicit_splits(data, pairs, self.one_standard_error);
+            }
         };
         let (x, _) = data.require_shared("explicit or group folds")?;
         let n = x.nrows();
-        at_least_two_folds(tests.len())?;
+        at_least_one_split(tests.len(), self.one_standard_error)?;
         let mut units = Vec::with_capacity(tests.len());
         for te in tests {
             if te.is_empty() || te.iter().any(|&i| i >= n) || te.len() >= n {
@@ -509,13 +511,22 @@ impl<P: EstimatorPenalty + Send + Sync> MultiTaskCv<P> {
     }
 }
 
-/// Given folds or splits: at least two (the criterion's spread needs two).
-fn at_least_two_folds(count: usize) -> Result<()> {
-    if count < 2 {
+/// Given folds or splits: at least one (a single split, as scikit-learn's
+/// `ShuffleSplit(n_splits=1)`, is a validation set; the one-standard-error rule needs two).
+fn at_least_one_split(count: usize, one_standard_error: bool) -> Result<()> {
+    if count == 0 {
+        return Err(mtlkit_core::Error::InvalidParameter {
+            name: "folds",
+            value: "0".into(),
+            expected: "at least 1 split",
+        }
+        .into());
+    }
+    if count < 2 && one_standard_error {
         return Err(mtlkit_core::Error::InvalidParameter {
             name: "folds",
             value: count.to_string(),
-            expected: "at least 2 folds",
+            expected: "at least 2 splits for the one-standard-error rule",
         }
         .into());
     }
@@ -527,10 +538,11 @@ fn at_least_two_folds(count: usize) -> Result<()> {
 fn explicit_splits(
     data: &MultiTaskDataset,
     pairs: &[(Vec<usize>, Vec<usize>)],
+    one_standard_error: bool,
 ) -> Result<Vec<(MultiTaskDataset, MultiTaskDataset)>> {
     let (x, _) = data.require_shared("explicit splits")?;
     let n = x.nrows();
-    at_least_two_folds(pairs.len())?;
+    at_least_one_split(pairs.len(), one_standard_error)?;
     let bad = |what: String| -> LinearError {
         mtlkit_core::Error::InvalidParameter {
             name: "folds",

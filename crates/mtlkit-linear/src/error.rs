@@ -63,6 +63,13 @@ pub enum LinearError {
         /// Why it is not recognised.
         reason: String,
     },
+    /// The fit's numbers left `f64`'s range (targets or features near `1e154` and beyond,
+    /// whose squares overflow): its coefficients would not be finite.
+    #[error("the fit overflows f64: {what}; rescale the data (e.g. standardise X and Y)")]
+    Overflow {
+        /// What overflowed.
+        what: String,
+    },
     /// A model written by a newer format version.
     #[error("model format version {found} is not supported (this build reads version {supported})")]
     UnsupportedVersion {

@@ -462,6 +462,22 @@ impl<P: EstimatorPenalty> Fit<MultiTaskDataset> for MultiTaskParams<P> {
     }
 }
 
+/// [`LinearError::Overflow`] unless every coefficient and intercept of `model` is finite.
+fn finite_or_overflow(model: &MultiTaskLinearModel) -> Result<()> {
+    if model
+        .coef
+        .iter()
+        .chain(&model.intercept)
+        .all(|v| v.is_finite())
+    {
+        Ok(())
+    } else {
+        Err(LinearError::Overflow {
+            what: "the coefficients are not finite".into(),
+        })
+    }
+}
+
 /// Checked hyperparameters (see [`MultiTaskParams::check`]).
 #[derive(Debug, Clone, PartialEq)]
 pub struct ValidMultiTaskParams<P>(MultiTaskParams<P>);
@@ -651,6 +667,9 @@ impl<P: EstimatorPenalty> ValidMultiTaskParams<P> {
             };
             out.push(self.model(res, prep, hp, task_names.clone(), feature_names.clone()));
         })?;
+        for m in &out {
+            finite_or_overflow(m)?;
+        }
         Ok(out)
     }
 
@@ -817,6 +836,11 @@ impl<P: EstimatorPenalty> ValidMultiTaskParams<P> {
         let coef = Array2::from_shape_vec((d, nt), sol.w)
             .unwrap_or_else(|_| unreachable!("the solver returns d × T coefficients"));
         let intercept = prep.intercepts(coef.view(), &sol.b);
+        if !coef.iter().chain(&intercept).all(|v| v.is_finite()) {
+            return Err(LinearError::Overflow {
+                what: "the coefficients are not finite".into(),
+            });
+        }
         let mut hp = p.hyperparameters();
         hp.alpha = penalty.alpha();
         Ok(MultiTaskLinearModel {
@@ -945,16 +969,23 @@ impl<P: EstimatorPenalty> ValidMultiTaskParams<P> {
         task_names: &[String],
         feature_names: &[String],
     ) -> Result<MultiTaskLinearModel> {
+        if !prep.yc.iter().map(|v| v * v).sum::<f64>().is_finite() {
+            return Err(LinearError::Overflow {
+                what: "the sum of squared targets is not finite".into(),
+            });
+        }
         let res = self
             .solver()
             .solve(design, prep.yc.view(), &Quadratic, &self.0.penalty, init);
-        Ok(self.model(
+        let model = self.model(
             res,
             prep,
             self.0.hyperparameters(),
             task_names.into(),
             feature_names.into(),
-        ))
+        );
+        finite_or_overflow(&model)?;
+        Ok(model)
     }
 
     /// The fitted model from a solver result (intercept from the offsets; warning if the

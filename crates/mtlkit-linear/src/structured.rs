@@ -966,6 +966,10 @@ impl Mtrl {
     }
 }
 
+/// The most features [`FeatureLearning`] takes: its covariance step keeps `d × d` matrices
+/// (half a GiB each at this size) and takes their eigendecomposition at every outer iteration.
+pub const MAX_FEATURE_LEARNING_FEATURES: usize = 8192;
+
 /// Multi-task feature learning (Argyriou, Evgeniou & Pontil, 2008): a learned feature
 /// covariance `D` (`d × d`) shared by all tasks,
 ///
@@ -1002,11 +1006,21 @@ impl FeatureLearning {
     /// Fit on `data`.
     ///
     /// # Errors
-    /// As [`Mtrl::fit`].
+    /// As [`Mtrl::fit`], and more than [`MAX_FEATURE_LEARNING_FEATURES`] features.
     pub fn fit(&self, data: &MultiTaskDataset) -> Result<AlternatingModel> {
         param::non_negative("gamma", self.gamma)?;
         param::positive("epsilon", self.epsilon)?;
         let d = data.n_features();
+        if d > MAX_FEATURE_LEARNING_FEATURES {
+            return Err(mtlkit_core::Error::InvalidParameter {
+                name: "n_features",
+                value: d.to_string(),
+                expected: "at most 8192 for feature learning, which keeps d × d matrices and \
+                           takes their eigendecomposition at every outer iteration (the trace \
+                           norm penalty gives the same family of solutions without them)",
+            }
+            .into());
+        }
         let eps = self.epsilon;
         alternate(
             data,

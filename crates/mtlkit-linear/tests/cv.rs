@@ -356,4 +356,30 @@ fn group_folds_keep_groups_together_and_match_the_same_explicit_folds() {
         .fit(&data)
         .unwrap_err();
     assert!(err.to_string().contains("number of groups"), "{err}");
+    // one given split is a validation set: its path is the test error of one fit per alpha
+    let one: Vec<usize> = (0..n).filter(|i| i % 4 == 0).collect();
+    let base = MultiTaskLasso::new(1.0).tol(1e-10).check().unwrap();
+    let single = MultiTaskLassoCV::new(base.clone())
+        .n_alphas(8)
+        .folds(Folds::Explicit(vec![one.clone()]))
+        .fit(&data)
+        .unwrap();
+    assert_eq!(single.mse_path.shape(), &[1, 8, 1]);
+    let pairs = vec![((0..n).filter(|i| i % 4 != 0).collect(), one.clone())];
+    let by_pair = MultiTaskLassoCV::new(base.clone())
+        .n_alphas(8)
+        .folds(Folds::Splits(pairs))
+        .fit(&data)
+        .unwrap();
+    assert_eq!(single.mse_path, by_pair.mse_path);
+    // the one-standard-error rule needs two splits; no split at all is an error
+    for folds in [Folds::Explicit(vec![one]), Folds::Explicit(vec![])] {
+        let err = MultiTaskLassoCV::new(base.clone())
+            .one_standard_error(true)
+            .folds(folds)
+            .fit(&data)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("folds"), "{err}");
+    }
 }

@@ -9,7 +9,7 @@ use std::path::PathBuf;
 
 use mtlkit_core::{Fit, MultiTaskDataset, Predict};
 use mtlkit_linear::{
-    GramMode, MultiTaskElasticNet, MultiTaskLasso, MultiTaskLinearModel, Selection,
+    GramMode, LinearError, MultiTaskElasticNet, MultiTaskLasso, MultiTaskLinearModel, Selection,
     ValidMultiTaskParams, alpha_max,
 };
 use ndarray::{Array0, Array1, Array2, array};
@@ -229,6 +229,45 @@ fn alpha_at_or_above_alpha_max_gives_exact_zeros() {
             "{} below alpha_max",
             c.name
         );
+    }
+}
+
+#[test]
+fn overflowing_scales_give_the_zero_model_or_an_error() {
+    // a penalty weight beyond f64 (alpha · n overflows): the zero model, converged with gap 0,
+    // for every solver; targets whose squares overflow: an error, not non-finite coefficients
+    for c in cases().into_iter().take(4) {
+        let data = c.dataset();
+        for (working_set, l1_ratio) in [(true, 1.0), (false, 1.0), (true, 0.5), (false, 0.0)] {
+            let m = MultiTaskElasticNet::new(f64::MAX, l1_ratio)
+                .fit_intercept(c.fit_intercept)
+                .working_set(working_set)
+                .fit(&data)
+                .unwrap();
+            assert!(m.coef().iter().all(|&v| v == 0.0), "{}", c.name);
+            assert!(
+                m.info().converged && m.info().dual_gap == 0.0,
+                "{} {:?}",
+                c.name,
+                m.info()
+            );
+            let path = MultiTaskElasticNet::new(1.0, l1_ratio)
+                .working_set(working_set)
+                .check()
+                .unwrap()
+                .path(&data, &[f64::MAX, 1e300])
+                .unwrap();
+            assert!(path.iter().all(|m| m.coef().iter().all(|&v| v == 0.0)));
+        }
+        let (x, y) = data.require_shared("test").unwrap();
+        let huge = MultiTaskDataset::shared(x.to_owned(), y.mapv(|v| v * 1e160 + 1e160)).unwrap();
+        for working_set in [true, false] {
+            let err = MultiTaskElasticNet::new(1e-3, 0.5)
+                .working_set(working_set)
+                .fit(&huge)
+                .unwrap_err();
+            assert!(matches!(err, LinearError::Overflow { .. }), "{err}");
+        }
     }
 }
 

@@ -438,6 +438,24 @@ fn feature_learning_shares_a_low_dimensional_feature_space() {
 }
 
 #[test]
+fn feature_learning_refuses_more_features_than_its_d_by_d_matrices_allow() {
+    use mtlkit_linear::structured::{FeatureLearning, MAX_FEATURE_LEARNING_FEATURES};
+    let mut rng = StdRng::seed_from_u64(10);
+    let fit = |d: usize, rng: &mut StdRng| {
+        let data = tasks(rng, &[3, 3], d);
+        let ds = MultiTaskDataset::per_task(data).unwrap();
+        let mut fl = FeatureLearning::new(1.0);
+        fl.max_outer = 1;
+        fl.fit(&ds).map(|_| ()).map_err(|e| e.to_string())
+    };
+    // one feature over the limit: an error naming it, before any d × d allocation
+    let err = fit(MAX_FEATURE_LEARNING_FEATURES + 1, &mut rng).unwrap_err();
+    assert!(err.contains("n_features") && err.contains("8193"), "{err}");
+    // at a size it takes, the fit runs
+    assert!(fit(40, &mut rng).is_ok());
+}
+
+#[test]
 fn clustered_mtl_finds_planted_task_clusters() {
     use mtlkit_linear::structured::ClusteredMtl;
     let mut rng = StdRng::seed_from_u64(9);

@@ -46,7 +46,8 @@ fn to_py_err(e: LinearError) -> PyErr {
         | LinearError::NoClassificationTask { .. }
         | LinearError::InvalidModel { .. }
         | LinearError::ForeignModel { .. }
-        | LinearError::UnsupportedVersion { .. } => PyValueError::new_err(e.to_string()),
+        | LinearError::UnsupportedVersion { .. }
+        | LinearError::Overflow { .. } => PyValueError::new_err(e.to_string()),
         _ => PyRuntimeError::new_err(e.to_string()),
     }
 }

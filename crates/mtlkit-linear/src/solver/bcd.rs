@@ -302,12 +302,23 @@ impl BlockCoordinateDescent {
         let (n, d) = (x.n_samples(), x.n_features());
         let nf = n as f64;
         let opts = self.options;
+        let a_n = nf * penalty.l21_weight();
+        let b_n = nf * penalty.ridge_weight();
+        if !a_n.is_finite() || !b_n.is_finite() {
+            // a penalty weight beyond f64's range: the zero model, certified (see `ws::solve`)
+            return SolverResult {
+                coef: Array2::zeros((d, t)),
+                dual_gap: 0.0,
+                gap_n: 0.0,
+                tol_n,
+                n_iter: 0,
+                converged: true,
+            };
+        }
         let mut r = yc.to_vec();
         if w.iter().any(|&v| v != 0.0) {
             x.sub_x_w(&w, t, &mut r);
         }
-        let a_n = nf * penalty.l21_weight();
-        let b_n = nf * penalty.ridge_weight();
         let screening = opts.screening && a_n > 0.0;
         let mut xta = vec![0.0; d * t];
         let mut active: Vec<usize> = (0..d).collect();

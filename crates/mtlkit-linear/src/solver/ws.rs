@@ -1876,6 +1876,29 @@ pub(super) fn solve<S: CdState + ?Sized, P: ProxRow + DualNorm>(
     let warm = w.iter().any(|&v| v != 0.0);
     let mut n_outer = 0usize;
     let mut delta = vec![0.0; t];
+    if !a_n.is_finite() || !b_n.is_finite() {
+        // a penalty weight beyond f64's range (alpha near f64::MAX): the zero model is the
+        // solution (the prox of every row is zero for any finite gradient), and `θ = Y / n` is
+        // a dual point for it with the same objective (gap 0); no gap formula is evaluated
+        // (its products with the weight overflow)
+        for j in 0..d {
+            if w[j * t..(j + 1) * t].iter().any(|&v| v != 0.0) {
+                cache.invalidate();
+                zero_row(state, w, j, t, &mut delta);
+            }
+        }
+        let primal_n = 0.5 * state.r2(w);
+        return WsOutcome {
+            n_iter: 0,
+            converged: true,
+            gap: GapState {
+                gap_n: 0.0,
+                primal_n,
+                dual_norm: 0.0,
+                row_norms: Vec::new(),
+            },
+        };
+    }
     for j in 0..d {
         if norm2[j] == 0.0 {
             excluded[j] = true;
