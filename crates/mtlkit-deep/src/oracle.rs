@@ -136,6 +136,25 @@ impl ModuleVisitor for WriteBack<'_> {
     }
 }
 
+/// A Gramian from the device's `f32` product `J Jᵀ`, made exactly what its definition
+/// guarantees (the weighting methods check both): symmetric, and `|G_ij| ≤ √(G_ii G_jj)`
+/// (nearly parallel gradients can cross that bound by `f32` rounding).
+fn f32_gramian(mut g: Array2<f64>) -> Array2<f64> {
+    let k = g.nrows();
+    for i in 0..k {
+        g[[i, i]] = g[[i, i]].max(0.0);
+    }
+    for i in 0..k {
+        for j in 0..i {
+            let bound = (g[[i, i]] * g[[j, j]]).sqrt();
+            let v = (0.5 * (g[[i, j]] + g[[j, i]])).clamp(-bound, bound);
+            g[[i, j]] = v;
+            g[[j, i]] = v;
+        }
+    }
+    g
+}
+
 fn check_losses(data: &DeepDataset, ids: &[usize], lv: &[f64]) -> Result<()> {
     if let Some((k, v)) = lv.iter().enumerate().find(|(_, v)| !v.is_finite()) {
         return Err(DeepError::Training(format!(
@@ -239,8 +258,10 @@ pub fn representation_step<M: MultiTaskModel>(
         0,
     );
     let gram_t = stacked.clone().matmul(stacked.clone().transpose());
-    let gram = Array2::from_shape_vec((k, k), to_f64(gram_t))
-        .map_err(|e| DeepError::Training(e.to_string()))?;
+    let gram = f32_gramian(
+        Array2::from_shape_vec((k, k), to_f64(gram_t))
+            .map_err(|e| DeepError::Training(e.to_string()))?,
+    );
     let jac = if weighting.need_now() == Need::Jacobian {
         Some(
             Array2::from_shape_vec((k, b * r), to_f64(stacked))

@@ -25,14 +25,20 @@ use crate::{LinearError, Result};
 
 /// `n_alphas` values from `alpha_max` down to `eps · alpha_max`, evenly spaced in log scale
 /// (scikit-learn's `_alpha_grid`).
-pub fn alpha_grid(alpha_max: f64, eps: f64, n_alphas: usize) -> Vec<f64> {
+///
+/// # Errors
+/// `alpha_max` not positive and finite, `eps` outside `(0, 1)`, `n_alphas = 0`.
+pub fn alpha_grid(alpha_max: f64, eps: f64, n_alphas: usize) -> Result<Vec<f64>> {
+    param::positive("alpha_max", alpha_max)?;
+    param::open_unit_interval("eps", eps)?;
+    param::positive_count("n_alphas", n_alphas)?;
     if n_alphas == 1 {
-        return vec![alpha_max];
+        return Ok(vec![alpha_max]);
     }
     let (hi, lo) = (alpha_max.log10(), (alpha_max * eps).log10());
-    (0..n_alphas)
+    Ok((0..n_alphas)
         .map(|k| 10f64.powf(hi + (lo - hi) * k as f64 / (n_alphas - 1) as f64))
-        .collect()
+        .collect())
 }
 
 /// The largest automatic grid ([`auto_alpha_grid`]): more alphas than this is a mistake, not a
@@ -85,7 +91,7 @@ pub fn auto_alpha_grid(
     if alpha_max <= RESOLUTION {
         return Ok(vec![RESOLUTION; n_alphas]);
     }
-    Ok(alpha_grid(alpha_max, eps, n_alphas))
+    alpha_grid(alpha_max, eps, n_alphas)
 }
 
 /// How the folds are made.
@@ -994,7 +1000,7 @@ mod tests {
             let (train, test) = &splits[0];
             let p = MultiTaskLasso::new(1.0).check().expect("valid");
             let amax = crate::estimator::alpha_max(train, 1.0, true).expect("alpha_max");
-            let alphas = alpha_grid(amax, 1e-2, 8);
+            let alphas = alpha_grid(amax, 1e-2, 8).expect("valid grid");
             let losses = vec![Loss::Squared; t];
             let models = p.path(train, &alphas).expect("path");
             let mut sc = SharedScorer::new(test).expect("shared layout");
@@ -1019,7 +1025,7 @@ mod tests {
     fn automatic_grid_has_sklearns_special_cases() {
         assert_eq!(
             auto_alpha_grid(2.0, 0.5, 1e-3, 4).unwrap(),
-            alpha_grid(2.0, 1e-3, 4)
+            alpha_grid(2.0, 1e-3, 4).expect("valid grid")
         );
         // zero alpha_max (zero targets): every alpha 1e-15, the zero model
         assert_eq!(auto_alpha_grid(0.0, 1.0, 1e-3, 3).unwrap(), vec![1e-15; 3]);
@@ -1032,8 +1038,17 @@ mod tests {
 
     #[test]
     fn grid_is_geometric_from_alpha_max() {
-        let g = alpha_grid(1.0, 1e-2, 3);
+        let g = alpha_grid(1.0, 1e-2, 3).expect("valid grid");
         assert!((g[1] - 0.1).abs() < 1e-15 && (g[2] - 0.01).abs() < 1e-15);
-        assert_eq!(alpha_grid(3.0, 1e-3, 1), vec![3.0]);
+        assert_eq!(alpha_grid(3.0, 1e-3, 1).expect("valid grid"), vec![3.0]);
+        // no grid from a zero or NaN eps, a zero alpha_max or no alphas (was [NaN, 0, 0])
+        for (amax, eps, n) in [
+            (1.0, 0.0, 3),
+            (1.0, f64::NAN, 3),
+            (0.0, 1e-3, 3),
+            (1.0, 1e-3, 0),
+        ] {
+            assert!(alpha_grid(amax, eps, n).is_err(), "{amax} {eps} {n}");
+        }
     }
 }

@@ -109,6 +109,79 @@ pub enum Regularizer {
     },
 }
 
+/// Matrices up to this size get the full positive semi-definiteness test in [`not_psd`]
+/// (a Cholesky factorization); larger ones (feature metrics of many features, refitted at
+/// every outer iteration) the `O(n²)` necessary conditions only.
+const PSD_FULL_MAX: usize = 256;
+
+/// Why `m` (square, finite) is not a symmetric positive semi-definite matrix, up to rounding
+/// relative to its largest entry: asymmetric, a negative diagonal entry, `M_ij² > M_ii M_jj`,
+/// or (up to [`PSD_FULL_MAX`]) a negative pivot of the Cholesky factorization of
+/// `M + 1e-10·max|M|·I`; `None` when it is.
+fn not_psd(m: &Array2<f64>) -> Option<String> {
+    let n = m.nrows();
+    let scale = m.iter().fold(0.0f64, |a, &v| a.max(v.abs()));
+    if scale == 0.0 {
+        return None;
+    }
+    let tol = 1e-10 * scale;
+    for i in 0..n {
+        if m[[i, i]] < -tol {
+            return Some(format!("negative on the diagonal ({:e} at {i})", m[[i, i]]));
+        }
+        for j in 0..i {
+            if (m[[i, j]] - m[[j, i]]).abs() > tol {
+                return Some(format!("not symmetric (entries {i},{j} and {j},{i})"));
+            }
+            let bound = (m[[i, i]].max(0.0) * m[[j, j]].max(0.0)).sqrt() + tol;
+            if m[[i, j]].abs() > bound {
+                return Some(format!(
+                    "indefinite (|M[{i},{j}]| > sqrt(M[{i},{i}] M[{j},{j}]))"
+                ));
+            }
+        }
+    }
+    if n > PSD_FULL_MAX {
+        return None;
+    }
+    // Cholesky of M + tol·I (row by row, lower triangle)
+    let mut l = vec![0.0f64; n * n];
+    for i in 0..n {
+        for j in 0..=i {
+            let mut v = 0.5 * (m[[i, j]] + m[[j, i]]) + if i == j { tol } else { 0.0 };
+            for k in 0..j {
+                v -= l[i * n + k] * l[j * n + k];
+            }
+            if i == j {
+                if v <= 0.0 {
+                    return Some("indefinite (a negative eigenvalue)".into());
+                }
+                l[i * n + i] = v.sqrt();
+            } else {
+                l[i * n + j] = v / l[j * n + j];
+            }
+        }
+    }
+    None
+}
+
+/// A `d × nt` row-major buffer of `len` values, `nt > 0`.
+fn check_layout(len: usize, d: usize, nt: usize) -> Result<()> {
+    if nt == 0 {
+        return Err(mtlkit_core::Error::NoTasks.into());
+    }
+    if d.checked_mul(nt) != Some(len) {
+        return Err(mtlkit_core::Error::ShapeMismatch {
+            what: "values of the coefficient buffer vs d × n_tasks",
+            task: None,
+            expected: d.saturating_mul(nt),
+            found: len,
+        }
+        .into());
+    }
+    Ok(())
+}
+
 impl Regularizer {
     /// The strength `α`.
     pub fn alpha(&self) -> f64 {
@@ -191,7 +264,28 @@ impl Regularizer {
 
     /// `R(P)` for `p` (`d × T` row-major). The constraint of [`Regularizer::SharedMean`] counts
     /// as `+∞` when violated by more than rounding.
-    pub fn value(&self, p: &[f64], d: usize, nt: usize) -> f64 {
+    ///
+    /// # Errors
+    /// `p` does not hold `d × nt` values, or `nt = 0`.
+    pub fn value(&self, p: &[f64], d: usize, nt: usize) -> Result<f64> {
+        check_layout(p.len(), d, nt)?;
+        Ok(self.value_of(p, d, nt))
+    }
+
+    /// In place: `p ← prox_{s R}(p) = argmin_u ½‖u − p‖²_F + s R(u)` (`p` is `d × T`
+    /// row-major).
+    ///
+    /// # Errors
+    /// `p` does not hold `d × nt` values, `nt = 0`, or a negative or non-finite step `s`.
+    pub fn prox(&self, p: &mut [f64], d: usize, nt: usize, s: f64) -> Result<()> {
+        check_layout(p.len(), d, nt)?;
+        param::non_negative("step", s)?;
+        self.prox_of(p, d, nt, s);
+        Ok(())
+    }
+
+    /// [`value`](Self::value) on a layout the caller guarantees.
+    fn value_of(&self, p: &[f64], d: usize, nt: usize) -> f64 {
         let rows = || (0..d).map(move |j| &p[j * nt..(j + 1) * nt]);
         let norm = |r: &[f64]| r.iter().map(|v| v * v).sum::<f64>().sqrt();
         match *self {
@@ -258,9 +352,8 @@ impl Regularizer {
         }
     }
 
-    /// In place: `p ← prox_{s R}(p) = argmin_u ½‖u − p‖²_F + s R(u)` (`p` is `d × T`
-    /// row-major).
-    pub fn prox(&self, p: &mut [f64], d: usize, nt: usize, s: f64) {
+    /// [`prox`](Self::prox) on a layout the caller guarantees.
+    fn prox_of(&self, p: &mut [f64], d: usize, nt: usize, s: f64) {
         let shrink_group = |g: &mut [f64], tau: f64| {
             let n = g.iter().map(|v| v * v).sum::<f64>().sqrt();
             let f = if n > tau { 1.0 - tau / n } else { 0.0 };
@@ -527,6 +620,15 @@ impl StructuredParams {
                     name: "metric",
                     value: format!("{what} of shape {:?}", m.dim()),
                     expected: "a finite square matrix matching the tasks / features",
+                }
+                .into());
+            }
+            if let Some(why) = not_psd(m) {
+                return Err(mtlkit_core::Error::InvalidParameter {
+                    name: "metric",
+                    value: format!("a {what} that is {why}"),
+                    expected: "symmetric positive semi-definite (a quadratic penalty that is \
+                               not would be unbounded below)",
                 }
                 .into());
             }
@@ -1107,6 +1209,15 @@ impl ClusteredMtl {
         let eta = self.rho2 / self.rho1;
         let k = self.k as f64;
         let scale = eta * (1.0 + eta);
+        if !scale.is_finite() || scale == 0.0 {
+            return Err(mtlkit_core::Error::InvalidParameter {
+                name: "rho2 / rho1",
+                value: format!("{eta:e}"),
+                expected: "a ratio whose η(1 + η) is a positive finite number (rho1 and rho2 \
+                           within about 1e150 of each other)",
+            }
+            .into());
+        }
         let m0 = Array2::<f64>::eye(nt) * (k / nt as f64);
         let inv0 = Array2::<f64>::eye(nt) * (scale / (eta + k / nt as f64));
         alternate(
@@ -1389,7 +1500,7 @@ impl GoMtl {
                 &pb,
                 &|x: &[f64]| matmul(&l, x, d, k, nt),
                 &|g: &[f64]| matmul_tn(&l, g, d, k, nt),
-                &|x: &mut [f64], step: f64| lasso.prox(x, k, nt, step),
+                &|x: &mut [f64], step: f64| lasso.prox_of(x, k, nt, step),
                 0.0,
                 sc.clone(),
                 b.clone(),
@@ -1780,8 +1891,10 @@ impl StructuredModel {
         Ok(x.dot(&self.coef) + &self.intercept)
     }
 
-    /// Numerical rank of `W`: singular values above `rel_tol · σ_max`.
+    /// Numerical rank of `W`: singular values above `rel_tol · σ_max` (a NaN `rel_tol` counts
+    /// as 0: every non-zero singular value).
     pub fn rank(&self, rel_tol: f64) -> usize {
+        let rel_tol = if rel_tol.is_nan() { 0.0 } else { rel_tol };
         let (d, nt) = self.coef.dim();
         let w: Vec<f64> = self.coef.iter().copied().collect();
         let s = crate::linalg::singular_values(&w, d, nt);
@@ -2046,7 +2159,7 @@ fn prox_step(
         .zip(yp)
         .map(|(r, p)| {
             let mut q: Vec<f64> = p.iter().zip(g).map(|(a, b)| a - s * b).collect();
-            r.prox(&mut q, d, nt, s);
+            r.prox_of(&mut q, d, nt, s);
             q
         })
         .collect();
@@ -2080,7 +2193,7 @@ fn apg(
     let penalty = |parts: &[Vec<f64>]| -> f64 {
         regs.iter()
             .zip(parts)
-            .map(|(r, p)| r.value(p, d, nt))
+            .map(|(r, p)| r.value_of(p, d, nt))
             .sum::<f64>()
     };
     let mut w = vec![0.0; d * nt];
@@ -2096,7 +2209,7 @@ fn apg(
     let mut x: Vec<Vec<f64>> = x0;
     for (r, p) in regs.iter().zip(x.iter_mut()) {
         if matches!(r, Regularizer::SharedMean { .. }) {
-            r.prox(p, d, nt, 0.0);
+            r.prox_of(p, d, nt, 0.0);
         }
     }
     let mut xb = vec![0.0; nt];
@@ -2251,7 +2364,7 @@ mod tests {
 
     fn prox_of(r: &Regularizer, p: &[f64], d: usize, nt: usize, s: f64) -> Vec<f64> {
         let mut q = p.to_vec();
-        r.prox(&mut q, d, nt, s);
+        r.prox_of(&mut q, d, nt, s);
         q
     }
 
@@ -2292,7 +2405,7 @@ mod tests {
                 let v = rand_mat(&mut rng, d, nt);
                 let s = rng.random_range(0.05..0.9);
                 let u = prox_of(&r, &v, d, nt, s);
-                let obj = |u: &[f64]| 0.5 * norm(u, &v).powi(2) + s * r.value(u, d, nt);
+                let obj = |u: &[f64]| 0.5 * norm(u, &v).powi(2) + s * r.value_of(u, d, nt);
                 let best = obj(&u);
                 assert!(best.is_finite(), "{r:?}");
                 for _ in 0..40 {

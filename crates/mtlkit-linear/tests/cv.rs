@@ -150,7 +150,7 @@ fn cv_estimators_reproduce_sklearn() {
 
 #[test]
 fn the_grid_starts_at_alpha_max_where_every_coefficient_is_zero() {
-    let g = alpha_grid(2.0, 1e-3, 5);
+    let g = alpha_grid(2.0, 1e-3, 5).unwrap();
     assert_eq!(g.len(), 5);
     assert!((g[0] - 2.0).abs() < 1e-15 && (g[4] - 2e-3).abs() < 1e-15);
     assert!(

@@ -53,7 +53,7 @@ fn objective(
     fit + regs
         .iter()
         .zip(parts)
-        .map(|(r, p)| r.value(p.as_slice().unwrap(), d, nt))
+        .map(|(r, p)| r.value(p.as_slice().unwrap(), d, nt).unwrap())
         .sum::<f64>()
 }
 
@@ -594,4 +594,54 @@ fn cross_validation_picks_a_scale_and_refits() {
     assert!(rel(&cv.model.coef, &direct.coef) < 1e-6);
     assert!(p.cross_validate(&ds, &[], 4, None).is_err());
     assert!(p.cross_validate(&ds, &[1.0], 1, None).is_err());
+}
+
+#[test]
+fn regularizers_metrics_and_ratios_are_checked() {
+    use mtlkit_linear::structured::ClusteredMtl;
+    // value and prox on a buffer that is not d × T: an error, not a slice panic
+    for r in [
+        Regularizer::L21 { alpha: 1.0 },
+        Regularizer::ColumnL21 { alpha: 1.0 },
+        Regularizer::TraceNorm { alpha: 1.0 },
+    ] {
+        assert!(r.value(&[1.0, 2.0], 3, 3).is_err());
+        assert!(r.prox(&mut [1.0, 2.0], 3, 3, 0.1).is_err());
+        assert!(r.prox(&mut [1.0, 2.0], 1, 2, -0.1).is_err());
+        assert!(r.value(&[1.0, 2.0], 2, 0).is_err());
+        let mut p = [3.0, 4.0];
+        r.prox(&mut p, 1, 2, 1.0).unwrap();
+        assert!(r.value(&p, 1, 2).unwrap() < r.value(&[3.0, 4.0], 1, 2).unwrap());
+    }
+    // a task metric that is not symmetric positive semi-definite makes the objective
+    // unbounded below: refused (it fitted to -1.4e307 before)
+    let mut rng = StdRng::seed_from_u64(11);
+    let ds = MultiTaskDataset::per_task(tasks(&mut rng, &[30, 30, 30], 5)).unwrap();
+    let with_metric = |m: Array2<f64>| {
+        let mut p = StructuredParams::new(vec![Regularizer::Ridge { alpha: 0.1 }]);
+        p.task_metric = Some((m, 1.0));
+        p.fit(&ds).map(|_| ()).map_err(|e| e.to_string())
+    };
+    let minus_i = -Array2::<f64>::eye(3);
+    let mut asym = Array2::<f64>::eye(3);
+    asym[[0, 1]] = 0.5;
+    let mut indefinite = Array2::<f64>::eye(3);
+    for (i, j) in [(0, 1), (1, 0), (1, 2), (2, 1), (0, 2), (2, 0)] {
+        indefinite[[i, j]] = -0.6; // eigenvalue 1 − 1.2 < 0, yet every |M_ij| ≤ 1
+    }
+    for (bad, why) in [
+        (minus_i, "negative on the diagonal"),
+        (asym, "not symmetric"),
+        (indefinite, "indefinite"),
+    ] {
+        let err = with_metric(bad).unwrap_err();
+        assert!(err.contains(why), "{err}");
+    }
+    assert!(with_metric(Array2::<f64>::eye(3) * 0.5).is_ok());
+    // a cluster ratio that overflows is named as such
+    let err = ClusteredMtl::new(1e-300, 1.0, 2)
+        .fit(&ds)
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("rho2 / rho1"), "{err}");
 }

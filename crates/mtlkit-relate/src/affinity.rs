@@ -245,12 +245,21 @@ fn check_coef(coef: ArrayView2<'_, f64>) -> Result<()> {
 /// other task and 1 with itself.
 fn column_cosine(v: ArrayView2<'_, f64>) -> Array2<f64> {
     let nt = v.ncols();
-    let norms: Vec<f64> = v.columns().into_iter().map(|c| c.dot(&c).sqrt()).collect();
+    // each column divided by its largest entry first: no norm under- or overflows (weights
+    // near 1e-170 or 1e170)
+    let mut u = v.to_owned();
+    for mut c in u.columns_mut() {
+        let m = c.iter().fold(0.0f64, |a, &x| a.max(x.abs()));
+        if m > 0.0 {
+            c.mapv_inplace(|x| x / m);
+        }
+    }
+    let norms: Vec<f64> = u.columns().into_iter().map(|c| c.dot(&c).sqrt()).collect();
     Array2::from_shape_fn((nt, nt), |(s, t)| {
         if s == t {
             1.0
         } else if norms[s] > 0.0 && norms[t] > 0.0 {
-            (v.column(s).dot(&v.column(t)) / (norms[s] * norms[t])).clamp(-1.0, 1.0)
+            (u.column(s).dot(&u.column(t)) / (norms[s] * norms[t])).clamp(-1.0, 1.0)
         } else {
             0.0
         }
@@ -313,7 +322,7 @@ pub fn weight_correlation(
 /// `C_st / √(C_ss C_tt)`; a task with zero variance has correlation 0 with the others.
 ///
 /// # Errors
-/// Not square, non-finite, a wrong number of names.
+/// Not square, non-finite, asymmetric, a negative variance, a wrong number of names.
 pub fn covariance_correlation(
     kind: &str,
     cov: ArrayView2<'_, f64>,
@@ -327,12 +336,46 @@ pub fn covariance_correlation(
             found: cov.ncols(),
         });
     }
+    for ((row, col), &value) in cov.indexed_iter() {
+        if !value.is_finite() {
+            return Err(mtlkit_core::Error::NonFinite {
+                array: "covariance",
+                task: None,
+                row,
+                col,
+                value,
+            }
+            .into());
+        }
+    }
+    if let Some(t) = (0..n).find(|&t| cov[[t, t]] < 0.0) {
+        return Err(RelateError::InvalidSetting {
+            name: "covariance",
+            value: format!("a variance of {:e} (task {t})", cov[[t, t]]),
+            expected: "a covariance matrix: non-negative variances on the diagonal",
+        });
+    }
+    let scale = cov.iter().fold(0.0f64, |m, &v| m.max(v.abs()));
+    for s in 0..n {
+        for t in 0..s {
+            let (a, b) = (cov[[s, t]], cov[[t, s]]);
+            if (a - b).abs() > 1e-9 * scale {
+                return Err(RelateError::Asymmetric {
+                    row: s,
+                    col: t,
+                    a,
+                    b,
+                });
+            }
+        }
+    }
+    // (the square root of each variance first: their product may under- or overflow)
+    let sd: Vec<f64> = (0..n).map(|t| cov[[t, t]].sqrt()).collect();
     let c = Array2::from_shape_fn((n, n), |(s, t)| {
-        let d = cov[[s, s]] * cov[[t, t]];
         if s == t {
             1.0
-        } else if d > 0.0 {
-            (cov[[s, t]] / d.sqrt()).clamp(-1.0, 1.0)
+        } else if sd[s] > 0.0 && sd[t] > 0.0 {
+            (cov[[s, t]] / sd[s] / sd[t]).clamp(-1.0, 1.0)
         } else {
             0.0
         }

@@ -626,7 +626,11 @@ fn check_params(p: &ReportParams, tasks: &Tasks) -> Result<()> {
             n_tasks: nt,
         });
     }
-    let needed = 2 * p.n_folds.max(p.inner_folds + 1);
+    // (saturating: fold counts near usize::MAX need more samples than any task has)
+    let needed = p
+        .n_folds
+        .max(p.inner_folds.saturating_add(1))
+        .saturating_mul(2);
     for (name, y) in tasks.names.iter().zip(&tasks.y) {
         if y.len() < needed {
             return Err(RelateError::TooFewSamples {

@@ -164,6 +164,17 @@ fn report_rejects_bad_settings() -> Result<(), RelateError> {
         }),
         RelateError::TooFewSamples { .. }
     ));
+    // fold counts near usize::MAX: too few samples, not an arithmetic overflow
+    for (n_folds, inner_folds) in [(usize::MAX, 3), (1 << 63, 3), (5, usize::MAX)] {
+        assert!(matches!(
+            bad(ReportParams {
+                n_folds,
+                inner_folds,
+                ..Default::default()
+            }),
+            RelateError::TooFewSamples { .. }
+        ));
+    }
     let single = data.select_tasks(&[mtlkit_core::TaskId(0)])?;
     assert!(matches!(
         negative_transfer_report(&single, &ReportParams::default()),
@@ -177,5 +188,45 @@ fn report_rejects_bad_settings() -> Result<(), RelateError> {
         }),
         RelateError::UnknownTask { .. }
     ));
+    Ok(())
+}
+
+#[test]
+fn covariances_and_weights_at_any_scale() -> Result<(), RelateError> {
+    use mtlkit_relate::affinity::{covariance_correlation, weight_cosine};
+    // not a covariance: non-finite, a negative variance, asymmetric
+    for bad in [
+        array![[f64::NAN, 0.5], [0.5, 1.0]],
+        array![[f64::INFINITY, 0.5], [0.5, 1.0]],
+        array![[-1.0, 0.5], [0.5, -1.0]],
+        array![[1.0, 0.5], [0.2, 1.0]],
+    ] {
+        assert!(
+            covariance_correlation("c", bad.view(), None).is_err(),
+            "{bad}"
+        );
+    }
+    // correlations and cosines do not depend on the scale (norms near 1e-170 or 1e170 would
+    // under- or overflow)
+    let cov = array![[4.0, 1.0], [1.0, 1.0]];
+    let w = array![[1.0, 2.0, 0.0], [2.0, 4.0, 1.0]];
+    let c0 = covariance_correlation("c", cov.view(), None)?;
+    let w0 = weight_cosine(w.view(), None)?;
+    assert!((c0.matrix[0][1] - 0.5).abs() < 1e-15);
+    assert!((w0.matrix[0][1] - 1.0).abs() < 1e-15);
+    for scale in [1e-170, 1e-300, 1e170, 1e300] {
+        let c = covariance_correlation("c", (&cov * scale).view(), None)?;
+        let a = weight_cosine((&w * scale).view(), None)?;
+        for s in 0..2 {
+            for t in 0..2 {
+                assert!((c.matrix[s][t] - c0.matrix[s][t]).abs() < 1e-14, "{scale}");
+            }
+        }
+        for s in 0..3 {
+            for t in 0..3 {
+                assert!((a.matrix[s][t] - w0.matrix[s][t]).abs() < 1e-14, "{scale}");
+            }
+        }
+    }
     Ok(())
 }

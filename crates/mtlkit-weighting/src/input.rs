@@ -90,6 +90,12 @@ pub fn gramian(jacobian: ArrayView2<f64>) -> Array2<f64> {
     g
 }
 
+/// Relative tolerance (to the largest diagonal entry) of the symmetry and Cauchy–Schwarz checks
+/// of a given Gramian: above the rounding of an `f64` `J Jᵀ`, and of most `f32` ones (a
+/// trainer that forms `J Jᵀ` in `f32` over many parameters should symmetrize it and clip its
+/// off-diagonal entries to `√(G_ii G_jj)`, as mtlkit-deep does).
+const GRAM_TOL: f64 = 1e-6;
+
 /// A Gramian kept as `G = norm_scale² · unit`, `unit` having largest diagonal entry 1 (or all
 /// zeros when every gradient is zero). Avoids overflow/underflow for huge or tiny gradients.
 #[derive(Debug, Clone)]
@@ -124,7 +130,7 @@ impl Gram {
         }
     }
 
-    fn from_gramian(g: ArrayView2<f64>, k: usize) -> Result<Self> {
+    pub(crate) fn from_gramian(g: ArrayView2<f64>, k: usize) -> Result<Self> {
         if g.dim() != (k, k) {
             return Err(WeightingError::Shape {
                 what: "gramian",
@@ -143,6 +149,32 @@ impl Gram {
             return Err(WeightingError::InvalidInput(
                 "the Gramian has a negative diagonal entry (it must be J Jᵀ)".into(),
             ));
+        }
+        // the two cheap necessary conditions of a Gramian `J Jᵀ`, up to rounding: symmetry,
+        // and Cauchy–Schwarz `G_ij² ≤ G_ii G_jj` (a T×T Jacobian passed as the Gramian, or an
+        // indefinite matrix, fails one of them); checked on `G / max_i G_ii`
+        let unit_of = |x: f64| if md > 0.0 { x / md } else { x };
+        for i in 0..k {
+            for j in 0..i {
+                let (a, b) = (unit_of(g[[i, j]]), unit_of(g[[j, i]]));
+                if (a - b).abs() > GRAM_TOL {
+                    return Err(WeightingError::InvalidInput(format!(
+                        "the Gramian is not symmetric (G[{i},{j}] = {:e}, G[{j},{i}] = {:e}; it \
+                         must be J Jᵀ)",
+                        g[[i, j]],
+                        g[[j, i]]
+                    )));
+                }
+                let (di, dj) = (unit_of(g[[i, i]]).max(0.0), unit_of(g[[j, j]]).max(0.0));
+                let c = 0.5 * (a + b);
+                if c * c > di * dj * (1.0 + GRAM_TOL) + GRAM_TOL * GRAM_TOL {
+                    return Err(WeightingError::InvalidInput(format!(
+                        "the Gramian is not positive semi-definite: |G[{i},{j}]| = {:e} exceeds \
+                         sqrt(G[{i},{i}] G[{j},{j}]) (it must be J Jᵀ)",
+                        g[[i, j]].abs()
+                    )));
+                }
+            }
         }
         if md <= 0.0 {
             return Ok(Self {
@@ -163,7 +195,7 @@ impl Gram {
         })
     }
 
-    fn from_jacobian(j: ArrayView2<f64>) -> Result<Self> {
+    pub(crate) fn from_jacobian(j: ArrayView2<f64>) -> Result<Self> {
         let k = j.nrows();
         let c = j.iter().fold(0.0_f64, |m, &x| m.max(x.abs()));
         if c == 0.0 {

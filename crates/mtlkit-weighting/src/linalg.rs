@@ -135,6 +135,14 @@ pub(crate) fn lu_solve(a: ArrayView2<f64>, b: ArrayView1<f64>) -> Option<Array1<
 /// Numerically stable softmax.
 pub(crate) fn softmax(v: &[f64]) -> Vec<f64> {
     let m = v.iter().fold(f64::NEG_INFINITY, |a, &b| a.max(b));
+    if m == f64::INFINITY {
+        // the limit: the weight shared by the infinite scores
+        let top = v.iter().filter(|&&x| x == f64::INFINITY).count() as f64;
+        return v
+            .iter()
+            .map(|&x| if x == f64::INFINITY { 1.0 / top } else { 0.0 })
+            .collect();
+    }
     if !m.is_finite() {
         return vec![1.0 / v.len().max(1) as f64; v.len()];
     }

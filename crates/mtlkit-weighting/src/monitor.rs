@@ -5,7 +5,7 @@ use ndarray::{Array2, ArrayView2};
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Result, WeightingError};
-use crate::input::{StepInput, gramian, resolve_tasks};
+use crate::input::{Gram, StepInput, resolve_tasks};
 use crate::{Aggregation, SolverReport};
 
 /// Pairwise cosines `G_ij / √(G_ii G_jj)` of the gradients (0 when either gradient is zero;
@@ -76,7 +76,11 @@ impl StepStats {
     pub fn new(input: &StepInput<'_>, out: &Aggregation) -> Result<Self> {
         let k = input.losses.len();
         let tasks = match input.tasks {
-            Some(t) => resolve_tasks(Some(t), k, t.iter().max().map_or(0, |m| m + 1))?,
+            Some(t) => resolve_tasks(
+                Some(t),
+                k,
+                t.iter().max().map_or(0, |m| m.saturating_add(1)),
+            )?,
             None => (0..k).collect(),
         };
         if out.weights.len() != k {
@@ -86,16 +90,31 @@ impl StepStats {
                 got: format!("{}", out.weights.len()),
             });
         }
+        // the Gramian as the methods see it: checked (one row per task of the step, symmetric,
+        // Cauchy–Schwarz) and scaled to a unit largest diagonal (no overflow for huge
+        // gradients); the norms are scaled back
         let g = match (input.gramian, input.jacobian) {
-            (Some(g), _) => Some(g.to_owned()),
-            (None, Some(j)) => Some(gramian(j)),
+            (Some(g), _) => Some(Gram::from_gramian(g, k)?),
+            (None, Some(j)) if j.nrows() != k => {
+                return Err(WeightingError::Shape {
+                    what: "jacobian",
+                    expected: format!("{k} rows (one per task of the step)"),
+                    got: format!("{}", j.nrows()),
+                });
+            }
+            (None, Some(j)) => Some(Gram::from_jacobian(j)?),
             _ => None,
         };
         let (gradient_norms, cos, ratio) = match g {
             Some(g) => {
-                let c = cosines(g.view())?;
+                let c = cosines(g.unit.view())?;
                 let r = conflict_ratio(c.view());
-                let norms = g.diag().iter().map(|&x| x.max(0.0).sqrt()).collect();
+                let norms = g
+                    .unit
+                    .diag()
+                    .iter()
+                    .map(|&x| x.max(0.0).sqrt() * g.norm_scale)
+                    .collect();
                 (
                     Some(norms),
                     Some(c.outer_iter().map(|row| row.to_vec()).collect()),

@@ -288,6 +288,12 @@ pub fn frank_wolfe_min_norm(
         } else {
             (b - a) / (b + c - 2.0 * a)
         };
+        if gamma == 1.0 && alpha[t] == 1.0 {
+            // already at the vertex the step goes to (one task, identical gradients, one
+            // gradient dominating): a fixed point, whatever `epsilon`
+            converged = true;
+            break;
+        }
         alpha.mapv_inplace(|v| (1.0 - gamma) * v);
         alpha[t] += gamma;
         if gamma < epsilon {
@@ -300,7 +306,9 @@ pub fn frank_wolfe_min_norm(
         alpha,
         SolverReport {
             iterations,
-            converged,
+            // a point whose KKT residual is at rounding level is the solution, however the
+            // step sizes ran
+            converged: converged || residual <= 1e-12,
             residual,
         },
     ))
@@ -459,10 +467,18 @@ pub struct SymEig {
 /// small matrices of this crate.
 pub fn sym_eig(a: ArrayView2<f64>) -> Result<SymEig> {
     let n = check_square("symmetric matrix", a)?;
+    // the rotations run on `A / max|a_ij|` (no norm under- or overflows for entries near
+    // 1e-300 or 1e300); the eigenvalues are scaled back at the end
+    let scale = a.iter().fold(0.0_f64, |m, &x| m.max(x.abs()));
+    let unit = if scale > 0.0 && scale.is_finite() {
+        scale
+    } else {
+        1.0
+    };
     let mut m = Array2::<f64>::zeros((n, n));
     for i in 0..n {
         for j in 0..n {
-            m[[i, j]] = 0.5 * (a[[i, j]] + a[[j, i]]);
+            m[[i, j]] = 0.5 * (a[[i, j]] / unit + a[[j, i]] / unit);
         }
     }
     let mut v = Array2::<f64>::eye(n);
@@ -521,7 +537,7 @@ pub fn sym_eig(a: ArrayView2<f64>) -> Result<SymEig> {
     }
     let mut order: Vec<usize> = (0..n).collect();
     order.sort_by(|&i, &j| m[[i, i]].total_cmp(&m[[j, j]]));
-    let values = Array1::from_iter(order.iter().map(|&i| m[[i, i]]));
+    let values = Array1::from_iter(order.iter().map(|&i| m[[i, i]] * unit));
     let mut vectors = Array2::<f64>::zeros((n, n));
     for (c, &i) in order.iter().enumerate() {
         vectors.column_mut(c).assign(&v.column(i));

@@ -129,12 +129,38 @@ fn bad_inputs_are_errors_not_panics() {
         m.aggregate(&StepInput::new(array![f64::NAN, 1.0].view()).with_jacobian(j.view())),
         Err(WeightingError::NonFinite { .. })
     ));
-    // Not a Gramian.
-    let neg = array![[-1.0, 0.0], [0.0, 1.0]];
-    assert!(matches!(
-        m.aggregate(&StepInput::new(l.view()).with_gramian(neg.view())),
-        Err(WeightingError::InvalidInput(_))
-    ));
+    // Not a Gramian: a negative diagonal, asymmetric, a zero diagonal with a non-zero
+    // off-diagonal, indefinite (|G_01| > sqrt(G_00 G_11)); each is an error for every
+    // Gramian-level method, and J Jᵀ itself (symmetric up to rounding) is accepted
+    for bad in [
+        array![[-1.0, 0.0], [0.0, 1.0]],
+        array![[1.0, 5.0], [-5.0, 1.0]],
+        array![[0.0, 1.0], [1.0, 0.0]],
+        array![[1.0, 2.0], [2.0, 1.0]],
+        array![[1.0, 0.0], [1e-4, 1.0]],
+    ] {
+        for method in [
+            r#"{"method":"mgda"}"#,
+            r#"{"method":"upgrad"}"#,
+            r#"{"method":"cagrad"}"#,
+        ] {
+            let mut mm = build(method, 2);
+            assert!(
+                matches!(
+                    mm.aggregate(&StepInput::new(l.view()).with_gramian(bad.view())),
+                    Err(WeightingError::InvalidInput(_))
+                ),
+                "{method} accepted {bad}"
+            );
+        }
+    }
+    let jj = array![[0.1, 3.0, -2.0], [1e-3, 7.0, 0.5]];
+    let mut g_ok = jj.dot(&jj.t());
+    g_ok[[0, 1]] *= 1.0 + 1e-12;
+    assert!(
+        m.aggregate(&StepInput::new(l.view()).with_gramian(g_ok.view()))
+            .is_ok()
+    );
     // Jacobian-level methods need J, not G.
     let mut gd = build(r#"{"method":"graddrop"}"#, 2);
     let g = gram(&j);
@@ -193,6 +219,7 @@ fn invalid_hyperparameters_are_errors() {
         r#"{"method":"graddrop","leak":2.0}"#,
         r#"{"method":"famo","w_lr":0.0}"#,
         r#"{"method":"uncertainty","optimizer":{"lr":-1.0}}"#,
+        r#"{"method":"uncertainty","init":-1000.0}"#,
         r#"{"method":"fixed","weights":[1.0]}"#,
         r#"{"method":"fixed","weights":[1.0,-2.0,1.0]}"#,
         r#"{"method":"mgda","max_iters":0}"#,
@@ -399,4 +426,16 @@ fn monitor_reports_cosines_and_conflicts() {
     assert!((mw[0].unwrap() - out.weights[0]).abs() < 1e-15);
     mon.reset();
     assert_eq!(mon.steps(), 0);
+    // huge gradients: the same cosines and conflicts, norms scaled (no overflowing Gramian)
+    let big = &j * 1e160;
+    let input = StepInput::new(l.view()).with_jacobian(big.view());
+    let out = m.aggregate(&input).unwrap();
+    let s = StepStats::new(&input, &out).unwrap();
+    assert_eq!(s.conflict_ratio, Some(1.0));
+    let n0 = s.gradient_norms.as_ref().unwrap()[0];
+    assert!((n0 / (18f64.sqrt() * 1e160) - 1.0).abs() < 1e-12, "{n0}");
+    // a Gramian of another size than the step's tasks is an error, not stats of other tasks
+    let g3 = gram(&three);
+    let wrong = StepInput::new(l.view()).with_gramian(g3.view());
+    assert!(StepStats::new(&wrong, &out).is_err());
 }

@@ -98,6 +98,21 @@ fn dwa_favours_the_task_whose_loss_decreases_slowest() {
 }
 
 #[test]
+fn dwa_at_a_tiny_temperature_is_the_argmax() {
+    // r / T overflows for T = 1e-310: the limit puts all the weight (k = 2) on the task whose
+    // loss decreased slowest, as T = 1e-3 already does
+    for t in [1e-3, 1e-310] {
+        let mut m = build(&format!(r#"{{"method":"dwa","temperature":{t:e}}}"#), 2);
+        losses_only(m.as_mut(), &array![1.0, 1.0]);
+        m.end_epoch();
+        losses_only(m.as_mut(), &array![1.0, 0.5]);
+        m.end_epoch();
+        let w = losses_only(m.as_mut(), &array![1.0, 0.5]);
+        assert_close(&w, &[2.0, 0.0], 1e-12, "argmax");
+    }
+}
+
+#[test]
 fn uncertainty_log_variances_converge_to_log_losses() {
     let mut m = Uncertainty::new(
         3,

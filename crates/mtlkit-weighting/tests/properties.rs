@@ -403,6 +403,18 @@ fn gradvac_reaches_the_similarity_target() {
 }
 
 #[test]
+fn gradvac_gives_a_zero_gradient_no_weight() {
+    // step 1 raises the similarity target (cos 0.707 between the tasks); at step 2 task 1's
+    // gradient is zero: no direction to align, so its weight stays 1 (not ~1e8 from the
+    // reference's 1e-8 guard), and task 0 keeps its own gradient
+    let mut m = build(r#"{"method":"gradvac","beta":0.5}"#, 2);
+    run_j(m.as_mut(), &array![[1.0, 0.0], [1.0, 1.0]]);
+    let (out, d) = run_j(m.as_mut(), &array![[1.0, 0.0], [0.0, 0.0]]);
+    assert_close(&out.weights, &[1.0, 1.0], 1e-12, "zero gradient");
+    assert_close(&d, &[1.0, 0.0], 1e-12, "direction");
+}
+
+#[test]
 fn permutation_of_tasks_permutes_the_weights() {
     let methods = [
         r#"{"method":"mean"}"#,

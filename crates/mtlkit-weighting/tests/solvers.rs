@@ -122,6 +122,24 @@ fn frank_wolfe_matches_exact_for_two_tasks_and_approaches_it_otherwise() {
     }
 }
 
+#[test]
+fn frank_wolfe_reports_convergence_at_a_vertex() {
+    // one task, identical gradients, one gradient dominating (its vertex is the solution):
+    // every step is γ = 1, never below epsilon; the solution is reached and reported so
+    for (g, want) in [
+        (array![[2.0]], array![1.0]),
+        (array![[1.0, 1.0], [1.0, 1.0]], array![0.0, 1.0]),
+        (array![[1.0, 1.0], [1.0, 9.0]], array![1.0, 0.0]),
+    ] {
+        for eps in [1e-3, 0.0] {
+            let (a, rep) = frank_wolfe_min_norm(g.view(), eps, 250).unwrap();
+            assert!(rep.converged && rep.residual <= 1e-12, "{g} {rep:?}");
+            let f = a.dot(&g.dot(&a));
+            assert!((f - want.dot(&g.dot(&want))).abs() < 1e-12, "{g}: {a}");
+        }
+    }
+}
+
 fn qp_check(g: &Array2<f64>, u: &Array1<f64>, v: &Array1<f64>, tol: f64, what: &str) {
     let gv = g.dot(v);
     let scale = g.diag().iter().fold(0.0_f64, |m, &x| m.max(x))
@@ -167,6 +185,39 @@ fn dual_cone_qp_is_a_projection() {
     let u = array![0.3, 0.7];
     let (v, _) = dual_cone_qp(g.view(), u.view(), 1e-12, 100).unwrap();
     assert_close(&v, &[0.3, 0.7], 1e-14, "fixed point");
+}
+
+#[test]
+fn jacobi_eigendecomposition_at_extreme_scales() {
+    // the same matrix times 1e-200 or 1e200: eigenvalues scale with it, vectors do not (the
+    // Frobenius norm of the unscaled matrix under- or overflows)
+    let a = array![[2.0, 1.0, 0.5], [1.0, 3.0, 0.7], [0.5, 0.7, 4.0]];
+    let base = sym_eig(a.view()).unwrap();
+    for scale in [1e-200, 1e-300, 1e200, 1e300] {
+        let e = sym_eig((&a * scale).view()).unwrap();
+        assert!(e.report.converged);
+        for k in 0..3 {
+            let rel = (e.values[k] / scale - base.values[k]).abs() / base.values[k];
+            assert!(
+                rel < 1e-13,
+                "scale {scale}: {} vs {}",
+                e.values[k],
+                base.values[k]
+            );
+            let dot: f64 = (0..3)
+                .map(|i| e.vectors[[i, k]] * base.vectors[[i, k]])
+                .sum();
+            assert!((dot.abs() - 1.0).abs() < 1e-12, "scale {scale}");
+        }
+        let (p, _) = pinv_sym((&a * scale).view()).unwrap();
+        let id = p.dot(&(&a * scale));
+        for i in 0..3 {
+            for j in 0..3 {
+                let want = if i == j { 1.0 } else { 0.0 };
+                assert!((id[[i, j]] - want).abs() < 1e-12, "scale {scale}");
+            }
+        }
+    }
 }
 
 #[test]

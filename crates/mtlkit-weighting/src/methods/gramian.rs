@@ -384,6 +384,10 @@ impl GradVac {
     }
 }
 
+/// Gradient norms (of the unit-scaled Gramian: relative to the largest task gradient) at or
+/// below this are zero for [`GradVac`].
+const ZERO_NORM: f64 = 1e-12;
+
 impl Weighting for GradVac {
     basics!("gradvac", Need::Gramian);
     fn aggregate(&mut self, input: &StepInput<'_>) -> Result<Aggregation> {
@@ -404,6 +408,12 @@ impl Weighting for GradVac {
                 let gw = matvec(g.view(), w.view());
                 let pc_norm = w.dot(&gw).max(0.0).sqrt();
                 let gj_norm = g[[j, j]].max(0.0).sqrt();
+                if gj_norm <= ZERO_NORM || pc_norm <= ZERO_NORM {
+                    // a zero gradient has no direction to align with: no weight for it (the
+                    // reference's `/(‖g_j‖ s_t + 1e-8)` gives it about 1e8, which `Jᵀλ` hides
+                    // but a task's own parameters would not), and no similarity to track
+                    continue;
+                }
                 let phi = (gw[j] / (pc_norm * gj_norm + EPS)).clamp(-1.0, 1.0);
                 let idx = p.tasks[i] * n + p.tasks[j];
                 let target = self.st.targets[idx];

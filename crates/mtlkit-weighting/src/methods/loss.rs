@@ -244,13 +244,8 @@ impl Uncertainty {
     /// Validates the optimizer and the initial value.
     pub fn new(num_tasks: usize, config: UncertaintyConfig) -> Result<Self> {
         config.optimizer.validate()?;
-        if !config.init.is_finite() {
-            return Err(WeightingError::InvalidParameter {
-                name: "init",
-                value: format!("{}", config.init),
-                reason: "must be finite",
-            });
-        }
+        // the range `s_t` is clamped to after each step: weights `e^{-s_t}/2` stay finite
+        crate::error::check_range("init", config.init, -40.0, 40.0)?;
         Ok(Self {
             num_tasks,
             st: UncertaintyState {
@@ -293,6 +288,9 @@ impl Weighting for Uncertainty {
         let st: UncertaintyState = load_state(self.name(), self.num_tasks, state)?;
         if st.s.len() != self.num_tasks || !st.adam.len_ok(self.num_tasks) {
             return Err(bad_len(self.name()));
+        }
+        for &v in &st.s {
+            crate::error::check_range("state s", v, -40.0, 40.0)?;
         }
         self.st = st;
         Ok(())
@@ -375,7 +373,10 @@ impl Weighting for Dwa {
             .collect();
         let w = match ratios {
             Some(r) => {
-                let z: Vec<f64> = r.iter().map(|x| x / self.temperature).collect();
+                // shifted by the largest ratio before the division: a tiny temperature gives
+                // the argmax (0 and −∞ scores), not overflowing ones
+                let top = r.iter().fold(f64::NEG_INFINITY, |a, &b| a.max(b));
+                let z: Vec<f64> = r.iter().map(|x| (x - top) / self.temperature).collect();
                 Array1::from_iter(softmax(&z).into_iter().map(|s| k as f64 * s))
             }
             None => Array1::ones(k),
@@ -910,6 +911,9 @@ impl Weighting for ImtlL {
         let st: UncertaintyState = load_state(self.name(), self.num_tasks, state)?;
         if st.s.len() != self.num_tasks || !st.adam.len_ok(self.num_tasks) {
             return Err(bad_len(self.name()));
+        }
+        for &v in &st.s {
+            crate::error::check_range("state s", v, -40.0, 40.0)?;
         }
         self.st = st;
         Ok(())
