@@ -257,6 +257,41 @@ pub struct Report {
     pub tasks: Vec<TaskReport>,
     /// Summary.
     pub summary: Summary,
+    /// Iterative fits behind the report (Lasso and structured refits, affinity models).
+    #[serde(default)]
+    pub fits: usize,
+    /// Of those, the fits that stopped at `max_iter` before their tolerance: non-zero means
+    /// the gains may be off (a warning is logged too; raise `max_iter` or `tol`).
+    #[serde(default)]
+    pub unconverged_fits: usize,
+}
+
+/// Counts of the report's iterative fits (the Lasso and structured refits, the affinity
+/// models) and of those that stopped before their tolerance.
+#[derive(Debug, Default)]
+struct Tally {
+    fits: std::cell::Cell<usize>,
+    unconverged: std::cell::Cell<usize>,
+}
+
+impl Tally {
+    fn fit(&self, converged: bool) {
+        self.fits.set(self.fits.get() + 1);
+        if !converged {
+            self.unconverged.set(self.unconverged.get() + 1);
+        }
+    }
+
+    /// A warning when any fit did not converge (`what` was computed from them).
+    fn warn(&self, what: &str) {
+        let (bad, all) = (self.unconverged.get(), self.fits.get());
+        if bad > 0 {
+            log::warn!(
+                "{what}: {bad} of {all} fits stopped before their tolerance (raise max_iter or \
+                 tol); their results may be off"
+            );
+        }
+    }
 }
 
 /// The labelled rows of each task (NaN targets dropped).
@@ -438,7 +473,7 @@ fn r2(y: &Array1<f64>, p: &Array1<f64>) -> f64 {
 
 /// Single-task models, one per task, each with its `α` chosen by inner CV within the task:
 /// returns the models and the chosen `α`s.
-fn fit_single(tasks: &Tasks, p: &ReportParams) -> Result<(Linear, Vec<f64>)> {
+fn fit_single(tasks: &Tasks, p: &ReportParams, tally: &Tally) -> Result<(Linear, Vec<f64>)> {
     let nt = tasks.n_tasks();
     let d = tasks.x[0].ncols();
     let mut coef = Array2::<f64>::zeros((d, nt));
@@ -472,7 +507,7 @@ fn fit_single(tasks: &Tasks, p: &ReportParams) -> Result<(Linear, Vec<f64>)> {
             }
             ModelFamily::L21 => {
                 let one = tasks.select(&[t]).dataset()?;
-                let cv = lasso_cv(&one, p)?;
+                let cv = lasso_cv(&one, p, tally)?;
                 coef.column_mut(t).assign(&cv.0.coef.column(0));
                 intercept[t] = cv.0.intercept[0];
                 chosen.push(cv.1);
@@ -482,7 +517,7 @@ fn fit_single(tasks: &Tasks, p: &ReportParams) -> Result<(Linear, Vec<f64>)> {
     Ok((Linear { coef, intercept }, chosen))
 }
 
-fn lasso_cv(data: &MultiTaskDataset, p: &ReportParams) -> Result<(Linear, f64)> {
+fn lasso_cv(data: &MultiTaskDataset, p: &ReportParams, tally: &Tally) -> Result<(Linear, f64)> {
     let base = MultiTaskLasso::new(1.0)
         .tol(p.tol.max(1e-8))
         .max_iter(p.max_iter)
@@ -494,6 +529,7 @@ fn lasso_cv(data: &MultiTaskDataset, p: &ReportParams) -> Result<(Linear, f64)> 
             shuffle: Some(p.seed ^ 0x5eed),
         })
         .fit(data)?;
+    tally.fit(cv.model.info().converged);
     Ok((
         Linear {
             coef: cv.model.coef().to_owned(),
@@ -504,7 +540,7 @@ fn lasso_cv(data: &MultiTaskDataset, p: &ReportParams) -> Result<(Linear, f64)> 
 }
 
 /// The family's multi-task model on `tasks`, regularisation by inner CV within tasks.
-fn fit_multi(tasks: &Tasks, p: &ReportParams) -> Result<Linear> {
+fn fit_multi(tasks: &Tasks, p: &ReportParams, tally: &Tally) -> Result<Linear> {
     let data = tasks.dataset()?;
     match p.family {
         ModelFamily::MeanRegularized => {
@@ -517,6 +553,7 @@ fn fit_multi(tasks: &Tasks, p: &ReportParams) -> Result<Linear> {
                 params.max_iter = p.max_iter;
                 let cv =
                     params.cross_validate(&data, &scales, p.inner_folds, Some(p.seed ^ 0x5eed))?;
+                tally.fit(cv.model.info.converged);
                 let score = cv.scores.mean_axis(Axis(1)).map_or(f64::INFINITY, |m| {
                     m.iter().copied().fold(f64::INFINITY, f64::min)
                 });
@@ -536,7 +573,7 @@ fn fit_multi(tasks: &Tasks, p: &ReportParams) -> Result<Linear> {
                 expected: "at least one ratio",
             })
         }
-        ModelFamily::L21 => Ok(lasso_cv(&data, p)?.0),
+        ModelFamily::L21 => Ok(lasso_cv(&data, p, tally)?.0),
     }
 }
 
@@ -547,6 +584,7 @@ fn affinity_of(
     single: &Linear,
     alphas: &[f64],
     p: &ReportParams,
+    tally: &Tally,
 ) -> Result<TaskAffinity> {
     if let Some(a) = &p.fixed_affinity {
         return a.reorder(&tasks.names);
@@ -563,12 +601,14 @@ fn affinity_of(
             let mut m = Mtrl::new(alpha, alpha);
             m.inner.tol = p.tol;
             let fit = m.fit(&tasks.dataset()?)?;
+            tally.fit(fit.converged);
             covariance_correlation("mtrl-correlation", fit.covariance.view(), names)
         }
         AffinityMethod::Clustered => {
             let mut m = ClusteredMtl::new(alpha, alpha, k);
             m.inner.tol = p.tol;
             let fit = m.fit(&tasks.dataset()?)?;
+            tally.fit(fit.converged);
             covariance_correlation("clustered-mtl", fit.covariance.view(), names)
         }
         AffinityMethod::GoMtl => {
@@ -577,6 +617,7 @@ fn affinity_of(
             m.inner.tol = p.tol;
             m.max_outer = 500;
             let fit = m.fit(&tasks.dataset()?)?;
+            tally.fit(fit.converged);
             basis_usage(fit.codes.view(), names)
         }
     }
@@ -655,8 +696,11 @@ pub fn fit_affinity(data: &MultiTaskDataset, p: &ReportParams) -> Result<TaskAff
     check_params(p, &tasks)?;
     let (m, s) = tasks.scaler();
     let st = tasks.standardized(&m, &s);
-    let (single, alphas) = fit_single(&st, p)?;
-    affinity_of(&st, &single, &alphas, p)
+    let tally = Tally::default();
+    let (single, alphas) = fit_single(&st, p, &tally)?;
+    let affinity = affinity_of(&st, &single, &alphas, p, &tally)?;
+    tally.warn("the affinity");
+    Ok(affinity)
 }
 
 /// The negative-transfer report of `data` (regression tasks; see the module docs).
@@ -688,8 +732,9 @@ pub fn negative_transfer_report(data: &MultiTaskDataset, p: &ReportParams) -> Re
     // the affinity and grouping of all the data
     let (m, s) = tasks.scaler();
     let all = tasks.standardized(&m, &s);
-    let (single_all, alphas_all) = fit_single(&all, p)?;
-    let affinity = affinity_of(&all, &single_all, &alphas_all, p)?;
+    let tally = Tally::default();
+    let (single_all, alphas_all) = fit_single(&all, p, &tally)?;
+    let affinity = affinity_of(&all, &single_all, &alphas_all, p, &tally)?;
     let grouping = p
         .n_groups
         .map(|k| group_tasks(&affinity, k, p.grouping))
@@ -717,11 +762,11 @@ pub fn negative_transfer_report(data: &MultiTaskDataset, p: &ReportParams) -> Re
         let (train, test) = (tasks.rows(&train_rows), tasks.rows(&test_rows));
         let (m, s) = train.scaler();
         let (train, test) = (train.standardized(&m, &s), test.standardized(&m, &s));
-        let (single, alphas) = fit_single(&train, p)?;
-        let pooled = fit_multi(&train, p)?;
+        let (single, alphas) = fit_single(&train, p, &tally)?;
+        let pooled = fit_multi(&train, p, &tally)?;
         let mut grouped_pred: Option<Vec<Array1<f64>>> = None;
         if let Some(k) = p.n_groups {
-            let aff = affinity_of(&train, &single, &alphas, p)?;
+            let aff = affinity_of(&train, &single, &alphas, p, &tally)?;
             let g = group_tasks(&aff, k, p.grouping)?;
             if let Some(full) = &grouping {
                 fold_ari.push(adjusted_rand_index(&g.labels, &full.labels)?);
@@ -732,7 +777,7 @@ pub fn negative_transfer_report(data: &MultiTaskDataset, p: &ReportParams) -> Re
                 if members.len() < 2 {
                     continue;
                 }
-                let model = fit_multi(&train.select(members), p)?;
+                let model = fit_multi(&train.select(members), p, &tally)?;
                 for (i, &t) in members.iter().enumerate() {
                     pred[t] = model.predict(i, &test.x[t]);
                 }
@@ -811,7 +856,10 @@ pub fn negative_transfer_report(data: &MultiTaskDataset, p: &ReportParams) -> Re
                 .map(|_| over_tasks(&|r| r.grouped.as_ref().map(|g| g.r2)).0),
         ),
     };
+    tally.warn("the negative-transfer report");
     Ok(Report {
+        fits: tally.fits.get(),
+        unconverged_fits: tally.unconverged.get(),
         params: p.clone(),
         flag_rule: "hurt when the mean over folds of R2(multi-task) - R2(single-task) is \
                     negative and its size exceeds twice its standard error"

@@ -230,3 +230,35 @@ fn covariances_and_weights_at_any_scale() -> Result<(), RelateError> {
     }
     Ok(())
 }
+
+#[test]
+fn the_report_counts_fits_that_stopped_early() -> Result<(), RelateError> {
+    let cfg = PlantedGroups {
+        n_groups: 2,
+        tasks_per_group: 2,
+        n_samples: 30,
+        ..Default::default()
+    };
+    let (data, _, _) = planted_groups(&cfg, 1)?;
+    let base = ReportParams {
+        n_groups: Some(2),
+        n_folds: 3,
+        ..Default::default()
+    };
+    let ok = negative_transfer_report(&data, &base)?;
+    assert!(ok.fits > 0);
+    assert_eq!(ok.unconverged_fits, 0);
+    // one iteration and an unreachable tolerance: every iterative fit stops early, and the
+    // report says so instead of looking normal
+    let starved = negative_transfer_report(
+        &data,
+        &ReportParams {
+            tol: 1e-30,
+            max_iter: 1,
+            ..base
+        },
+    )?;
+    assert!(starved.unconverged_fits > 0);
+    assert!(starved.unconverged_fits <= starved.fits);
+    Ok(())
+}
