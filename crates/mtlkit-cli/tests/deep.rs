@@ -234,6 +234,16 @@ fn bad_configurations_are_one_line_errors() {
     assert!(String::from_utf8_lossy(&o.stderr).contains("bad.safetensors"));
 }
 
+/// [`CONFIG`] with a hard-sharing model, `epochs` epochs, one seed and no single-task runs.
+fn one_seed_config(epochs: usize) -> String {
+    CONFIG
+        .replace("ARCH", "hard-sharing")
+        .replace("EXTRA", "")
+        .replace("epochs = 8", &format!("epochs = {epochs}"))
+        .replace("seeds = [0, 1]", "seeds = [0]")
+        .replace("single_task = true", "single_task = false")
+}
+
 #[test]
 fn a_run_folder_is_not_resumed_on_other_data() {
     // the checkpoints of a finished run in `out`; the same configuration on other training
@@ -242,12 +252,7 @@ fn a_run_folder_is_not_resumed_on_other_data() {
     write_table(&dir.path().join("train.csv"), 60, 1);
     write_table(&dir.path().join("other.csv"), 60, 3);
     write_table(&dir.path().join("test.csv"), 20, 2);
-    let base = CONFIG
-        .replace("ARCH", "hard-sharing")
-        .replace("EXTRA", "")
-        .replace("epochs = 8", "epochs = 2")
-        .replace("seeds = [0, 1]", "seeds = [0]")
-        .replace("single_task = true", "single_task = false");
+    let base = one_seed_config(2);
     let (c1, c2) = (dir.path().join("c1.toml"), dir.path().join("c2.toml"));
     std::fs::write(&c1, &base).unwrap();
     std::fs::write(
@@ -431,12 +436,7 @@ fn inputs_beyond_f32_and_tiny_evaluation_sets_are_reported() {
     let dir = tempfile::tempdir().unwrap();
     write_table(&dir.path().join("train.csv"), 60, 1);
     write_table(&dir.path().join("test.csv"), 20, 2);
-    let base = CONFIG
-        .replace("ARCH", "hard-sharing")
-        .replace("EXTRA", "")
-        .replace("epochs = 8", "epochs = 1")
-        .replace("seeds = [0, 1]", "seeds = [0]")
-        .replace("single_task = true", "single_task = false");
+    let base = one_seed_config(1);
     let cfg = dir.path().join("c.toml");
     std::fs::write(&cfg, &base).unwrap();
     let train = |out: &str| {

@@ -226,19 +226,22 @@ fn check_coef(coef: ArrayView2<'_, f64>) -> Result<()> {
     if coef.nrows() == 0 {
         return Err(mtlkit_core::Error::NoFeatures.into());
     }
-    for ((row, col), &value) in coef.indexed_iter() {
-        if !value.is_finite() {
-            return Err(mtlkit_core::Error::NonFinite {
-                array: "coef",
-                task: None,
-                row,
-                col,
-                value,
-            }
-            .into());
+    all_finite("coef", coef)
+}
+
+/// [`mtlkit_core::Error::NonFinite`] at the first NaN or infinite entry of `a` (named `array`).
+fn all_finite(array: &'static str, a: ArrayView2<'_, f64>) -> Result<()> {
+    match a.indexed_iter().find(|(_, v)| !v.is_finite()) {
+        Some(((row, col), &value)) => Err(mtlkit_core::Error::NonFinite {
+            array,
+            task: None,
+            row,
+            col,
+            value,
         }
+        .into()),
+        None => Ok(()),
     }
-    Ok(())
 }
 
 /// Cosine similarity of the columns of `v` (`m × T`); a zero column has affinity 0 with every
@@ -336,18 +339,7 @@ pub fn covariance_correlation(
             found: cov.ncols(),
         });
     }
-    for ((row, col), &value) in cov.indexed_iter() {
-        if !value.is_finite() {
-            return Err(mtlkit_core::Error::NonFinite {
-                array: "covariance",
-                task: None,
-                row,
-                col,
-                value,
-            }
-            .into());
-        }
-    }
+    all_finite("covariance", cov)?;
     if let Some(t) = (0..n).find(|&t| cov[[t, t]] < 0.0) {
         return Err(RelateError::InvalidSetting {
             name: "covariance",
