@@ -400,7 +400,7 @@ fn run_one<M: MultiTaskModel>(
             i = 0;
             plan = tr.epoch_plan(epoch, cfg.seed, cfg.batch_size, &cfg.sampling);
         }
-        let batch = tr.batch(&plan[i]);
+        let batch = tr.batch(&plan[i]).expect("a batch of the plan");
         i += 1;
         let rows: Vec<Option<Range<usize>>> = batch
             .tasks

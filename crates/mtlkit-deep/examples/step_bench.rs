@@ -151,7 +151,9 @@ fn main() {
     let mut rows = Vec::new();
     for (label, arch, d_in, t, kind) in cases {
         let ds = data(256, d_in, t, kind);
-        let batch = ds.batch(&BatchIndex::Shared((0..256).collect()));
+        let batch = ds
+            .batch(&BatchIndex::Shared((0..256).collect()))
+            .expect("rows of the data");
         let base = seeded(&device, 0, |d| arch.build(d_in, &vec![1; t], d));
         // every mode keeps its own model, optimizer and method; the modes take turns, one step
         // each per round (after 5 warm-up rounds), so drifts of the machine hit all alike

@@ -413,11 +413,60 @@ impl DeepDataset {
             va.push(v);
             tr.push(t);
         }
-        Ok((self.select(&tr)?, self.select(&va)?))
+        let part = |rows: &[Vec<usize>], which: &str| {
+            self.select(rows).map_err(|e| match e {
+                DeepError::Data(mtlkit_core::Error::NoLabels { task }) => config_err(format!(
+                    "the {which} part of the split has no label of task '{task}' (it has too \
+                     few labelled rows to split: give a validation table or label more rows)"
+                )),
+                other => other,
+            })
+        };
+        Ok((part(&tr, "training")?, part(&va, "validation")?))
     }
 
     /// The batch of the given rows (see [`BatchIndex`]).
-    pub fn batch(&self, index: &BatchIndex) -> Batch {
+    ///
+    /// # Errors
+    /// An index of the other layout, a per-task index without one row list per task, or a
+    /// row beyond its task's rows.
+    pub fn batch(&self, index: &BatchIndex) -> Result<Batch> {
+        let beyond = |rows: &[usize], n: usize, task: Option<usize>| -> Result<()> {
+            match rows.iter().find(|&&i| i >= n) {
+                Some(&i) => Err(config_err(format!(
+                    "batch row {i} is beyond the {n} rows{}",
+                    task.map(|t| format!(" of task {t}")).unwrap_or_default()
+                ))),
+                None => Ok(()),
+            }
+        };
+        match (&self.layout, index) {
+            (DeepLayout::Shared { x, .. }, BatchIndex::Shared(rows)) => {
+                beyond(rows, x.nrows(), None)?
+            }
+            (DeepLayout::PerTask { tasks }, BatchIndex::PerTask(per)) => {
+                if per.len() != tasks.len() {
+                    return Err(config_err(format!(
+                        "a per-task batch index with {} row lists for {} tasks",
+                        per.len(),
+                        tasks.len()
+                    )));
+                }
+                for (t, ((xt, _), rows)) in tasks.iter().zip(per).enumerate() {
+                    beyond(rows, xt.nrows(), Some(t))?;
+                }
+            }
+            _ => {
+                return Err(config_err(
+                    "the batch index is of the other layout (shared vs per task) than the data",
+                ));
+            }
+        }
+        Ok(self.batch_of(index))
+    }
+
+    /// [`batch`](Self::batch) of an index known to fit.
+    fn batch_of(&self, index: &BatchIndex) -> Batch {
         match (&self.layout, index) {
             (DeepLayout::Shared { x, targets }, BatchIndex::Shared(rows)) => {
                 let tasks = targets
@@ -469,7 +518,7 @@ impl DeepDataset {
 
     /// The whole dataset as one batch (evaluation).
     pub fn full_batch(&self) -> Batch {
-        self.batch(&self.full_index())
+        self.batch_of(&self.full_index())
     }
 
     /// Every row, in order.
@@ -532,6 +581,27 @@ fn check_targets(t: &Targets, spec: &TaskSpec, n: usize) -> Result<()> {
             spec.name,
             spec.kind.target_dim()
         )));
+    }
+    // the mask is 0 (missing) or 1 (labelled); a missing entry's value must still be finite
+    // (a masked loss multiplies it by 0, and NaN · 0 is NaN)
+    for ((i, j), &m) in t.mask.indexed_iter() {
+        if m != 0.0 && m != 1.0 {
+            return Err(DeepError::BadTarget {
+                task: spec.name.clone(),
+                row: i,
+                message: format!("mask value {m} in column {j} (it must be 0 or 1)"),
+            });
+        }
+        if m == 0.0 && !t.y[[i, j]].is_finite() {
+            return Err(DeepError::BadTarget {
+                task: spec.name.clone(),
+                row: i,
+                message: format!(
+                    "non-finite value {} under a 0 mask in column {j} (missing entries hold 0)",
+                    t.y[[i, j]]
+                ),
+            });
+        }
     }
     for ((i, j), &v) in t.y.indexed_iter() {
         if t.mask[[i, j]] > 0.0 {
@@ -635,16 +705,26 @@ impl Sampling {
             Self::Proportional => 1.0,
             Self::Uniform => f64::INFINITY,
         };
-        let w: Array1<f64> = sizes
+        if tau.is_infinite() {
+            return Array1::from_elem(sizes.len(), 1.0 / sizes.len().max(1) as f64);
+        }
+        // n^{1/τ} normalised in log space: a small τ (n^{1/τ} beyond f64) goes to the largest
+        // tasks, not to NaN; an empty task gets probability 0
+        let logs: Vec<f64> = sizes
             .iter()
             .map(|&n| {
-                if tau.is_infinite() {
-                    1.0
+                if n == 0 {
+                    f64::NEG_INFINITY
                 } else {
-                    (n as f64).powf(1.0 / tau)
+                    (n as f64).ln() / tau
                 }
             })
             .collect();
+        let top = logs.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+        if top == f64::NEG_INFINITY {
+            return Array1::from_elem(sizes.len(), 1.0 / sizes.len().max(1) as f64);
+        }
+        let w: Array1<f64> = logs.iter().map(|&l| (l - top).exp()).collect();
         let s = w.sum();
         w / s
     }

@@ -8,7 +8,7 @@
 use std::collections::HashMap;
 use std::path::PathBuf;
 
-use ndarray::{Array1, Array2, Axis};
+use ndarray::{Array1, Array2};
 use serde::{Deserialize, Serialize};
 
 use crate::data::{DeepDataset, Targets};
@@ -232,7 +232,45 @@ impl ExperimentConfig {
     /// Unknown columns, missing values in inputs, labels that do not fit their task, tasks
     /// without labels, a task column that names no configured task.
     pub fn dataset(&self, table: &TableData) -> Result<(DeepDataset, Vec<String>)> {
+        check_table(table)?;
         let feats = self.feature_columns(table)?;
+        self.dataset_of(table, feats)
+    }
+
+    /// Build the dataset of another table of the same experiment (validation, test) with the
+    /// inputs `features` of the training table, looked up by name: a table that orders its
+    /// columns differently, or has more of them, gives the same inputs in the same order.
+    ///
+    /// # Errors
+    /// As [`dataset`](Self::dataset), and an input column missing from `table`.
+    pub fn dataset_like(
+        &self,
+        table: &TableData,
+        features: &[String],
+    ) -> Result<(DeepDataset, Vec<String>)> {
+        check_table(table)?;
+        // (the task and excluded columns are checked as for the training table)
+        self.feature_columns(table)?;
+        let feats = features
+            .iter()
+            .map(|name| {
+                table.columns.iter().position(|c| c == name).ok_or_else(|| {
+                    config_err(format!(
+                        "input column '{name}' of the training table is missing from this table \
+                         (columns: {})",
+                        table.columns.join(", ")
+                    ))
+                })
+            })
+            .collect::<Result<Vec<usize>>>()?;
+        self.dataset_of(table, feats)
+    }
+
+    fn dataset_of(
+        &self,
+        table: &TableData,
+        feats: Vec<usize>,
+    ) -> Result<(DeepDataset, Vec<String>)> {
         if feats.is_empty() {
             return Err(config_err("no input columns left"));
         }
@@ -397,12 +435,14 @@ fn prepare(
     seed: u64,
 ) -> Result<Prepared> {
     let (full, names) = cfg.dataset(train_t)?;
+    // the other tables' inputs by the training table's names (their own column order may
+    // differ)
     let (mut tr, mut va) = match valid_t {
-        Some(v) => (full, cfg.dataset(v)?.0),
+        Some(v) => (full, cfg.dataset_like(v, &names)?.0),
         None => full.split(cfg.data.validation_fraction, seed)?,
     };
     let mut te = match test_t {
-        Some(t) => Some(cfg.dataset(t)?.0),
+        Some(t) => Some(cfg.dataset_like(t, &names)?.0),
         None => None,
     };
     for (set, ds) in [("validation", Some(&va)), ("test", te.as_ref())] {
@@ -729,9 +769,30 @@ fn truncate(s: &str, n: usize) -> String {
     s.chars().take(n).collect()
 }
 
-/// Column-wise helper for callers building [`TableData`] from `(header, values)`.
+/// A table whose parts agree: one name per value column, one key per row.
+fn check_table(table: &TableData) -> Result<()> {
+    if table.columns.len() != table.values.ncols() {
+        return Err(config_err(format!(
+            "the table has {} column names for {} value columns",
+            table.columns.len(),
+            table.values.ncols()
+        )));
+    }
+    if let Some(keys) = &table.keys
+        && keys.len() != table.values.nrows()
+    {
+        return Err(config_err(format!(
+            "the table has {} task keys for {} rows",
+            keys.len(),
+            table.values.nrows()
+        )));
+    }
+    Ok(())
+}
+
+/// Column-wise helper for callers building [`TableData`] from `(header, values)` (a mismatch
+/// of names, columns or keys is reported when the table is used).
 pub fn table(columns: Vec<String>, values: Array2<f64>, keys: Option<Vec<String>>) -> TableData {
-    debug_assert_eq!(columns.len(), values.len_of(Axis(1)));
     TableData {
         columns,
         values,

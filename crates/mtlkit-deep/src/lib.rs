@@ -38,7 +38,9 @@ pub use eval::{Metric, delta_m, delta_p, mean_rank, task_metrics};
 pub use model::{ArchConfig, DeepModel};
 pub use nn::{ConvConfig, ConvNet, Encoder, Mlp, Tower};
 pub use task::{LossKind, TaskKind, TaskSpec};
-pub use trainer::{Evaluation, RunFiles, TrainOutcome, TrainerConfig, evaluate, predict, train};
+pub use trainer::{
+    Evaluation, RunFiles, TrainOutcome, TrainerConfig, check_model_fits, evaluate, predict, train,
+};
 
 /// Build a model from a seed, reproducibly: burn's random generator is process-global and
 /// parameters draw their initial values lazily, so `build` runs under a global lock right after

@@ -158,7 +158,7 @@ fn f32_gramian(mut g: Array2<f64>) -> Array2<f64> {
 fn check_losses(data: &DeepDataset, ids: &[usize], lv: &[f64]) -> Result<()> {
     if let Some((k, v)) = lv.iter().enumerate().find(|(_, v)| !v.is_finite()) {
         return Err(DeepError::Training(format!(
-            "task '{}' has loss {v}: training diverged (lower the learning rate or clip gradients)",
+            "task '{}' has loss {v}: training diverged (lower the learning rate, clip gradients, or standardise the regression targets: the squared loss overflows f32 beyond about 1e19)",
             data.specs()[ids[k]].name
         )));
     }
@@ -342,6 +342,18 @@ pub fn parameter_step<M: MultiTaskModel>(
         ids.push(t);
     }
     check_losses(data, &ids, &lv)?;
+    if ids.is_empty() {
+        // no task has a label in this batch: nothing to weigh, no step (as the loss path and
+        // the representation oracle)
+        return Ok(OracleStep {
+            grads: GradientsParams::new(),
+            tasks: ids,
+            losses: lv,
+            weights: Vec::new(),
+            stats: None,
+            oracle: "parameters",
+        });
+    }
     let k = ids.len();
     let jac =
         Array2::from_shape_vec((k, p), jrows).map_err(|e| DeepError::Training(e.to_string()))?;

@@ -106,6 +106,14 @@ impl ModelMeta {
         {
             return Err(bad("the standardiser does not match the features".into()));
         }
+        if let Some(s) = &self.standardizer
+            && (s.mean.iter().any(|m| !m.is_finite())
+                || s.scale.iter().any(|v| !(v.is_finite() && *v > 0.0)))
+        {
+            return Err(bad(
+                "the standardiser needs finite means and positive finite scales".into(),
+            ));
+        }
         Ok(())
     }
 

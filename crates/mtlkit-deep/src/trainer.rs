@@ -52,10 +52,14 @@ pub struct TrainerConfig {
     /// Smallest validation improvement that resets the patience (default 0).
     pub min_delta: f64,
     /// Seed of the parameter initialisation, the batch order and random weightings (default 0).
+    /// In an experiment ([`crate::experiment`]) each run takes its seed from `run.seeds`
+    /// instead, and this field is not read.
     pub seed: u64,
     /// Task sampling for per-task data (default all tasks every step).
     pub sampling: Sampling,
-    /// Clip the gradient's global norm to this value (default none).
+    /// Clip the gradient of each parameter tensor to this norm (default none). This is burn's
+    /// per-tensor norm clipping, not a clip of the global norm over all parameters: a model
+    /// with many tensors can move further in one step than the value suggests.
     pub clip_grad_norm: Option<f64>,
     /// Write a checkpoint every this many steps (and at the end of every epoch) when a
     /// checkpoint folder is given (default 50).
@@ -326,7 +330,7 @@ pub fn evaluate_plain<M: MultiTaskModel>(
     device: &Device,
     chunk: usize,
 ) -> Result<Evaluation> {
-    let outs = predict(model, data, device, chunk);
+    let outs = predict(model, data, device, chunk)?;
     let mut losses = Vec::with_capacity(data.n_tasks());
     let mut metrics = Vec::with_capacity(data.n_tasks());
     for (t, spec) in data.specs().iter().enumerate() {
@@ -349,13 +353,59 @@ pub fn evaluate_plain<M: MultiTaskModel>(
     Ok(Evaluation { losses, metrics })
 }
 
+/// Whether `model` fits `data`: one head per task, taking `data`'s input features, each head
+/// as wide as its task's output (`kind.output_dim()`); checked on one row of zeros (a model
+/// built for another input width fails inside burn: that panic is caught and reported).
+///
+/// # Errors
+/// A [`DeepError::Config`] naming the mismatch.
+pub fn check_model_fits<M: MultiTaskModel>(
+    model: &M,
+    data: &DeepDataset,
+    device: &Device,
+) -> Result<()> {
+    let t_n = data.n_tasks();
+    if model.n_tasks() != t_n {
+        return Err(config_err(format!(
+            "the model has {} task heads, the data {t_n} tasks",
+            model.n_tasks()
+        )));
+    }
+    let d = data.n_features();
+    let probe = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        let x = Tensor::<2>::zeros([1, d], device);
+        model.forward(x, &vec![Some(0..1); t_n])
+    }));
+    let Ok(outs) = probe else {
+        return Err(config_err(format!(
+            "the model does not take the data's {d} input features (it was built for another \
+             input width)"
+        )));
+    };
+    for ((t, spec), out) in data.specs().iter().enumerate().zip(outs) {
+        let width = out.map_or(0, |o| o.dims()[1]);
+        if width != spec.kind.output_dim() {
+            return Err(config_err(format!(
+                "task {t} ('{}'): the model's head gives {width} outputs, the task needs {}",
+                spec.name,
+                spec.kind.output_dim()
+            )));
+        }
+    }
+    Ok(())
+}
+
 /// Every task's outputs on all of its rows (`rows_t × output_dim_t`).
+///
+/// # Errors
+/// A model that does not fit `data` ([`check_model_fits`]).
 pub fn predict<M: MultiTaskModel>(
     model: &M,
     data: &DeepDataset,
     device: &Device,
     chunk: usize,
-) -> Vec<Array2<f32>> {
+) -> Result<Vec<Array2<f32>>> {
+    check_model_fits(model, data, device)?;
     let t_n = data.n_tasks();
     let chunk = chunk.max(1);
     let mut outs: Vec<Vec<f32>> = vec![Vec::new(); t_n];
@@ -397,7 +447,8 @@ pub fn predict<M: MultiTaskModel>(
             }
         }
     }
-    outs.into_iter()
+    Ok(outs
+        .into_iter()
         .zip(widths)
         .enumerate()
         .map(|(t, (v, w))| {
@@ -405,7 +456,7 @@ pub fn predict<M: MultiTaskModel>(
             Array2::from_shape_vec((n, w.max(1)), v)
                 .unwrap_or_else(|_| Array2::zeros((n, w.max(1))))
         })
-        .collect()
+        .collect())
 }
 
 /// The losses of the present tasks of a batch (task ids, loss tensors).
@@ -506,12 +557,7 @@ where
         ));
     }
     let t_n = train.n_tasks();
-    if model.n_tasks() != t_n {
-        return Err(config_err(format!(
-            "the model has {} task heads, the data {t_n} tasks",
-            model.n_tasks()
-        )));
-    }
+    check_model_fits(&model.valid(), train, &device.clone().without_autodiff())?;
     let mut weighting: Box<dyn Weighting> = cfg.weighting.build(t_n, cfg.seed)?;
     let mut optim = cfg.build_optimizer();
     // what a checkpoint must match to be resumed: the trainer settings and the data (a run
@@ -597,7 +643,7 @@ where
                     affinity,
                 });
             }
-            let batch = train.batch(&plan[st.step_in_epoch]);
+            let batch = train.batch(&plan[st.step_in_epoch])?;
             let t_step = Instant::now();
             let lr = cfg
                 .schedule
@@ -659,7 +705,7 @@ where
                 let lv = scalars(&losses);
                 if let Some((k, v)) = lv.iter().enumerate().find(|(_, v)| !v.is_finite()) {
                     return Err(DeepError::Training(format!(
-                        "task '{}' has loss {v} at epoch {epoch}, step {}: training diverged (lower the learning rate or clip gradients)",
+                        "task '{}' has loss {v} at epoch {epoch}, step {}: training diverged (lower the learning rate, clip gradients, or standardise the regression targets: the squared loss overflows f32 beyond about 1e19)",
                         train.specs()[ids[k]].name,
                         st.step_in_epoch
                     )));

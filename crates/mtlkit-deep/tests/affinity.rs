@@ -61,7 +61,7 @@ fn lookahead_matches_the_gradient_inner_products_to_first_order() {
     for seed in 0..3 {
         let m = model(&data, seed);
         let rows: Vec<usize> = (0..64).map(|i| (i * 3 + seed as usize) % 200).collect();
-        let batch = data.batch(&BatchIndex::Shared(rows));
+        let batch = data.batch(&BatchIndex::Shared(rows)).expect("batch");
         // the full-parameter Gramian of the task gradients, from the parameter-level oracle
         let mut w = Method::Sum(Default::default()).build(3, 0).unwrap();
         let step = parameter_step(&m, &data, &batch, w.as_mut(), &device).unwrap();

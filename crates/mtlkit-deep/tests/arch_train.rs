@@ -79,7 +79,9 @@ fn batch_loss<M: MultiTaskModel>(
     rows: &[usize],
     device: &Device,
 ) -> Tensor<1> {
-    let batch = data.batch(&BatchIndex::Shared(rows.to_vec()));
+    let batch = data
+        .batch(&BatchIndex::Shared(rows.to_vec()))
+        .expect("batch");
     let x = tensor2(&batch.x, device);
     let rr: Vec<Option<Range<usize>>> = batch
         .tasks
@@ -343,7 +345,9 @@ fn masked_targets_do_not_touch_the_gradients() {
     );
     // a task with every label of the batch masked is left out: its tower gets no gradient
     let only_missing: Vec<usize> = (0..20).filter(|i| i % 5 == 2).collect();
-    let batch = data.batch(&BatchIndex::Shared(only_missing.clone()));
+    let batch = data
+        .batch(&BatchIndex::Shared(only_missing.clone()))
+        .expect("batch");
     assert!(batch.tasks[0].is_none());
     let loss = batch_loss(&m, &data, &only_missing, &d);
     let g = GradientsParams::from_grads(loss.backward(), &m);

@@ -137,14 +137,14 @@ fn shared_epoch_plans_are_deterministic_permutations() {
 fn batches_carry_masks_and_leave_out_unlabelled_tasks() {
     let ds = shared(30, 2);
     // rows 3 and 10 are unlabelled for "reg" (i % 7 == 3)
-    let b = ds.batch(&BatchIndex::Shared(vec![3, 10]));
+    let b = ds.batch(&BatchIndex::Shared(vec![3, 10])).expect("batch");
     assert!(
         b.tasks[0].is_none(),
         "no label of task 0 in the batch: left out"
     );
     assert!(b.tasks[1].is_some() && b.tasks[2].is_some());
     assert_eq!(b.present(), vec![1, 2]);
-    let b = ds.batch(&BatchIndex::Shared(vec![3, 4, 5]));
+    let b = ds.batch(&BatchIndex::Shared(vec![3, 4, 5])).expect("batch");
     let t0 = b.tasks[0].as_ref().unwrap();
     assert_eq!(t0.mask.column(0).to_vec(), vec![0.0, 1.0, 1.0]);
     assert_eq!(t0.y.column(0).to_vec(), vec![0.0, 4.0, 5.0]);
@@ -183,7 +183,7 @@ fn per_task_batches_stack_each_tasks_rows() {
         assert_eq!(per[0].len(), 5);
         assert_eq!(per[2].len(), 8);
         big.extend(&per[1]);
-        let batch = ds.batch(b);
+        let batch = ds.batch(b).expect("batch");
         for (t, tb) in batch.tasks.iter().enumerate() {
             let tb = tb.as_ref().unwrap();
             for (k, i) in tb.rows.clone().enumerate() {

@@ -65,7 +65,9 @@ fn flat_grads<M: Module>(m: &M, g: &GradientsParams) -> Vec<f64> {
 }
 
 fn summed_loss_grads(m: &DeepModel, data: &DeepDataset, rows: &[usize], d: &Device) -> Vec<f64> {
-    let batch = data.batch(&BatchIndex::Shared(rows.to_vec()));
+    let batch = data
+        .batch(&BatchIndex::Shared(rows.to_vec()))
+        .expect("batch");
     let x = mtlkit_deep::loss::tensor2(&batch.x, d);
     let rr: Vec<_> = batch
         .tasks
@@ -136,7 +138,9 @@ fn equal_weights_reproduce_the_summed_loss_gradient() {
     let d = cpu_device();
     let data = dataset(40, 1);
     let rows: Vec<usize> = (0..40).collect();
-    let batch = data.batch(&BatchIndex::Shared(rows.clone()));
+    let batch = data
+        .batch(&BatchIndex::Shared(rows.clone()))
+        .expect("batch");
     for arch in archs() {
         let m = seeded(&d, 3, |d| arch.build(5, &[1, 1, 1], d));
         let reference = summed_loss_grads(&m, &data, &rows, &d);

@@ -143,6 +143,12 @@ pub fn parse<R: BufRead>(reader: R, source_name: &str) -> Result<Vec<Sentence>> 
         line_no += 1;
         let line = line.map_err(|e| err(source_name, line_no, format!("cannot read: {e}")))?;
         let line = line.strip_suffix('\r').unwrap_or(&line);
+        // a UTF-8 byte-order mark before the first line (files saved by some editors)
+        let line = if line_no == 1 {
+            line.strip_prefix('\u{feff}').unwrap_or(line)
+        } else {
+            line
+        };
         if line.is_empty() {
             finish(
                 std::mem::take(&mut cur),
@@ -320,6 +326,13 @@ mod tests {
         let mut out = Vec::new();
         write(&s, &mut out).expect("writes");
         assert_eq!(String::from_utf8(out).expect("utf8"), DOC);
+    }
+
+    #[test]
+    fn a_byte_order_mark_is_skipped() {
+        let with_bom = format!("\u{feff}{DOC}");
+        let s = parse(with_bom.as_bytes(), "doc").expect("parses");
+        assert_eq!(s, parse(DOC.as_bytes(), "doc").expect("parses"));
     }
 
     fn bad(doc: &str) -> String {

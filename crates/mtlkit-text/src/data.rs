@@ -83,13 +83,39 @@ pub const ROOT: u32 = 2;
 /// Character features per word: prefixes of 1–3 characters, suffixes of 1–4, a word shape.
 pub const N_AFFIX: usize = 8;
 
-/// A string ↔ id table with reserved ids below `reserved`.
+/// A string ↔ id table with reserved ids below `reserved` (deserialised with its lookup index
+/// rebuilt: a table read back maps strings to the ids it was saved with).
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[serde(from = "TableNames")]
 pub struct Table {
     /// The strings, by id (reserved ids hold placeholder names).
     pub names: Vec<String>,
     #[serde(skip)]
     index: HashMap<String, u32>,
+}
+
+/// The serialised form of a [`Table`]: its names by id.
+#[derive(Deserialize)]
+struct TableNames {
+    names: Vec<String>,
+}
+
+impl From<TableNames> for Table {
+    fn from(t: TableNames) -> Self {
+        let index = t
+            .names
+            .iter()
+            .enumerate()
+            .map(|(i, n)| {
+                #[allow(clippy::cast_possible_truncation)]
+                (n.clone(), i as u32)
+            })
+            .collect();
+        Self {
+            names: t.names,
+            index,
+        }
+    }
 }
 
 impl Table {

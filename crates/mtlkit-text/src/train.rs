@@ -43,7 +43,8 @@ pub struct TextTrainerConfig {
     /// Early-stopping patience in epochs (default 3; `None`: every epoch runs, the best
     /// validation epoch is still the one kept).
     pub patience: Option<usize>,
-    /// Clip the gradient's global norm (default 5).
+    /// Clip the gradient of each parameter tensor to this norm (default 5; burn's per-tensor
+    /// clipping, not a clip of the global norm over all parameters).
     pub clip_grad_norm: Option<f64>,
     /// Loss-level task weighting (default `sum`).
     pub weighting: Method,
@@ -136,8 +137,52 @@ pub struct Trained {
 
 /// Train a model for `tasks` on `train`, selecting the epoch on `valid`.
 ///
+/// Encoded sentences that fit `vocab`: word, character-feature and label ids within their
+/// tables (heads within their sentence), one affix row and one label per position.
+fn check_encoded(set: &str, sents: &[Encoded], vocab: &Vocab) -> Result<()> {
+    let bad = |k: usize, what: String| {
+        Err(config_err(format!(
+            "{set} sentence {k}: {what} (was it encoded with another vocabulary?)"
+        )))
+    };
+    for (k, e) in sents.iter().enumerate() {
+        let n = e.len();
+        if e.affix.len() != n * crate::data::N_AFFIX || e.labels.len() != Task::ALL.len() {
+            return bad(k, "inconsistent lengths".into());
+        }
+        if let Some(&w) = e.words.iter().find(|&&w| w as usize >= vocab.words.len()) {
+            return bad(
+                k,
+                format!("word id {w} beyond the {} words", vocab.words.len()),
+            );
+        }
+        if let Some(&a) = e.affix.iter().find(|&&a| a as usize >= vocab.affixes.len()) {
+            return bad(
+                k,
+                format!("feature id {a} beyond the {}", vocab.affixes.len()),
+            );
+        }
+        for (ti, (labels, task)) in e.labels.iter().zip(Task::ALL).enumerate() {
+            if labels.len() != n {
+                return bad(k, format!("{} labels for {n} positions", labels.len()));
+            }
+            let limit = if task == Task::Head {
+                n
+            } else {
+                vocab.labels[ti].len()
+            };
+            if let Some(&l) = labels.iter().find(|&&l| l >= 0 && l as usize >= limit) {
+                return bad(k, format!("{} label {l} beyond {limit}", task.name()));
+            }
+        }
+    }
+    Ok(())
+}
+
 /// # Errors
-/// Invalid configuration, no training sentence with a label of the tasks, a non-finite loss.
+/// Invalid configuration, no task or a task listed twice, sentences encoded with another
+/// vocabulary, no training or validation sentence with a label of the tasks, a non-finite
+/// loss.
 #[allow(clippy::too_many_arguments)]
 pub fn train_model(
     tasks: &[Task],
@@ -151,6 +196,25 @@ pub fn train_model(
 ) -> Result<Trained> {
     tcfg.validate()?;
     mcfg.validate()?;
+    if tasks.is_empty() {
+        return Err(config_err("no task to train"));
+    }
+    if let Some(t) = tasks
+        .iter()
+        .enumerate()
+        .find_map(|(i, t)| tasks[..i].contains(t).then_some(t))
+    {
+        return Err(config_err(format!("task {} is listed twice", t.name())));
+    }
+    for (set, sents) in [("training", train), ("validation", valid)] {
+        check_encoded(set, sents, vocab)?;
+    }
+    if !valid.iter().any(|e| tasks.iter().any(|t| e.has(*t))) {
+        return Err(config_err(format!(
+            "no validation sentence has a label of {} (the model is selected on validation)",
+            names(tasks)
+        )));
+    }
     let t0 = Instant::now();
     let train: Vec<&Encoded> = train
         .iter()
@@ -334,6 +398,9 @@ pub fn metric(task: Task, pred: &[Vec<i64>], gold: &[Encoded], vocab: &Vocab) ->
                 .and_then(|i| names.get(i))
                 .map_or("O", String::as_str)
         };
+        // a gold tag unseen in training (encoded as UNK, id 1) is an entity of a type the
+        // model cannot name: a miss, not an `O` (consecutive unseen tags form one span)
+        let gold_tag = |l: i64| -> &str { if l == 1 { "I-\u{0}unseen" } else { tag(l) } };
         let (mut tp, mut np, mut ng, mut any) = (0usize, 0usize, 0usize, false);
         for (p, g) in pred.iter().zip(gold) {
             let gl = &g.labels[ti];
@@ -341,7 +408,7 @@ pub fn metric(task: Task, pred: &[Vec<i64>], gold: &[Encoded], vocab: &Vocab) ->
                 continue;
             }
             any = true;
-            let gs = spans(&gl[1..].iter().map(|&l| tag(l)).collect::<Vec<_>>());
+            let gs = spans(&gl[1..].iter().map(|&l| gold_tag(l)).collect::<Vec<_>>());
             let ps = spans(&p[1..].iter().map(|&l| tag(l)).collect::<Vec<_>>());
             np += ps.len();
             ng += gs.len();
