@@ -137,6 +137,11 @@ impl TrainerConfig {
         if self.checkpoint_every == 0 {
             return Err(config_err("checkpoint_every must be ≥ 1"));
         }
+        if self.patience == Some(0) {
+            return Err(config_err(
+                "patience must be ≥ 1 epoch (or left out: every epoch runs)",
+            ));
+        }
         self.optimizer.validate()?;
         if let Some(a) = &self.affinity {
             a.validate()?;
@@ -308,7 +313,7 @@ pub struct RunFiles {
 /// The evaluation of `model` on `data` (no gradients; batches of `chunk` rows).
 ///
 /// # Errors
-/// A non-finite loss.
+/// A model that does not fit `data` ([`check_model_fits`]).
 pub fn evaluate<M: MultiTaskModel>(
     model: &M,
     data: &DeepDataset,
@@ -323,7 +328,7 @@ pub fn evaluate<M: MultiTaskModel>(
 /// [`evaluate`] for a model already on a plain (non-autodiff) device.
 ///
 /// # Errors
-/// A non-finite loss.
+/// A model that does not fit `data` ([`check_model_fits`]).
 pub fn evaluate_plain<M: MultiTaskModel>(
     model: &M,
     data: &DeepDataset,

@@ -108,6 +108,12 @@ fn batches_targets_samplings_and_standardisers_are_checked() {
     let mut nan = t.clone();
     nan.y[[2, 0]] = f32::NAN;
     assert!(DeepDataset::shared(x.clone(), vec![nan], vec![spec.clone()]).is_err());
+    // a patience of 0 epochs (it ran as 1)
+    let zero = mtlkit_deep::TrainerConfig {
+        patience: Some(0),
+        ..Default::default()
+    };
+    assert!(zero.validate().is_err());
     // a small temperature goes to the largest task (n^(1/τ) overflows f64)
     let p = Sampling::Temperature { tau: 0.005 }.probabilities(&[200, 100]);
     assert!(p.iter().all(|v| v.is_finite()), "{p}");

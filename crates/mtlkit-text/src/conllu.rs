@@ -124,9 +124,59 @@ fn finish(
                 format!("HEAD {h} is not a word of this {n}-word sentence"),
             ));
         }
+        if w.head == Some(k + 1) {
+            return Err(err(
+                source_name,
+                word_lines[k],
+                format!("HEAD {} is the word itself", k + 1),
+            ));
+        }
+    }
+    // where every word has a head, they form a tree: one root (HEAD 0), and every word
+    // reaches it (no cycle)
+    let heads: Option<Vec<usize>> = s.words().map(|w| w.head).collect();
+    if let Some(heads) = heads {
+        let roots: Vec<usize> = (0..n).filter(|&k| heads[k] == 0).collect();
+        if roots.len() != 1 {
+            let at = roots.get(1).copied().unwrap_or(0);
+            return Err(err(
+                source_name,
+                word_lines[at],
+                format!(
+                    "the sentence has {} roots (HEAD 0); a dependency tree has one",
+                    roots.len()
+                ),
+            ));
+        }
+        for k in 0..n {
+            let (mut at, mut steps) = (k + 1, 0);
+            while at != 0 && steps <= n {
+                at = heads[at - 1];
+                steps += 1;
+            }
+            if at != 0 {
+                return Err(err(
+                    source_name,
+                    word_lines[k],
+                    format!(
+                        "word {} is on a cycle of HEADs (it never reaches the root)",
+                        k + 1
+                    ),
+                ));
+            }
+        }
     }
     out.push(s);
     Ok(())
+}
+
+/// A CoNLL-U number: ASCII digits only (Rust's `parse` also takes a leading `+`).
+fn number(s: &str) -> Option<usize> {
+    if !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()) {
+        s.parse().ok()
+    } else {
+        None
+    }
 }
 
 /// Parse a CoNLL-U document. `source_name` names the input in errors.
@@ -192,15 +242,21 @@ pub fn parse<R: BufRead>(reader: R, source_name: &str) -> Result<Vec<Sentence>> 
         }
         let id = cols[0];
         if id.contains('-') || id.contains('.') {
-            let parts: Vec<&str> = id.split(['-', '.']).collect();
-            if parts.len() != 2 || parts.iter().any(|p| p.parse::<usize>().is_err()) {
+            let parts: Vec<Option<usize>> = id.split(['-', '.']).map(number).collect();
+            let ok = match parts[..] {
+                // a multiword token spans a range a-b with a < b; an empty node is a.b, b ≥ 1
+                [Some(a), Some(b)] if id.contains('-') => a >= 1 && a < b,
+                [Some(_), Some(b)] => b >= 1,
+                _ => false,
+            };
+            if !ok {
                 return Err(err(source_name, line_no, format!("invalid ID '{id}'")));
             }
             cur.lines
                 .push(Line::Other(cols.iter().map(|c| (*c).to_string()).collect()));
             continue;
         }
-        let id: usize = id.parse().map_err(|_| {
+        let id: usize = number(id).ok_or_else(|| {
             err(
                 source_name,
                 line_no,
@@ -217,7 +273,7 @@ pub fn parse<R: BufRead>(reader: R, source_name: &str) -> Result<Vec<Sentence>> 
         next_id += 1;
         let head = match cols[6] {
             "_" => None,
-            h => Some(h.parse::<usize>().map_err(|_| {
+            h => Some(number(h).ok_or_else(|| {
                 err(
                     source_name,
                     line_no,
@@ -358,6 +414,22 @@ mod tests {
         assert!(e.starts_with("x: line 1: column 2 (FORM) is empty"), "{e}");
         let e = bad("# only a comment\n\n");
         assert!(e.starts_with("x: line 2: sentence has no word line"), "{e}");
+        // not a dependency tree: a word its own head, two roots, a cycle
+        let w = |id: &str, head: &str| format!("{id}\tw\tw\tX\tX\t_\t{head}\tdep\t_\t_\n");
+        let e = bad(&format!("{}{}\n", w("1", "0"), w("2", "2")));
+        assert!(e.starts_with("x: line 2: HEAD 2 is the word itself"), "{e}");
+        let e = bad(&format!("{}{}\n", w("1", "0"), w("2", "0")));
+        assert!(e.starts_with("x: line 2: the sentence has 2 roots"), "{e}");
+        let e = bad(&format!("{}{}{}\n", w("1", "0"), w("2", "3"), w("3", "2")));
+        assert!(e.starts_with("x: line 2: word 2 is on a cycle"), "{e}");
+        // IDs: a reversed range, a signed number
+        let e = bad(&format!(
+            "{}3-1\tab\t_\t_\t_\t_\t_\t_\t_\t_\n\n",
+            w("1", "0")
+        ));
+        assert!(e.starts_with("x: line 2: invalid ID '3-1'"), "{e}");
+        let e = bad(&w("+1", "0"));
+        assert!(e.starts_with("x: line 1: invalid ID '+1'"), "{e}");
     }
 
     #[test]
