@@ -148,7 +148,7 @@ fn finish(
                 ),
             ));
         }
-        for k in 0..n {
+        for (k, &line) in word_lines.iter().enumerate().take(n) {
             let (mut at, mut steps) = (k + 1, 0);
             while at != 0 && steps <= n {
                 at = heads[at - 1];
@@ -157,7 +157,7 @@ fn finish(
             if at != 0 {
                 return Err(err(
                     source_name,
-                    word_lines[k],
+                    line,
                     format!(
                         "word {} is on a cycle of HEADs (it never reaches the root)",
                         k + 1
