@@ -72,13 +72,10 @@ def _split_tasks(X, y, task_ids):
         raise ValueError("task_ids must be 1-D, one task id per row of X")
     check_consistent_length(X, y, task_ids)
     labels = np.unique(task_ids)
-    labelled = ~np.isnan(y) if np.issubdtype(np.asarray(y).dtype, np.floating) else None
+    labelled = ~_missing(np.asarray(y))
     rows = []
     for t in labels:
-        r = task_ids == t
-        if labelled is not None:
-            r &= labelled
-        r = np.flatnonzero(r)
+        r = np.flatnonzero((task_ids == t) & labelled)
         if len(r) == 0:
             name = t.item() if isinstance(t, np.generic) else t
             raise ValueError(f"task {name!r} has no labelled row (every target of it is NaN)")
@@ -356,9 +353,6 @@ class _BaseMultiTask(MultiOutputMixin, BaseEstimator):
         pass
 
     # ---- prediction -------------------------------------------------------------------------
-    def _task_positions(self, task_ids):
-        return _task_positions(self, task_ids)
-
     def _decision(self, X, task_ids=None):
         check_is_fitted(self)
         X = validate_data(
@@ -367,7 +361,7 @@ class _BaseMultiTask(MultiOutputMixin, BaseEstimator):
         if task_ids is None:
             return np.asarray(X @ self.coef_.T) + self.intercept_
         check_consistent_length(X, task_ids)
-        pos = self._task_positions(task_ids)
+        pos = _task_positions(self, task_ids)
         if sp.issparse(X):
             X = X.tocsr()
             out = np.asarray(X.multiply(self.coef_[pos]).sum(axis=1)).ravel()
@@ -733,7 +727,7 @@ class MultiTaskLogisticRegression(_ClassifierTasks, ClassifierMixin, _BaseMultiT
         """Labels: ``(n_samples, n_tasks)``, or ``(n_samples,)`` for the rows' ``task_ids``."""
         z = self.decision_function(X, task_ids)
         if task_ids is not None:
-            pos = self._task_positions(task_ids)
+            pos = _task_positions(self, task_ids)
             return np.array([self._task_classes(k)[int(v > 0)] for k, v in zip(pos, z)])
         if z.ndim == 1:
             return np.asarray(self._task_classes(0))[(z > 0).astype(int)]
@@ -866,7 +860,7 @@ class MultiTaskMixedLoss(_ClassifierTasks, _RegressorBase):
         """Values for regression tasks, labels for classification tasks."""
         z = self._decision(X, task_ids)
         if task_ids is not None:
-            pos = self._task_positions(task_ids)
+            pos = _task_positions(self, task_ids)
             return np.array(
                 [
                     v if self.losses_[k] == "squared" else self.classes_[k][int(v > 0)]
@@ -1047,7 +1041,8 @@ class MultiTaskLassoCV(_CvBase):
     test MSE over folds (or, with ``one_standard_error=True``, is the largest alpha within one
     standard error of the minimum). The model is then refitted on all the data.
 
-    Attributes: ``alpha_``, ``alphas_`` (n_alphas,), ``mse_path_`` (n_alphas, n_folds),
+    Attributes: ``alpha_``, ``alphas_`` (n_alphas,), ``mse_path_`` (n_alphas, n_folds; axes
+    of length one squeezed away, as scikit-learn: a single split gives (n_alphas,)),
     ``coef_``, ``intercept_``, ``dual_gap_``, ``n_iter_``, ``n_features_in_``.
 
     Examples

@@ -166,7 +166,8 @@ class _StructuredBase(MultiOutputMixin, RegressorMixin, BaseEstimator):
             if "objective_trace" in res:
                 # alternating models: the outer loop (or one of its inner fits) did not settle
                 trace = np.asarray(res["objective_trace"], dtype=np.float64)
-                change = (abs(trace[-1] - trace[-2]) / max(abs(trace[-1]), np.finfo(float).tiny)
+                # (relative to the previous value, as the outer loop's stopping test)
+                change = (abs(trace[-1] - trace[-2]) / max(abs(trace[-2]), 1e-300)
                           if len(trace) >= 2 else float("nan"))
                 msg = (f"{type(self).__name__} did not converge after {len(trace)} outer "
                        f"iterations (max_outer={self.max_outer}): last relative objective "

@@ -466,7 +466,7 @@ impl DeepDataset {
     }
 
     /// [`batch`](Self::batch) of an index known to fit.
-    fn batch_of(&self, index: &BatchIndex) -> Batch {
+    pub(crate) fn batch_of(&self, index: &BatchIndex) -> Batch {
         match (&self.layout, index) {
             (DeepLayout::Shared { x, targets }, BatchIndex::Shared(rows)) => {
                 let tasks = targets
@@ -583,35 +583,26 @@ fn check_targets(t: &Targets, spec: &TaskSpec, n: usize) -> Result<()> {
         )));
     }
     // the mask is 0 (missing) or 1 (labelled); a missing entry's value must still be finite
-    // (a masked loss multiplies it by 0, and NaN · 0 is NaN)
-    for ((i, j), &m) in t.mask.indexed_iter() {
-        if m != 0.0 && m != 1.0 {
-            return Err(DeepError::BadTarget {
-                task: spec.name.clone(),
-                row: i,
-                message: format!("mask value {m} in column {j} (it must be 0 or 1)"),
-            });
-        }
-        if m == 0.0 && !t.y[[i, j]].is_finite() {
-            return Err(DeepError::BadTarget {
-                task: spec.name.clone(),
-                row: i,
-                message: format!(
-                    "non-finite value {} under a 0 mask in column {j} (missing entries hold 0)",
-                    t.y[[i, j]]
-                ),
-            });
-        }
-    }
+    // (a masked loss multiplies it by 0, and NaN · 0 is NaN); a labelled one must fit the kind
     for ((i, j), &v) in t.y.indexed_iter() {
-        if t.mask[[i, j]] > 0.0 {
-            spec.kind
-                .check_value(f64::from(v))
-                .map_err(|message| DeepError::BadTarget {
-                    task: spec.name.clone(),
-                    row: i,
-                    message,
-                })?;
+        let m = t.mask[[i, j]];
+        let bad = |message: String| DeepError::BadTarget {
+            task: spec.name.clone(),
+            row: i,
+            message,
+        };
+        if m != 0.0 && m != 1.0 {
+            return Err(bad(format!(
+                "mask value {m} in column {j} (it must be 0 or 1)"
+            )));
+        }
+        if m == 0.0 && !v.is_finite() {
+            return Err(bad(format!(
+                "non-finite value {v} under a 0 mask in column {j} (missing entries hold 0)"
+            )));
+        }
+        if m > 0.0 {
+            spec.kind.check_value(f64::from(v)).map_err(bad)?;
         }
     }
     if t.n_labelled() == 0 {
@@ -709,7 +700,8 @@ impl Sampling {
             return Array1::from_elem(sizes.len(), 1.0 / sizes.len().max(1) as f64);
         }
         // n^{1/τ} normalised in log space: a small τ (n^{1/τ} beyond f64) goes to the largest
-        // tasks, not to NaN; an empty task gets probability 0
+        // tasks, not to NaN; an empty task gets probability 0 (under `Uniform` above, every
+        // task gets 1/T, as before)
         let logs: Vec<f64> = sizes
             .iter()
             .map(|&n| {

@@ -201,14 +201,7 @@ impl ExperimentConfig {
 
     /// The input columns of `table`.
     fn feature_columns(&self, table: &TableData) -> Result<Vec<usize>> {
-        let pos = |name: &str| {
-            table.columns.iter().position(|c| c == name).ok_or_else(|| {
-                config_err(format!(
-                    "unknown column '{name}' (columns: {})",
-                    table.columns.join(", ")
-                ))
-            })
-        };
+        let pos = |name: &str| column_index(table, name, "unknown column");
         for t in &self.tasks {
             pos(&t.column)?;
         }
@@ -254,13 +247,11 @@ impl ExperimentConfig {
         let feats = features
             .iter()
             .map(|name| {
-                table.columns.iter().position(|c| c == name).ok_or_else(|| {
-                    config_err(format!(
-                        "input column '{name}' of the training table is missing from this table \
-                         (columns: {})",
-                        table.columns.join(", ")
-                    ))
-                })
+                column_index(
+                    table,
+                    name,
+                    "missing from this table: the training table's input column",
+                )
             })
             .collect::<Result<Vec<usize>>>()?;
         self.dataset_of(table, feats)
@@ -289,7 +280,7 @@ impl ExperimentConfig {
                             table.columns[j]
                         )));
                     }
-                    if v.abs() > f64::from(f32::MAX) {
+                    if !crate::task::fits_f32(v) {
                         return Err(config_err(format!(
                             "row {} column '{}': input {v:e} is beyond f32's range (±3.4e38; deep \
                              models train in single precision): rescale it",
@@ -767,6 +758,16 @@ impl ExperimentReport {
 
 fn truncate(s: &str, n: usize) -> String {
     s.chars().take(n).collect()
+}
+
+/// The position of column `name` in `table`, or an error `"{what} '{name}' (columns: …)"`.
+fn column_index(table: &TableData, name: &str, what: &str) -> Result<usize> {
+    table.columns.iter().position(|c| c == name).ok_or_else(|| {
+        config_err(format!(
+            "{what} '{name}' (columns: {})",
+            table.columns.join(", ")
+        ))
+    })
 }
 
 /// A table whose parts agree: one name per value column, one key per row.

@@ -57,7 +57,7 @@ impl TaskKind {
             return Err(format!("non-finite target {v}"));
         }
         match self {
-            Self::Regression if v.abs() > f64::from(f32::MAX) => Err(format!(
+            Self::Regression if !fits_f32(v) => Err(format!(
                 "target {v:e} is beyond f32's range (±3.4e38; deep models train in single \
                  precision): rescale it"
             )),
@@ -77,6 +77,11 @@ impl TaskKind {
             }
         }
     }
+}
+
+/// Whether a finite `v` is within `f32`'s range (the deep models train in single precision).
+pub(crate) fn fits_f32(v: f64) -> bool {
+    v.abs() <= f64::from(f32::MAX)
 }
 
 /// The training loss of a task. Every loss is averaged over the task's labelled entries in a

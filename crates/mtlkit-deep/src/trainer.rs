@@ -335,7 +335,18 @@ pub fn evaluate_plain<M: MultiTaskModel>(
     device: &Device,
     chunk: usize,
 ) -> Result<Evaluation> {
-    let outs = predict(model, data, device, chunk)?;
+    check_model_fits(model, data, device)?;
+    Ok(evaluate_fitting(model, data, device, chunk))
+}
+
+/// [`evaluate_plain`] for a model known to fit `data` (the training loop's validations).
+fn evaluate_fitting<M: MultiTaskModel>(
+    model: &M,
+    data: &DeepDataset,
+    device: &Device,
+    chunk: usize,
+) -> Evaluation {
+    let outs = predict_fitting(model, data, device, chunk);
     let mut losses = Vec::with_capacity(data.n_tasks());
     let mut metrics = Vec::with_capacity(data.n_tasks());
     for (t, spec) in data.specs().iter().enumerate() {
@@ -355,7 +366,7 @@ pub fn evaluate_plain<M: MultiTaskModel>(
             targets.mask.view(),
         ));
     }
-    Ok(Evaluation { losses, metrics })
+    Evaluation { losses, metrics }
 }
 
 /// Whether `model` fits `data`: one head per task, taking `data`'s input features, each head
@@ -411,6 +422,16 @@ pub fn predict<M: MultiTaskModel>(
     chunk: usize,
 ) -> Result<Vec<Array2<f32>>> {
     check_model_fits(model, data, device)?;
+    Ok(predict_fitting(model, data, device, chunk))
+}
+
+/// [`predict`] for a model known to fit `data` (the training loop's own evaluations).
+fn predict_fitting<M: MultiTaskModel>(
+    model: &M,
+    data: &DeepDataset,
+    device: &Device,
+    chunk: usize,
+) -> Vec<Array2<f32>> {
     let t_n = data.n_tasks();
     let chunk = chunk.max(1);
     let mut outs: Vec<Vec<f32>> = vec![Vec::new(); t_n];
@@ -452,8 +473,7 @@ pub fn predict<M: MultiTaskModel>(
             }
         }
     }
-    Ok(outs
-        .into_iter()
+    outs.into_iter()
         .zip(widths)
         .enumerate()
         .map(|(t, (v, w))| {
@@ -461,7 +481,7 @@ pub fn predict<M: MultiTaskModel>(
             Array2::from_shape_vec((n, w.max(1)), v)
                 .unwrap_or_else(|_| Array2::zeros((n, w.max(1))))
         })
-        .collect())
+        .collect()
 }
 
 /// The losses of the present tasks of a batch (task ids, loss tensors).
@@ -648,7 +668,8 @@ where
                     affinity,
                 });
             }
-            let batch = train.batch(&plan[st.step_in_epoch])?;
+            // (the plan's rows are the data's own)
+            let batch = train.batch_of(&plan[st.step_in_epoch]);
             let t_step = Instant::now();
             let lr = cfg
                 .schedule
@@ -758,10 +779,8 @@ where
         }
         // end of epoch: validation, early stopping, log
         weighting.end_epoch();
-        let evaluation = match validation {
-            Some(v) => Some(evaluate(&model, v, device, 4096)?),
-            None => None,
-        };
+        let evaluation = validation
+            .map(|v| evaluate_fitting(&model.valid(), v, &device.clone().without_autodiff(), 4096));
         let best = match &evaluation {
             Some(e) => st.early.update(epoch, e.score()),
             None => {

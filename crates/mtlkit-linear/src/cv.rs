@@ -35,7 +35,8 @@ pub fn alpha_grid(alpha_max: f64, eps: f64, n_alphas: usize) -> Result<Vec<f64>>
     if n_alphas == 1 {
         return Ok(vec![alpha_max]);
     }
-    let (hi, lo) = (alpha_max.log10(), (alpha_max * eps).log10());
+    // (`log10(alpha_max · eps)` in two terms: the product may underflow to 0)
+    let (hi, lo) = (alpha_max.log10(), alpha_max.log10() + eps.log10());
     Ok((0..n_alphas)
         .map(|k| 10f64.powf(hi + (lo - hi) * k as f64 / (n_alphas - 1) as f64))
         .collect())
@@ -52,8 +53,8 @@ pub const MAX_N_ALPHAS: usize = 1_000_000;
 /// `1e-15` (the zero model).
 ///
 /// # Errors
-/// `l1_ratio = 0`, `n_alphas` of 0 or above [`MAX_N_ALPHAS`], a non-finite `alpha_max` (the
-/// data's scale overflows: rescale it or give the alphas).
+/// `l1_ratio = 0`, `n_alphas` of 0 or above [`MAX_N_ALPHAS`], `eps` outside `(0, 1)`, a
+/// non-finite `alpha_max` (the data's scale overflows: rescale it or give the alphas).
 pub fn auto_alpha_grid(
     alpha_max: f64,
     l1_ratio: f64,
@@ -61,6 +62,7 @@ pub fn auto_alpha_grid(
     n_alphas: usize,
 ) -> Result<Vec<f64>> {
     param::positive_count("n_alphas", n_alphas)?;
+    param::open_unit_interval("eps", eps)?;
     if n_alphas > MAX_N_ALPHAS {
         return Err(mtlkit_core::Error::InvalidParameter {
             name: "n_alphas",
@@ -520,14 +522,7 @@ impl<P: EstimatorPenalty + Send + Sync> MultiTaskCv<P> {
 /// Given folds or splits: at least one (a single split, as scikit-learn's
 /// `ShuffleSplit(n_splits=1)`, is a validation set; the one-standard-error rule needs two).
 fn at_least_one_split(count: usize, one_standard_error: bool) -> Result<()> {
-    if count == 0 {
-        return Err(mtlkit_core::Error::InvalidParameter {
-            name: "folds",
-            value: "0".into(),
-            expected: "at least 1 split",
-        }
-        .into());
-    }
+    param::positive_count("folds", count)?;
     if count < 2 && one_standard_error {
         return Err(mtlkit_core::Error::InvalidParameter {
             name: "folds",
@@ -1050,5 +1045,9 @@ mod tests {
         ] {
             assert!(alpha_grid(amax, eps, n).is_err(), "{amax} {eps} {n}");
         }
+        // alpha_max · eps below f64's range: still a finite geometric grid
+        let tiny = alpha_grid(1e-300, 1e-30, 3).expect("valid grid");
+        assert!(tiny.iter().all(|a| a.is_finite() && *a >= 0.0), "{tiny:?}");
+        assert_eq!(tiny[0], 1e-300);
     }
 }

@@ -462,18 +462,25 @@ impl<P: EstimatorPenalty> Fit<MultiTaskDataset> for MultiTaskParams<P> {
     }
 }
 
-/// [`LinearError::Overflow`] unless every coefficient and intercept of `model` is finite.
-fn finite_or_overflow(model: &MultiTaskLinearModel) -> Result<()> {
-    if model
-        .coef
-        .iter()
-        .chain(&model.intercept)
-        .all(|v| v.is_finite())
-    {
+/// [`LinearError::Overflow`] unless every coefficient and intercept is finite.
+fn finite_or_overflow(coef: &Array2<f64>, intercept: &Array1<f64>) -> Result<()> {
+    if coef.iter().chain(intercept).all(|v| v.is_finite()) {
         Ok(())
     } else {
         Err(LinearError::Overflow {
             what: "the coefficients are not finite".into(),
+        })
+    }
+}
+
+/// [`LinearError::Overflow`] when the squares of the (centred) targets overflow: no solve
+/// would give finite coefficients.
+fn targets_in_range(prep: &Prepared) -> Result<()> {
+    if prep.yc.iter().map(|v| v * v).sum::<f64>().is_finite() {
+        Ok(())
+    } else {
+        Err(LinearError::Overflow {
+            what: "the sum of squared targets is not finite".into(),
         })
     }
 }
@@ -668,7 +675,7 @@ impl<P: EstimatorPenalty> ValidMultiTaskParams<P> {
             out.push(self.model(res, prep, hp, task_names.clone(), feature_names.clone()));
         })?;
         for m in &out {
-            finite_or_overflow(m)?;
+            finite_or_overflow(&m.coef, &m.intercept)?;
         }
         Ok(out)
     }
@@ -689,6 +696,7 @@ impl<P: EstimatorPenalty> ValidMultiTaskParams<P> {
             y,
             self.0.fit_intercept,
         );
+        targets_in_range(&prep)?;
         let design = prep.design(x).with_threads(self.0.n_threads);
         let penalties: Vec<P> = alphas
             .iter()
@@ -836,11 +844,7 @@ impl<P: EstimatorPenalty> ValidMultiTaskParams<P> {
         let coef = Array2::from_shape_vec((d, nt), sol.w)
             .unwrap_or_else(|_| unreachable!("the solver returns d × T coefficients"));
         let intercept = prep.intercepts(coef.view(), &sol.b);
-        if !coef.iter().chain(&intercept).all(|v| v.is_finite()) {
-            return Err(LinearError::Overflow {
-                what: "the coefficients are not finite".into(),
-            });
-        }
+        finite_or_overflow(&coef, &intercept)?;
         let mut hp = p.hyperparameters();
         hp.alpha = penalty.alpha();
         Ok(MultiTaskLinearModel {
@@ -969,11 +973,7 @@ impl<P: EstimatorPenalty> ValidMultiTaskParams<P> {
         task_names: &[String],
         feature_names: &[String],
     ) -> Result<MultiTaskLinearModel> {
-        if !prep.yc.iter().map(|v| v * v).sum::<f64>().is_finite() {
-            return Err(LinearError::Overflow {
-                what: "the sum of squared targets is not finite".into(),
-            });
-        }
+        targets_in_range(prep)?;
         let res = self
             .solver()
             .solve(design, prep.yc.view(), &Quadratic, &self.0.penalty, init);
@@ -984,7 +984,7 @@ impl<P: EstimatorPenalty> ValidMultiTaskParams<P> {
             task_names.into(),
             feature_names.into(),
         );
-        finite_or_overflow(&model)?;
+        finite_or_overflow(&model.coef, &model.intercept)?;
         Ok(model)
     }
 

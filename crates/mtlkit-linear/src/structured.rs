@@ -606,7 +606,10 @@ impl StructuredParams {
         q
     }
 
-    fn check_metrics(&self, d: usize, nt: usize) -> Result<()> {
+    /// The metrics' strengths, shapes and values; with `psd`, also that each is symmetric
+    /// positive semi-definite ([`not_psd`]: checked once per prepared fit, path or alternating
+    /// loop, not at each of its inner fits, whose metrics are PSD by construction).
+    fn check_metrics(&self, d: usize, nt: usize, psd: bool) -> Result<()> {
         for (m, alpha, n, what) in [
             (&self.task_metric, nt, "task metric"),
             (&self.feature_metric, d, "feature metric"),
@@ -623,7 +626,7 @@ impl StructuredParams {
                 }
                 .into());
             }
-            if let Some(why) = not_psd(m) {
+            if let Some(why) = psd.then(|| not_psd(m)).flatten() {
                 return Err(mtlkit_core::Error::InvalidParameter {
                     name: "metric",
                     value: format!("a {what} that is {why}"),
@@ -700,7 +703,8 @@ impl StructuredParams {
     ///
     /// # Errors
     /// Invalid hyperparameters (negative or NaN strengths, a bad `gamma`, a graph of the wrong
-    /// size, a loss count other than 1 or `n_tasks`), invalid labels of a logistic task.
+    /// size, a loss count other than 1 or `n_tasks`, a task or feature metric that is not
+    /// symmetric positive semi-definite), invalid labels of a logistic task.
     pub fn fit(&self, data: &MultiTaskDataset) -> Result<StructuredModel> {
         self.fit_init(data, None)
     }
@@ -820,6 +824,7 @@ impl StructuredParams {
     fn prepare_data(&self, data: &MultiTaskDataset) -> Result<PreparedData> {
         let (d, nt) = (data.n_features(), data.n_tasks());
         let losses = self.check(nt)?;
+        self.check_metrics(d, nt, true)?;
         let prep = pertask::prepare(data, &losses, self.scaling, self.fit_intercept)?;
         let grams = grams(&prep.tasks, d);
         Ok(PreparedData {
@@ -840,7 +845,7 @@ impl StructuredParams {
     ) -> Result<StructuredModel> {
         let (d, nt) = (data.d, data.nt);
         self.check(nt)?;
-        self.check_metrics(d, nt)?;
+        self.check_metrics(d, nt, false)?;
         let (prep, losses) = (&data.prep, data.losses.clone());
         let mut x0: Vec<Vec<f64>> = match init {
             Some(parts) => {
@@ -1117,9 +1122,10 @@ impl FeatureLearning {
             return Err(mtlkit_core::Error::InvalidParameter {
                 name: "n_features",
                 value: d.to_string(),
-                expected: "at most 8192 for feature learning, which keeps d × d matrices and \
-                           takes their eigendecomposition at every outer iteration (the trace \
-                           norm penalty gives the same family of solutions without them)",
+                expected: "at most MAX_FEATURE_LEARNING_FEATURES (8192) for feature learning, \
+                           which keeps d × d matrices and takes their eigendecomposition at every \
+                           outer iteration (the trace norm penalty gives the same family of \
+                           solutions without them)",
             }
             .into());
         }
@@ -1213,8 +1219,8 @@ impl ClusteredMtl {
             return Err(mtlkit_core::Error::InvalidParameter {
                 name: "rho2 / rho1",
                 value: format!("{eta:e}"),
-                expected: "a ratio whose η(1 + η) is a positive finite number (rho1 and rho2 \
-                           within about 1e150 of each other)",
+                expected: "a ratio η whose η(1 + η) is a positive finite number (η between \
+                           about 1e-308 and 1e154)",
             }
             .into());
         }

@@ -226,22 +226,9 @@ fn check_coef(coef: ArrayView2<'_, f64>) -> Result<()> {
     if coef.nrows() == 0 {
         return Err(mtlkit_core::Error::NoFeatures.into());
     }
-    all_finite("coef", coef)
-}
-
-/// [`mtlkit_core::Error::NonFinite`] at the first NaN or infinite entry of `a` (named `array`).
-fn all_finite(array: &'static str, a: ArrayView2<'_, f64>) -> Result<()> {
-    match a.indexed_iter().find(|(_, v)| !v.is_finite()) {
-        Some(((row, col), &value)) => Err(mtlkit_core::Error::NonFinite {
-            array,
-            task: None,
-            row,
-            col,
-            value,
-        }
-        .into()),
-        None => Ok(()),
-    }
+    Ok(mtlkit_core::dataset_checks::check_finite(
+        "coef", coef, None,
+    )?)
 }
 
 /// Cosine similarity of the columns of `v` (`m × T`); a zero column has affinity 0 with every
@@ -339,7 +326,7 @@ pub fn covariance_correlation(
             found: cov.ncols(),
         });
     }
-    all_finite("covariance", cov)?;
+    mtlkit_core::dataset_checks::check_finite("covariance", cov, None)?;
     if let Some(t) = (0..n).find(|&t| cov[[t, t]] < 0.0) {
         return Err(RelateError::InvalidSetting {
             name: "covariance",

@@ -91,6 +91,11 @@ impl TextTrainerConfig {
                 "trainer.clip_grad_norm must be positive, got {c}"
             )));
         }
+        if self.patience == Some(0) {
+            return Err(config_err(
+                "trainer.patience must be ≥ 1 epoch (or left out: every epoch runs)",
+            ));
+        }
         self.optimizer
             .validate()
             .map_err(|e| config_err(e.to_string()))?;
@@ -135,8 +140,6 @@ pub struct Trained {
     pub seconds: f64,
 }
 
-/// Train a model for `tasks` on `train`, selecting the epoch on `valid`.
-///
 /// Encoded sentences that fit `vocab`: word, character-feature and label ids within their
 /// tables (heads within their sentence), one affix row and one label per position.
 fn check_encoded(set: &str, sents: &[Encoded], vocab: &Vocab) -> Result<()> {
@@ -179,6 +182,8 @@ fn check_encoded(set: &str, sents: &[Encoded], vocab: &Vocab) -> Result<()> {
     Ok(())
 }
 
+/// Train a model for `tasks` on `train`, selecting the epoch on `valid`.
+///
 /// # Errors
 /// Invalid configuration, no task or a task listed twice, sentences encoded with another
 /// vocabulary, no training or validation sentence with a label of the tasks, a non-finite
@@ -199,11 +204,7 @@ pub fn train_model(
     if tasks.is_empty() {
         return Err(config_err("no task to train"));
     }
-    if let Some(t) = tasks
-        .iter()
-        .enumerate()
-        .find_map(|(i, t)| tasks[..i].contains(t).then_some(t))
-    {
+    if let Some(t) = mtlkit_core::param::first_duplicate(tasks.iter().copied()) {
         return Err(config_err(format!("task {} is listed twice", t.name())));
     }
     for (set, sents) in [("training", train), ("validation", valid)] {
@@ -400,7 +401,13 @@ pub fn metric(task: Task, pred: &[Vec<i64>], gold: &[Encoded], vocab: &Vocab) ->
         };
         // a gold tag unseen in training (encoded as UNK, id 1) is an entity of a type the
         // model cannot name: a miss, not an `O` (consecutive unseen tags form one span)
-        let gold_tag = |l: i64| -> &str { if l == 1 { "I-\u{0}unseen" } else { tag(l) } };
+        let gold_tag = |l: i64| -> &str {
+            if l == i64::from(crate::data::UNK) {
+                "I-\u{0}unseen"
+            } else {
+                tag(l)
+            }
+        };
         let (mut tp, mut np, mut ng, mut any) = (0usize, 0usize, 0usize, false);
         for (p, g) in pred.iter().zip(gold) {
             let gl = &g.labels[ti];

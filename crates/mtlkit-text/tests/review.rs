@@ -75,6 +75,11 @@ fn the_trainer_refuses_duplicate_tasks_and_foreign_encodings() {
         .map(|_| ())
         .map_err(|e| e.to_string())
     };
+    let zero = TextTrainerConfig {
+        patience: Some(0),
+        ..Default::default()
+    };
+    assert!(zero.validate().is_err());
     let err = run(&[Task::Upos, Task::Upos], &good, &good).unwrap_err();
     assert!(err.contains("listed twice"), "{err}");
     // a UPOS label id beyond the vocabulary's 4 (it was a burn gather panic)

@@ -1881,9 +1881,11 @@ pub(super) fn solve<S: CdState + ?Sized, P: ProxRow + DualNorm>(
         // solution (the prox of every row is zero for any finite gradient), and `θ = Y / n` is
         // a dual point for it with the same objective (gap 0); no gap formula is evaluated
         // (its products with the weight overflow)
+        if warm {
+            cache.invalidate();
+        }
         for j in 0..d {
             if w[j * t..(j + 1) * t].iter().any(|&v| v != 0.0) {
-                cache.invalidate();
                 zero_row(state, w, j, t, &mut delta);
             }
         }

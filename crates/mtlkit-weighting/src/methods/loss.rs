@@ -240,12 +240,29 @@ struct UncertaintyState {
     adam: AdamState,
 }
 
+/// The log-scales `s_t` of [`Uncertainty`] and [`ImtlL`] stay within `±S_BOUND`, so that their
+/// weights `e^{∓s_t}` stay finite.
+const S_BOUND: f64 = 40.0;
+
+impl UncertaintyState {
+    /// A restored state for `n` tasks: the right lengths, every `s_t` within `±S_BOUND`.
+    fn check(&self, n: usize, name: &'static str) -> Result<()> {
+        if self.s.len() != n || !self.adam.len_ok(n) {
+            return Err(bad_len(name));
+        }
+        for &v in &self.s {
+            crate::error::check_range("state s", v, -S_BOUND, S_BOUND)?;
+        }
+        Ok(())
+    }
+}
+
 impl Uncertainty {
     /// Validates the optimizer and the initial value.
     pub fn new(num_tasks: usize, config: UncertaintyConfig) -> Result<Self> {
         config.optimizer.validate()?;
         // the range `s_t` is clamped to after each step: weights `e^{-s_t}/2` stay finite
-        crate::error::check_range("init", config.init, -40.0, 40.0)?;
+        crate::error::check_range("init", config.init, -S_BOUND, S_BOUND)?;
         Ok(Self {
             num_tasks,
             st: UncertaintyState {
@@ -277,7 +294,7 @@ impl Weighting for Uncertainty {
             .adam
             .step(&self.cfg.optimizer, &mut self.st.s, &p.tasks, &grads);
         for &t in &p.tasks {
-            self.st.s[t] = self.st.s[t].clamp(-40.0, 40.0);
+            self.st.s[t] = self.st.s[t].clamp(-S_BOUND, S_BOUND);
         }
         Ok(closed(w))
     }
@@ -286,12 +303,7 @@ impl Weighting for Uncertainty {
     }
     fn load_state(&mut self, state: &serde_json::Value) -> Result<()> {
         let st: UncertaintyState = load_state(self.name(), self.num_tasks, state)?;
-        if st.s.len() != self.num_tasks || !st.adam.len_ok(self.num_tasks) {
-            return Err(bad_len(self.name()));
-        }
-        for &v in &st.s {
-            crate::error::check_range("state s", v, -40.0, 40.0)?;
-        }
+        st.check(self.num_tasks, self.name())?;
         self.st = st;
         Ok(())
     }
@@ -900,7 +912,7 @@ impl Weighting for ImtlL {
             .adam
             .step(&self.cfg.optimizer, &mut self.st.s, &p.tasks, &grads);
         for &t in &p.tasks {
-            self.st.s[t] = self.st.s[t].clamp(-40.0, 40.0);
+            self.st.s[t] = self.st.s[t].clamp(-S_BOUND, S_BOUND);
         }
         Ok(closed(w))
     }
@@ -909,12 +921,7 @@ impl Weighting for ImtlL {
     }
     fn load_state(&mut self, state: &serde_json::Value) -> Result<()> {
         let st: UncertaintyState = load_state(self.name(), self.num_tasks, state)?;
-        if st.s.len() != self.num_tasks || !st.adam.len_ok(self.num_tasks) {
-            return Err(bad_len(self.name()));
-        }
-        for &v in &st.s {
-            crate::error::check_range("state s", v, -40.0, 40.0)?;
-        }
+        st.check(self.num_tasks, self.name())?;
         self.st = st;
         Ok(())
     }
