@@ -53,6 +53,14 @@ class DeepModel:
             raise ValueError(f"X must be 2-D (rows × {len(self.feature_names)} features), got shape {X.shape}")
         if not np.issubdtype(X.dtype, np.number):
             raise ValueError(f"X must be numeric, got dtype {X.dtype}")
+        X = np.asarray(X, dtype=np.float64)
+        big = np.isfinite(X) & (np.abs(X) > np.finfo(np.float32).max)
+        if big.any():
+            r, c = np.argwhere(big)[0]
+            raise ValueError(
+                f"X[{r}, {c}] = {X[r, c]:g} is beyond float32's range (±3.4e38; the model runs "
+                "in single precision): rescale it"
+            )
         return np.ascontiguousarray(X, dtype=np.float32)
 
     def _per_task(self, outs):

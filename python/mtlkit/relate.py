@@ -37,20 +37,40 @@ def _affinity_out(text):
     return a
 
 
-def _affinity_json(affinity, task_names=None):
+def _int(name, value, low):
+    """``value`` as an int of at least ``low`` (no silent truncation of 2.7 to 2)."""
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+        raise ValueError(f"{name} must be an integer, got {value!r}")
+    if value < low:
+        raise ValueError(f"{name} must be at least {low}, got {value}")
+    return int(value)
+
+
+def _affinity_json(affinity, task_names=None, default_names=None):
+    """An affinity (dict or square array) as the JSON format; tasks named by ``task_names``,
+    else by the dict's ``tasks``, else ``default_names`` (or 0, 1, ...)."""
     if isinstance(affinity, dict):
         a = dict(affinity)
-        a["matrix"] = np.asarray(a["matrix"], dtype=float).tolist()
+        m = np.asarray(a["matrix"], dtype=float)
         a.setdefault("kind", "user")
-        if task_names is not None:
-            a["tasks"] = list(task_names)
-        a["tasks"] = [str(t) for t in a.get("tasks", range(len(a["matrix"])))]
-        return json.dumps(a)
-    m = np.asarray(affinity, dtype=float)
-    if m.ndim != 2:
-        raise ValueError(f"affinity must be a 2-D array, got shape {m.shape}")
-    names = [str(t) for t in (task_names if task_names is not None else range(m.shape[0]))]
-    return json.dumps({"kind": "user", "tasks": names, "matrix": m.tolist()})
+    else:
+        a = {"kind": "user"}
+        m = np.asarray(affinity, dtype=float)
+    if m.ndim != 2 or m.shape[0] != m.shape[1]:
+        raise ValueError(f"affinity must be a square 2-D matrix, got shape {m.shape}")
+    if not np.all(np.isfinite(m)):
+        raise ValueError("affinity matrix holds NaN or infinite values")
+    a["matrix"] = m.tolist()
+    if task_names is not None:
+        names = task_names
+    elif "tasks" in a:
+        names = a["tasks"]
+    elif default_names is not None:
+        names = default_names
+    else:
+        names = range(m.shape[0])
+    a["tasks"] = [str(t) for t in names]
+    return json.dumps(a)
 
 
 def task_affinity(matrix, method="cosine", task_names=None):
@@ -90,7 +110,8 @@ def group_tasks(affinity, n_groups, method="auto", task_names=None):
     Returns a dict with ``labels`` (array), ``groups`` (lists of task indices), ``score``,
     ``method``.
     """
-    g = json.loads(_core.relate_group(_affinity_json(affinity, task_names), int(n_groups), method))
+    n_groups = _int("n_groups", n_groups, 1)
+    g = json.loads(_core.relate_group(_affinity_json(affinity, task_names), n_groups, method))
     g["labels"] = np.asarray(g["labels"], dtype=int)
     return g
 
@@ -100,8 +121,11 @@ def adjusted_rand_index(labels_a, labels_b):
     # labels are only compared for equality: any hashable labels (ints, floats, strings) are
     # coded 0, 1, … in order of first appearance
     def codes(labels, name):
+        arr = np.asarray(labels, dtype=object)
+        if arr.ndim != 1:
+            raise ValueError(f"{name} must be 1-D (one label per task), got shape {arr.shape}")
         out, seen = [], {}
-        for v in np.asarray(labels, dtype=object).ravel().tolist():
+        for v in arr.tolist():
             if isinstance(v, float) and np.isnan(v):
                 raise ValueError(f"{name} holds NaN; every task needs a group label")
             out.append(seen.setdefault(v, len(seen)))
@@ -143,23 +167,41 @@ def negative_transfer_report(
     ``pooled``, ``grouped`` scores and ``gain_pooled`` / ``gain_grouped`` = mean, se, wins,
     n_folds, per_fold, hurt), ``summary`` (``hurt_by_pooling``, ...), ``flag_rule``.
     """
-    xs = [np.ascontiguousarray(x, dtype=np.float64) for x in Xs]
-    ys_ = [np.ascontiguousarray(np.asarray(y, dtype=np.float64).ravel()) for y in ys]
+    if len(Xs) != len(ys):
+        raise ValueError(f"{len(Xs)} designs but {len(ys)} target vectors")
+    xs, ys_ = [], []
+    for t, (x, y) in enumerate(zip(Xs, ys)):
+        x = np.asarray(x, dtype=np.float64)
+        y = np.asarray(y, dtype=np.float64).ravel()
+        if x.ndim != 2:
+            raise ValueError(f"task {t}: X must be 2-D (n_samples, n_features), got {x.shape}")
+        if len(y) != len(x):
+            raise ValueError(f"task {t}: X has {len(x)} rows but y has {len(y)} targets")
+        # NaN = unlabelled: those rows leave the task's data
+        keep = ~np.isnan(y)
+        xs.append(np.ascontiguousarray(x[keep]))
+        ys_.append(np.ascontiguousarray(y[keep]))
     fixed = None
     method = affinity
     if not isinstance(affinity, str):
-        names = task_names if task_names is not None else [f"task{t}" for t in range(len(xs))]
-        fixed = _affinity_json(affinity, None if isinstance(affinity, dict) else names)
+        defaults = [f"task{t}" for t in range(len(xs))]
+        # a dict naming its tasks keeps its names (matched to the data's by name)
+        own = isinstance(affinity, dict) and "tasks" in affinity
+        fixed = _affinity_json(affinity, None if own else task_names, defaults)
         method = "cosine"
+    if alphas is not None:
+        alphas = [float(a) for a in alphas]
+        if not all(np.isfinite(a) and a > 0 for a in alphas):
+            raise ValueError(f"alphas must be positive and finite, got {alphas}")
     settings = {
-        "n_folds": int(n_folds),
-        "inner_folds": int(inner_folds),
-        "seed": int(seed),
-        "n_groups": None if n_groups is None else int(n_groups),
+        "n_folds": _int("n_folds", n_folds, 2),
+        "inner_folds": _int("inner_folds", inner_folds, 2),
+        "seed": _int("seed", seed, 0),
+        "n_groups": None if n_groups is None else _int("n_groups", n_groups, 1),
         "grouping": grouping,
         "affinity": method,
         "family": model,
-        "alphas": None if alphas is None else [float(a) for a in alphas],
+        "alphas": alphas,
         "task_names": None if task_names is None else [str(t) for t in task_names],
         "fixed_affinity": fixed,
     }

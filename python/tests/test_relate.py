@@ -105,3 +105,29 @@ def test_adjusted_rand_index_compares_labels_for_equality_only():
     assert relate.adjusted_rand_index([0.1, 0.1, 0.9, 0.9], [0, 0, 1, 1]) == pytest.approx(1.0)
     with pytest.raises(ValueError, match="NaN"):
         relate.adjusted_rand_index([0.0, np.nan], [0, 1])
+
+
+def test_report_and_grouping_check_their_input():
+    Xs, ys, _, _, names = planted(4)
+    # NaN targets are unlabelled rows (as documented), not an error
+    ys_nan = [y.copy() for y in ys]
+    ys_nan[0][:5] = np.nan
+    r = relate.negative_transfer_report(Xs, ys_nan, task_names=names, n_groups=None, n_folds=3)
+    assert r["tasks"][0]["n_samples"] == len(ys[0]) - 5
+    # counts must be integers (2.7 ran as 2), affinities finite, labels 1-D, X 2-D
+    with pytest.raises(ValueError, match="n_groups must be an integer"):
+        relate.group_tasks(np.eye(3), 2.7)
+    with pytest.raises(ValueError, match="n_folds must be an integer"):
+        relate.negative_transfer_report(Xs, ys, n_folds=2.9)
+    with pytest.raises(ValueError, match="NaN or infinite"):
+        relate.group_tasks(np.array([[1.0, np.nan], [np.nan, 1.0]]), 1)
+    with pytest.raises(ValueError, match="1-D"):
+        relate.adjusted_rand_index([[0, 1], [1, 0]], [0, 1, 1, 0])
+    with pytest.raises(ValueError, match="2-D"):
+        relate.negative_transfer_report([x[:, 0] for x in Xs], ys)
+    with pytest.raises(ValueError, match="alphas"):
+        relate.negative_transfer_report(Xs, ys, alphas=[np.nan])
+    # an affinity dict without task names takes the data's default names
+    a = relate.task_affinity(np.array([np.linalg.lstsq(x, y, rcond=None)[0] for x, y in zip(Xs, ys)]))
+    r = relate.negative_transfer_report(Xs, ys, affinity={"matrix": a["matrix"]}, n_folds=3)
+    assert r["affinity"]["tasks"][0] == "task0"

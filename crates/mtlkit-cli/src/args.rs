@@ -96,7 +96,7 @@ pub struct RelateArgs {
     pub drop: Vec<String>,
     /// The affinity fitted for grouping (on each training part, and on all data for the
     /// figure).
-    #[arg(long, value_enum, default_value_t = AffinityArg::Weights)]
+    #[arg(long, value_enum, default_value_t = AffinityArg::Weights, conflicts_with = "from")]
     pub affinity: AffinityArg,
     /// Take the affinity from this JSON file instead ({"kind", "tasks", "matrix"}, e.g. a deep
     /// model's gradient affinity); tasks are matched by name.
@@ -345,10 +345,15 @@ pub struct FitArgs {
 #[derive(Debug, Args)]
 pub struct GridArgs {
     /// Number of alphas, from alpha_max down to eps * alpha_max (log-spaced).
-    #[arg(long, default_value_t = 100)]
+    #[arg(long, default_value_t = 100, conflicts_with = "alphas")]
     pub n_alphas: usize,
     /// alpha_min / alpha_max.
-    #[arg(long, default_value_t = 1e-3, allow_negative_numbers = true)]
+    #[arg(
+        long,
+        default_value_t = 1e-3,
+        allow_negative_numbers = true,
+        conflicts_with = "alphas"
+    )]
     pub eps: f64,
     /// Explicit alphas (comma-separated) instead of the grid.
     #[arg(long, value_delimiter = ',', allow_negative_numbers = true)]

@@ -167,4 +167,12 @@ fn relate_bad_input_gives_one_line_errors() {
     );
     let missing = dir.path().join("missing.json");
     assert_user_error(&run(&["--target", "y", "--from", s(&missing)]), "reading");
+    // options that would be ignored: the target in --drop, --affinity with --from
+    assert_user_error(
+        &run(&["--target", "y", "--drop", "y"]),
+        "--drop names the target column 'y'",
+    );
+    let out = run(&["--target", "y", "--from", s(&bad), "--affinity", "mtrl"]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("cannot be used with"));
 }

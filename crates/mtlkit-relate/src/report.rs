@@ -29,7 +29,8 @@
 //! the same held-out rows (paired); reported as the mean over folds ± its standard error
 //! (`sd / √K`, `sd` with `K − 1`), with the number of folds where the multi-task model wins.
 //! **Flag rule**: a task is *hurt* by a multi-task model when its mean gain is negative and
-//! larger in size than twice its standard error (`mean < 0` and `|mean| > 2·SE`).
+//! larger in size than twice its standard error (`mean < 0` and `|mean| > 2·SE`), over at least
+//! two folds with a finite gain (a held-out fold of constant targets has no R²).
 
 use ndarray::{Array1, Array2, Axis};
 use serde::{Deserialize, Serialize};
@@ -171,7 +172,8 @@ pub struct Gain {
     pub n_folds: usize,
     /// The gain of each fold.
     pub per_fold: Vec<f64>,
-    /// The flag rule: `mean < 0` and `|mean| > 2·se`.
+    /// The flag rule: `mean < 0` and `|mean| > 2·se`, over at least 2 finite folds (one fold
+    /// has no standard error: never flagged).
     pub hurt: bool,
 }
 
@@ -185,12 +187,13 @@ impl Gain {
             wins: finite.iter().filter(|&&v| v > 0.0).count(),
             n_folds: finite.len(),
             per_fold,
-            hurt: mean < 0.0 && mean.abs() > 2.0 * se,
+            hurt: finite.len() >= 2 && mean < 0.0 && mean.abs() > 2.0 * se,
         }
     }
 }
 
-/// Mean and standard error (`sd / √n`, `sd` with `n − 1`; 0 for one value, NaN for none).
+/// Mean and standard error (`sd / √n`, `sd` with `n − 1`; NaN for one value, both NaN for
+/// none).
 pub fn mean_se(v: &[f64]) -> (f64, f64) {
     let n = v.len();
     if n == 0 {
@@ -198,7 +201,7 @@ pub fn mean_se(v: &[f64]) -> (f64, f64) {
     }
     let mean = v.iter().sum::<f64>() / n as f64;
     if n < 2 {
-        return (mean, 0.0);
+        return (mean, f64::NAN);
     }
     let var = v.iter().map(|x| (x - mean) * (x - mean)).sum::<f64>() / (n - 1) as f64;
     (mean, (var / n as f64).sqrt())
@@ -650,6 +653,18 @@ fn check_params(p: &ReportParams, tasks: &Tasks) -> Result<()> {
             format!("{:?}", p.pooling_ratios),
             "a non-empty list of numbers >= 0",
         );
+    }
+    // numbers whose squares overflow f64 would turn every score of the report into NaN (and
+    // a feature's pooled scale into ∞, zeroing it): refused, as the linear fits refuse them
+    for (name, (x, y)) in tasks.names.iter().zip(tasks.x.iter().zip(&tasks.y)) {
+        let sq = |v: &f64| v * v;
+        if !y.iter().map(sq).sum::<f64>().is_finite() || !x.iter().map(sq).sum::<f64>().is_finite()
+        {
+            return Err(mtlkit_linear::LinearError::Overflow {
+                what: format!("task '{name}': the sum of squared targets or features"),
+            }
+            .into());
+        }
     }
     let nt = tasks.n_tasks();
     if nt < 2 {

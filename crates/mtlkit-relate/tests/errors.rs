@@ -262,3 +262,31 @@ fn the_report_counts_fits_that_stopped_early() -> Result<(), RelateError> {
     assert!(starved.unconverged_fits <= starved.fits);
     Ok(())
 }
+
+#[test]
+fn one_fold_is_never_flagged_and_overflowing_data_is_refused() -> Result<(), RelateError> {
+    use mtlkit_relate::report::mean_se;
+    // one finite fold has no standard error: NaN, so the flag rule (|mean| > 2·SE) cannot fire
+    let (m, se) = mean_se(&[-0.5]);
+    assert_eq!(m, -0.5);
+    assert!(se.is_nan());
+    // a target near 1e200 (its square overflows) turned every score into NaN before
+    let cfg = PlantedGroups {
+        n_groups: 2,
+        tasks_per_group: 2,
+        n_samples: 30,
+        ..Default::default()
+    };
+    let (data, _, _) = planted_groups(&cfg, 2)?;
+    let mut tasks: Vec<(Array2<f64>, ndarray::Array1<f64>)> = (0..data.n_tasks())
+        .map(|t| {
+            let (x, y) = data.task(mtlkit_core::TaskId(t));
+            (x.to_owned(), y.to_owned())
+        })
+        .collect();
+    tasks[0].1[3] = 1e200;
+    let huge = mtlkit_core::MultiTaskDataset::per_task(tasks)?;
+    let err = negative_transfer_report(&huge, &ReportParams::default()).unwrap_err();
+    assert!(err.to_string().contains("overflows"), "{err}");
+    Ok(())
+}

@@ -277,6 +277,9 @@ pub(crate) fn load_dropping(source: &DataSource, drop: &[String]) -> Result<Mult
                 )
             })?;
             check_drop(&header, path)?;
+            if drop.contains(target) {
+                bail!("--drop names the target column '{target}'");
+            }
             let fcols: Vec<usize> = (0..header.len())
                 .filter(|&c| c != tcol && !drop.contains(&header[c]))
                 .collect();
@@ -329,6 +332,9 @@ pub(crate) fn load_dropping(source: &DataSource, drop: &[String]) -> Result<Mult
                 }
             }
             check_drop(&header, path)?;
+            if let Some(d) = drop.iter().find(|d| targets.contains(d)) {
+                bail!("--drop names the target column '{d}': leave it out of --targets instead");
+            }
             let fcols: Vec<usize> = (0..header.len())
                 .filter(|c| !tcols.contains(c) && !drop.contains(&header[*c]))
                 .collect();

@@ -56,6 +56,9 @@ pub struct Figure<'a> {
     pub marker: Option<f64>,
 }
 
+/// The widest alpha range a path figure draws, in decades.
+const MAX_DECADES: f64 = 60.0;
+
 fn draw<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, fig: &Figure<'_>) -> Result<()>
 where
     DB::ErrorType: 'static,
@@ -63,7 +66,23 @@ where
     let e = |e: DrawingAreaErrorKind<DB::ErrorType>| anyhow!("drawing the figure: {e:?}");
     root.fill(&WHITE).map_err(e)?;
     let xs = fig.lines.iter().flat_map(|l| l.points.iter().map(|p| p.0));
-    let (xmin, xmax) = xs.fold((f64::INFINITY, 0.0f64), |(a, b), x| (a.min(x), b.max(x)));
+    // the log axis takes positive normal alphas over a sane span (plotters' log ticks loop
+    // without end on subnormal ends or hundreds of decades)
+    let (xmin, xmax) = xs
+        .filter(|&x| drawable(x))
+        .fold((f64::INFINITY, 0.0f64), |(a, b), x| (a.min(x), b.max(x)));
+    if xmax == 0.0 {
+        return Err(anyhow!(
+            "no positive alpha to draw on the figure's log axis (alpha = 0 has no place on it)"
+        ));
+    }
+    if (xmax / xmin).log10() > MAX_DECADES {
+        return Err(anyhow!(
+            "the alphas span {:.0} decades ({xmin:e} to {xmax:e}); a figure draws at most \
+             {MAX_DECADES} (give a narrower grid)",
+            (xmax / xmin).log10()
+        ));
+    }
     let ys = fig.lines.iter().flat_map(|l| {
         l.points.iter().enumerate().flat_map(move |(i, p)| {
             let w = l.err.as_ref().map_or(0.0, |e| e[i]);
@@ -146,7 +165,24 @@ fn legend<'a, DB: DrawingBackend + 'a, CT: CoordTranslate>(
 
 /// Write `fig` as `<base>.svg` and `<base>.png` (800 × 500); returns the two paths.
 pub fn write(fig: &Figure<'_>, base: &Path) -> Result<Vec<PathBuf>> {
+    let off = fig
+        .lines
+        .iter()
+        .flat_map(|l| l.points.iter())
+        .filter(|p| !drawable(p.0))
+        .count();
+    if off > 0 {
+        log::warn!(
+            "{off} point(s) at alpha = 0 (or below f64's normal range) left off the figure's \
+             log axis"
+        );
+    }
     write_both(base, (800, 500), |a| draw(a, fig), |a| draw(a, fig))
+}
+
+/// Whether an alpha has a place on the log axis (positive, normal, finite).
+fn drawable(x: f64) -> bool {
+    x >= f64::MIN_POSITIVE && x.is_finite()
 }
 
 /// A task affinity heatmap: `matrix` (`T × T`) with tasks in the given order, blocks (`[start,
@@ -379,15 +415,24 @@ fn write_both(
     let mut out = Vec::new();
     for ext in ["svg", "png"] {
         let path = base.with_extension(ext);
-        let tmp = base.with_extension(format!("tmp.{ext}"));
-        {
-            if ext == "svg" {
-                svg(&SVGBackend::new(&tmp, size).into_drawing_area())?;
-            } else {
-                png(&BitMapBackend::new(&tmp, size).into_drawing_area())?;
-            }
+        // a hidden temporary of this process beside the target (no user file of a plain
+        // `name.tmp.ext` is touched), removed when drawing or the rename fails
+        let stem = base
+            .file_name()
+            .map_or_else(String::new, |n| n.to_string_lossy().into_owned());
+        let tmp = base.with_file_name(format!(".{stem}.{}.tmp.{ext}", std::process::id()));
+        let written = if ext == "svg" {
+            svg(&SVGBackend::new(&tmp, size).into_drawing_area())
+        } else {
+            png(&BitMapBackend::new(&tmp, size).into_drawing_area())
         }
-        std::fs::rename(&tmp, &path).map_err(|e| anyhow!("writing '{}': {e}", path.display()))?;
+        .and_then(|()| {
+            std::fs::rename(&tmp, &path).map_err(|e| anyhow!("writing '{}': {e}", path.display()))
+        });
+        if let Err(e) = written {
+            let _ = std::fs::remove_file(&tmp);
+            return Err(e);
+        }
         out.push(path);
     }
     Ok(out)
