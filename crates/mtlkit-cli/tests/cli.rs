@@ -832,26 +832,11 @@ fn path_and_cv_print_save_and_draw() {
     );
     assert!(std::fs::metadata(&model).unwrap().len() > 0);
     assert!(std::fs::read(figs.join("cv.svg")).unwrap().len() > 1000);
-    // alphas no log axis can draw (subnormal, 320 decades, only zero): an error at once (the
-    // first two looped in plotters' tick code), no temporary left in the folder
-    let out = mtlkit(&[
-        "path",
-        "--estimator",
-        "multitask-lasso",
-        "--x",
-        s(&xp),
-        "--y",
-        s(&yp),
-        "--alphas",
-        "5e-324,0.1",
-        "--figures",
-        s(&dir.path().join("sub")),
-    ]);
-    assert!(out.status.success());
-    assert!(String::from_utf8_lossy(&out.stderr).contains("left off the figure's log axis"));
-    for alphas in ["1e-160,1e160", "0"] {
-        let bad_figs = dir.path().join(format!("bad-{}", alphas.len()));
-        let out = mtlkit(&[
+    // alphas no log axis can draw: a subnormal one is left off with a warning; 320 decades
+    // or only zero are an error at once (the first two looped in plotters' tick code), and
+    // no temporary is left in the folder
+    let path = |extra: &[&str]| {
+        let mut a = vec![
             "path",
             "--estimator",
             "multitask-lasso",
@@ -859,11 +844,17 @@ fn path_and_cv_print_save_and_draw() {
             s(&xp),
             "--y",
             s(&yp),
-            "--alphas",
-            alphas,
-            "--figures",
-            s(&bad_figs),
-        ]);
+        ];
+        a.extend_from_slice(extra);
+        mtlkit(&a)
+    };
+    let sub = dir.path().join("sub");
+    let out = path(&["--alphas", "5e-324,0.1", "--figures", s(&sub)]);
+    assert!(out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("left off the figure's log axis"));
+    for alphas in ["1e-160,1e160", "0"] {
+        let bad_figs = dir.path().join(format!("bad-{}", alphas.len()));
+        let out = path(&["--alphas", alphas, "--figures", s(&bad_figs)]);
         assert!(!out.status.success(), "{alphas}");
         let err = String::from_utf8_lossy(&out.stderr);
         assert!(
@@ -874,19 +865,7 @@ fn path_and_cv_print_save_and_draw() {
         assert!(left.is_empty(), "{alphas}: {left:?}");
     }
     // --n-alphas with explicit --alphas would be ignored: refused
-    let out = mtlkit(&[
-        "path",
-        "--estimator",
-        "multitask-lasso",
-        "--x",
-        s(&xp),
-        "--y",
-        s(&yp),
-        "--alphas",
-        "0.1,0.01",
-        "--n-alphas",
-        "5",
-    ]);
+    let out = path(&["--alphas", "0.1,0.01", "--n-alphas", "5"]);
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("cannot be used with"));
     // export: not over the model file itself, and only to an .npz

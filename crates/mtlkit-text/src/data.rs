@@ -102,20 +102,23 @@ struct TableNames {
 
 impl From<TableNames> for Table {
     fn from(t: TableNames) -> Self {
-        let index = t
-            .names
-            .iter()
-            .enumerate()
-            .map(|(i, n)| {
-                #[allow(clippy::cast_possible_truncation)]
-                (n.clone(), i as u32)
-            })
-            .collect();
         Self {
+            index: index_of(&t.names),
             names: t.names,
-            index,
         }
     }
+}
+
+/// The lookup of a table's names: each name to its id.
+fn index_of(names: &[String]) -> HashMap<String, u32> {
+    names
+        .iter()
+        .enumerate()
+        .map(|(i, n)| {
+            #[allow(clippy::cast_possible_truncation)]
+            (n.clone(), i as u32)
+        })
+        .collect()
 }
 
 impl Table {
@@ -267,15 +270,7 @@ impl Vocab {
             .chain(std::iter::once(&mut self.affixes))
             .chain(self.labels.iter_mut())
         {
-            t.index = t
-                .names
-                .iter()
-                .enumerate()
-                .map(|(i, n)| {
-                    #[allow(clippy::cast_possible_truncation)]
-                    (n.clone(), i as u32)
-                })
-                .collect();
+            t.index = index_of(&t.names);
         }
     }
 
