@@ -232,6 +232,34 @@ fn bad_configurations_are_one_line_errors() {
     ]);
     assert!(!o.status.success());
     assert!(String::from_utf8_lossy(&o.stderr).contains("bad.safetensors"));
+    // a linear model is named as such, not reported as corrupt metadata
+    let lin = dir.path().join("lin.safetensors");
+    let o = mtlkit(&[
+        "fit",
+        "--estimator",
+        "multitask-lasso",
+        "--alpha",
+        "0.1",
+        "--data",
+        dir.path().join("test.csv").to_str().unwrap(),
+        "--targets",
+        "y,label",
+        "--out",
+        lin.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let o = mtlkit(&[
+        "evaluate",
+        lin.to_str().unwrap(),
+        "--data",
+        dir.path().join("test.csv").to_str().unwrap(),
+    ]);
+    assert!(!o.status.success());
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains("a linear mtlkit model, not a deep one"),
+        "{err}"
+    );
 }
 
 /// [`CONFIG`] with a hard-sharing model, `epochs` epochs, one seed and no single-task runs.

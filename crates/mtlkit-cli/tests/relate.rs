@@ -166,7 +166,11 @@ fn relate_bad_input_gives_one_line_errors() {
         "--symmetrize goes with --from",
     );
     let missing = dir.path().join("missing.json");
-    assert_user_error(&run(&["--target", "y", "--from", s(&missing)]), "reading");
+    let out = run(&["--target", "y", "--from", s(&missing)]);
+    assert_user_error(&out, "reading");
+    // the cause once, not repeated by the error chain
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(err.matches("(os error 2)").count(), 1, "{err}");
     // options that would be ignored: the target in --drop, --affinity with --from
     assert_user_error(
         &run(&["--target", "y", "--drop", "y"]),

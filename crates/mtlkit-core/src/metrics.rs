@@ -18,12 +18,17 @@ pub fn mean_squared_error(y_true: ArrayView1<'_, f64>, y_pred: ArrayView1<'_, f6
 }
 
 /// Coefficient of determination `1 − SS_res / SS_tot`, as `sklearn.metrics.r2_score`:
-/// when `y_true` is constant, 1.0 for a perfect prediction and 0.0 otherwise.
+/// when `y_true` is constant, 1.0 for a perfect prediction and 0.0 otherwise; NaN for fewer
+/// than two samples (not defined).
 ///
 /// # Panics
 /// If the lengths differ (a programming error).
 pub fn r2_score(y_true: ArrayView1<'_, f64>, y_pred: ArrayView1<'_, f64>) -> f64 {
     assert_eq!(y_true.len(), y_pred.len(), "length mismatch");
+    if y_true.len() < 2 {
+        // not defined on fewer than two samples (scikit-learn: NaN and a warning)
+        return f64::NAN;
+    }
     let mean = y_true.mean().unwrap_or(f64::NAN);
     let ss_res: f64 = y_true
         .iter()
@@ -53,5 +58,7 @@ mod tests {
         let c = array![1.0, 1.0];
         assert_eq!(r2_score(c.view(), c.view()), 1.0);
         assert_eq!(r2_score(c.view(), array![1.0, 2.0].view()), 0.0);
+        // one sample: not defined (it read 0 or 1)
+        assert!(r2_score(array![3.0].view(), array![2.0].view()).is_nan());
     }
 }

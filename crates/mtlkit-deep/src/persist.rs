@@ -172,8 +172,20 @@ fn meta_of(path: &Path, bytes: &[u8]) -> Result<ModelMeta> {
         .as_ref()
         .and_then(|m| m.get("mtlkit"))
         .ok_or_else(|| file_err(path, "no mtlkit metadata: not an mtlkit deep model"))?;
-    let meta: ModelMeta = serde_json::from_str(json)
-        .map_err(|e| file_err(path, format!("corrupt mtlkit metadata ({e})")))?;
+    let meta: ModelMeta = serde_json::from_str(json).map_err(|e| {
+        // a linear model (the same container, its own metadata) is not a corrupt deep one
+        let linear = serde_json::from_str::<serde_json::Value>(json)
+            .is_ok_and(|v| v.get("format").and_then(|f| f.as_str()) == Some("mtlkit-model"));
+        if linear {
+            file_err(
+                path,
+                "a linear mtlkit model, not a deep one: use `mtlkit predict` (Python: \
+                 mtlkit.load_model)",
+            )
+        } else {
+            file_err(path, format!("corrupt mtlkit metadata ({e})"))
+        }
+    })?;
     meta.validate().map_err(|e| file_err(path, e.to_string()))?;
     Ok(meta)
 }

@@ -104,18 +104,26 @@ pub fn read_file(path: &Path) -> Result<Vec<NerSentence>> {
 }
 
 /// The NER tags of each treebank sentence: `Some` when a tagged sentence has the same
-/// `sent_id` and exactly the same word forms, `None` otherwise. Also returns how many tagged
-/// sentences matched a `sent_id` but were dropped for differing tokens.
+/// `sent_id` and exactly the same word forms, `None` otherwise. Also returns how many
+/// treebank sentences matched a `sent_id` but were dropped: for differing tokens, or because
+/// the NER file repeats that `sent_id`.
 pub fn join(sentences: &[Sentence], ner: &[NerSentence]) -> (Vec<Option<Vec<String>>>, usize) {
-    let by_id: HashMap<&str, &NerSentence> = ner
-        .iter()
-        .filter_map(|n| n.sent_id.as_deref().map(|id| (id, n)))
-        .collect();
+    // an id the NER file repeats names no sentence for sure: its sentences are dropped (not
+    // tagged with whichever copy came last)
+    let mut by_id: HashMap<&str, Option<&NerSentence>> = HashMap::new();
+    for n in ner {
+        if let Some(id) = n.sent_id.as_deref() {
+            by_id.entry(id).and_modify(|e| *e = None).or_insert(Some(n));
+        }
+    }
     let mut dropped = 0;
     let tags = sentences
         .iter()
         .map(|s| {
-            let n = by_id.get(s.meta("sent_id")?)?;
+            let Some(n) = *by_id.get(s.meta("sent_id")?)? else {
+                dropped += 1;
+                return None;
+            };
             if s.words()
                 .map(|w| w.form.as_str())
                 .eq(n.tokens.iter().map(String::as_str))
@@ -176,6 +184,11 @@ mod tests {
         let (tags, dropped) = join(&tb, &n);
         assert_eq!(dropped, 1);
         assert!(tags[0].is_some() && tags[1].is_none() && tags[2].is_none());
+        // a sent_id the NER file repeats tags no sentence (it kept the last copy)
+        let dup = format!("{doc}# sent_id = s1\n1\tI\tO\t-\t-\n\n");
+        let (tags, dropped) = join(&tb, &parse(dup.as_bytes(), "n").expect("parses"));
+        assert_eq!(dropped, 2);
+        assert!(tags[0].is_none());
         assert_eq!(
             spans(&["B-PER", "I-PER", "O", "I-LOC", "B-ORG", "B-ORG", "I-PER"]),
             vec![
