@@ -17,6 +17,11 @@ pub trait Design {
     fn n_samples(&self) -> usize;
     /// `d`.
     fn n_features(&self) -> usize;
+    /// Bytes per stored entry of `X` (`8` by default, `4` for a single-precision dense
+    /// design): solvers size their optional buffers against the design's own size.
+    fn value_bytes(&self) -> usize {
+        8
+    }
     /// `‖X_j‖²`.
     fn col_norm2(&self, j: usize) -> f64;
     /// `X_jᵀ v` (`v` of length `n`).
@@ -399,6 +404,9 @@ impl Design for DenseDesign<'_, f32> {
     }
     fn n_features(&self) -> usize {
         self.d
+    }
+    fn value_bytes(&self) -> usize {
+        4
     }
     fn col_norm2(&self, j: usize) -> f64 {
         self.col(j)

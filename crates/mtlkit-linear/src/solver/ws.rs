@@ -179,6 +179,24 @@ pub(super) trait CdState {
             }
         }
     }
+    /// Whether the state keeps `R` in a form that [`residual_snapshot`](Self::residual_snapshot)
+    /// reads and [`set_residual`](Self::set_residual) writes (residual mode outside
+    /// working-set Gram mode): [`Anderson`] then moves `R` with `W` from a history of residuals
+    /// (`n·t` per difference, no pass over the working set's columns).
+    fn residual_history(&self) -> bool {
+        false
+    }
+    /// `last = R` (`n × t` column-major, `f64`), and `diff = R − last` (the `last` given, in
+    /// `f32`) when asked.
+    fn residual_snapshot(&self, _last: &mut Vec<f64>, _diff: Option<&mut Vec<f32>>) {}
+    /// `R = base − Σ_l below_l · diffs_l` (`W` was moved to the matching point).
+    fn set_residual(&mut self, _base: &[f64], _diffs: &[Vec<f32>], _below: &[f64]) {}
+    /// Changes whenever `R` is recomputed as `Y − XW`: a difference of residuals across such
+    /// a recomputation holds its rounding correction besides `−X ΔW`, so [`Anderson`] moves
+    /// `R` from its history only while this stays the same.
+    fn residual_generation(&self) -> u64 {
+        0
+    }
 }
 
 /// The row prox of the penalties this solver takes, `a‖·‖₂ + (b/2)‖·‖²` (the form their
@@ -364,6 +382,28 @@ impl<X: Design> CdState for AutoState<'_, X> {
             Self::Gram(g) | Self::Mixed(g, _) => g.update_rows(rows, deltas),
         }
     }
+    fn residual_history(&self) -> bool {
+        match self {
+            Self::Residual(r, ..) => r.residual_history(),
+            Self::Gram(_) | Self::Mixed(..) => false,
+        }
+    }
+    fn residual_snapshot(&self, last: &mut Vec<f64>, diff: Option<&mut Vec<f32>>) {
+        if let Self::Residual(r, ..) = self {
+            r.residual_snapshot(last, diff);
+        }
+    }
+    fn set_residual(&mut self, base: &[f64], diffs: &[Vec<f32>], below: &[f64]) {
+        if let Self::Residual(r, ..) = self {
+            r.set_residual(base, diffs, below);
+        }
+    }
+    fn residual_generation(&self) -> u64 {
+        match self {
+            Self::Residual(r, ..) => r.residual_generation(),
+            Self::Gram(_) | Self::Mixed(..) => 0,
+        }
+    }
     fn account(&mut self, rows: usize) {
         // epochs in working-set Gram mode do not cost `n·t` per row
         if let Self::Residual(r, cost, ..) = self
@@ -513,6 +553,11 @@ pub(super) struct Residual<'a, X> {
     /// The single-precision inner loop (active when `single.on`; its buffers are kept between
     /// loops).
     single: Box<Single>,
+    /// Counts the recomputations of `R` from `Y − XW` ([`CdState::residual_generation`]).
+    generation: u64,
+    /// Whether Anderson may keep a history of residuals ([`CdState::residual_history`]):
+    /// `None` decides by size ([`residual_history_fits`]); tests force it.
+    history: Option<bool>,
 }
 
 /// A single-precision inner loop: `R = R₀ + D` with `R₀` (`f64`) fixed during the loop and its
@@ -807,6 +852,8 @@ impl<'a, X: Design> Residual<'a, X> {
             panel: Vec::new(),
             allow_single: false,
             single: Box::default(),
+            generation: 0,
+            history: None,
         }
     }
 
@@ -814,6 +861,14 @@ impl<'a, X: Design> Residual<'a, X> {
     /// default: the solver turns them on for cyclic fits on dense designs).
     pub fn with_single(mut self, allow: bool) -> Self {
         self.allow_single = allow;
+        self
+    }
+
+    /// The state with Anderson's history of residuals allowed or not whatever its size
+    /// (tests).
+    #[cfg(test)]
+    fn with_residual_history(mut self, on: bool) -> Self {
+        self.history = Some(on);
         self
     }
 
@@ -844,6 +899,7 @@ impl<'a, X: Design> Residual<'a, X> {
     fn recompute(&mut self, w: &[f64]) {
         {
             self.fresh = false;
+            self.generation += 1;
             let (x, n, t) = (self.x, self.x.n_samples(), self.t);
             let support: Vec<usize> = (0..x.n_features())
                 .filter(|&j| !crate::linalg::is_zero(&w[j * t..(j + 1) * t]))
@@ -1126,6 +1182,24 @@ impl<'a, X: Design> Residual<'a, X> {
 }
 
 impl<X: Design> CdState for Residual<'_, X> {
+    fn residual_history(&self) -> bool {
+        // within a single-precision loop only: its end recomputes `R = Y − XW` exactly, which
+        // removes the rounding of the moved `R` (an `f64` residual would keep it)
+        self.single.on
+            && self.wsg.is_none()
+            && self.history.unwrap_or_else(|| {
+                residual_history_fits(self.x.n_features(), self.t, self.x.value_bytes())
+            })
+    }
+    fn residual_snapshot(&self, last: &mut Vec<f64>, diff: Option<&mut Vec<f32>>) {
+        self.snapshot_residual(last, diff);
+    }
+    fn set_residual(&mut self, base: &[f64], diffs: &[Vec<f32>], below: &[f64]) {
+        self.write_residual(base, diffs, below);
+    }
+    fn residual_generation(&self) -> u64 {
+        self.generation
+    }
     #[inline]
     fn grad_row(&self, j: usize, out: &mut [f64]) {
         if let Some(wsg) = &self.wsg {
@@ -1598,6 +1672,82 @@ impl<X: Design> CdState for Residual<'_, X> {
     }
 }
 
+/// Anderson's history of residuals (`R` in `f64` and [`K`] differences in `f32`, `(4K + 8)·n·t`
+/// bytes) is kept only when it costs at most [`RESIDUAL_HISTORY_SHARE`] of `X` (`n·d` values of
+/// `value_bytes`): it saves a product over the working set's columns per extrapolation
+/// (1000 × 10000 × 50 at `α_max/100`: 9 % of the fit, for 1.7 % of `X` more memory), but on a
+/// design with few features per task (the benchmark's small, 500 × 2000 × 20: 3.6 % of `X`)
+/// it would add to a fit whose extra memory is already above the 0.2 × X budget.
+fn residual_history_fits(d: usize, t: usize, value_bytes: usize) -> bool {
+    (4 * K + 8)
+        .saturating_mul(t)
+        .saturating_mul(RESIDUAL_HISTORY_SHARE)
+        <= d.saturating_mul(value_bytes)
+}
+
+/// See [`residual_history_fits`]: `X / 50`.
+const RESIDUAL_HISTORY_SHARE: usize = 50;
+
+/// `R`'s entry `(i, k)` of a residual state: `R₀ + D` in a single-precision loop.
+#[inline]
+fn residual_at(r: &[f64], single: &Single, n: usize, ld: usize, i: usize, k: usize) -> f64 {
+    let v = r[k * n + i];
+    if single.on {
+        v + f64::from(single.d[k * ld + i])
+    } else {
+        v
+    }
+}
+
+impl<X: Design> Residual<'_, X> {
+    fn snapshot_residual(&self, last: &mut Vec<f64>, diff: Option<&mut Vec<f32>>) {
+        let (n, t) = (self.x.n_samples(), self.t);
+        let ld = crate::linalg::padded_rows(n);
+        last.resize(n * t, 0.0);
+        let mut diff = diff;
+        if let Some(u) = diff.as_deref_mut() {
+            u.clear();
+            u.resize(n * t, 0.0);
+        }
+        for k in 0..t {
+            for i in 0..n {
+                let v = residual_at(&self.r, &self.single, n, ld, i, k);
+                let l = &mut last[k * n + i];
+                if let Some(u) = diff.as_deref_mut() {
+                    #[allow(clippy::cast_possible_truncation)]
+                    {
+                        u[k * n + i] = (v - *l) as f32;
+                    }
+                }
+                *l = v;
+            }
+        }
+    }
+
+    fn write_residual(&mut self, base: &[f64], diffs: &[Vec<f32>], below: &[f64]) {
+        let (n, t) = (self.x.n_samples(), self.t);
+        let ld = crate::linalg::padded_rows(n);
+        self.fresh = false;
+        for k in 0..t {
+            for i in 0..n {
+                let p = k * n + i;
+                let mut v = base[p];
+                for (&b, u) in below.iter().zip(diffs) {
+                    v -= b * f64::from(u[p]);
+                }
+                if self.single.on {
+                    #[allow(clippy::cast_possible_truncation)]
+                    {
+                        self.single.d[k * ld + i] = (v - self.r[p]) as f32;
+                    }
+                } else {
+                    self.r[p] = v;
+                }
+            }
+        }
+    }
+}
+
 /// Gram state: `G = XᵀX`, `XᵀY`, `H = XᵀY − G W` (`xty` and `h` stored column-major `d × t`,
 /// so an update is `t` vectorised axpys of length `d`).
 pub(super) struct Gram {
@@ -2047,6 +2197,10 @@ pub(super) fn solve<S: CdState + ?Sized, P: ProxRow + DualNorm>(
                 if !excluded[j] && screen.screens(j, norm2[j]) {
                     excluded[j] = true;
                     scores[j] = f64::NEG_INFINITY;
+                    if !crate::linalg::is_zero(&w[j * t..(j + 1) * t]) {
+                        // `R` moves with a row outside Anderson's history
+                        anderson.reset();
+                    }
                     zero_row(state, w, j, t, &mut delta);
                 }
             }
@@ -2397,6 +2551,14 @@ fn primal<S: CdState + ?Sized, P: DualNorm>(
 /// by a fraction of the step, not of `W`. The point is applied to `W` (and the CD state) a
 /// chunk of rows at a time, with no full-length scratch vector. On the benchmark's wide
 /// problem at `α_max/100` (working set ≈ 9400 × 50) this holds 13 MiB instead of 30.
+///
+/// The CD state's residual moves with `W`: by a product `R −= X_ws ΔW` over the working set's
+/// columns (about half an epoch), or, within a single-precision loop whose design is large
+/// enough for it ([`residual_history_fits`]), from a history of residuals kept beside that of
+/// `W`: `R_k − Σ_l β_l (R_{l+1} − R_l)` is the point's residual (`R` is affine in `W`), `n·t`
+/// flops per difference and no pass over `X`. Both are exact up to `f32` rounding of the step;
+/// a history that spans a recomputation of `R` ([`CdState::residual_generation`]: its
+/// differences hold that rounding correction besides `−X ΔW`) falls back to the product.
 #[derive(Default)]
 struct Anderson {
     /// The newest snapshot `w_k` (empty before the first).
@@ -2407,6 +2569,16 @@ struct Anderson {
     pool: Vec<Vec<f32>>,
     /// Row updates of one chunk.
     deltas: Vec<f64>,
+    /// `R` at the newest snapshot and the differences of consecutive ones (`f32`), kept while
+    /// the state offers them ([`CdState::residual_history`]; `r_ok`): the point's `R` is then
+    /// `R_k − Σ_l β_l (R_{l+1} − R_l)`, `n·t` per difference, instead of a product over the
+    /// working set's columns.
+    r_last: Vec<f64>,
+    r_diffs: Vec<Vec<f32>>,
+    r_pool: Vec<Vec<f32>>,
+    r_ok: bool,
+    /// The state's [`CdState::residual_generation`] at the first snapshot.
+    r_gen: u64,
 }
 
 /// Rows per batch when [`Anderson`] moves `W` (and the CD state's residuals).
@@ -2416,6 +2588,8 @@ impl Anderson {
     fn reset(&mut self) {
         self.last.clear();
         self.pool.append(&mut self.diffs);
+        self.r_pool.append(&mut self.r_diffs);
+        self.r_ok = false;
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -2438,6 +2612,12 @@ impl Anderson {
                 ws.iter()
                     .flat_map(|&j| w[j * t..(j + 1) * t].iter().copied()),
             );
+            self.r_pool.append(&mut self.r_diffs);
+            self.r_ok = state.residual_history();
+            self.r_gen = state.residual_generation();
+            if self.r_ok {
+                state.residual_snapshot(&mut self.r_last, None);
+            }
             return;
         }
         // the new difference, and the snapshot moved to the current iterate
@@ -2457,6 +2637,14 @@ impl Anderson {
             }
         }
         self.diffs.push(u);
+        if self.r_ok && state.residual_history() && state.residual_generation() == self.r_gen {
+            let mut du = self.r_pool.pop().unwrap_or_default();
+            state.residual_snapshot(&mut self.r_last, Some(&mut du));
+            self.r_diffs.push(du);
+        } else {
+            self.r_ok = false;
+            self.r_pool.append(&mut self.r_diffs);
+        }
         if self.diffs.len() < K {
             return;
         }
@@ -2467,21 +2655,35 @@ impl Anderson {
         let before = primal(state, w, t, penalty, nf);
         // `W` on the working set to `last − Σ_l β_l u_l`, kept only if the objective decreases
         // (a non-finite objective is not a decrease)
+        let cheap = self.r_ok;
         move_rows(
             state,
             w,
             ws,
             t,
             &mut self.deltas,
-            &self.last,
-            &self.diffs,
-            &below,
+            (&self.last, &self.diffs, &below),
+            !cheap,
         );
+        if cheap {
+            state.set_residual(&self.r_last, &self.r_diffs, &below);
+        }
         let after = primal(state, w, t, penalty, nf);
         log::trace!("anderson: objective {before:.10e} -> {after:.10e}");
         if after.partial_cmp(&before) != Some(std::cmp::Ordering::Less) {
             // back to the newest snapshot, the point before the extrapolation
-            move_rows(state, w, ws, t, &mut self.deltas, &self.last, &[], &[]);
+            move_rows(
+                state,
+                w,
+                ws,
+                t,
+                &mut self.deltas,
+                (&self.last, &[], &[]),
+                !cheap,
+            );
+            if cheap {
+                state.set_residual(&self.r_last, &[], &[]);
+            }
         }
         self.reset();
     }
@@ -2489,17 +2691,15 @@ impl Anderson {
 
 /// Move `W` on the working set to `last − Σ_l below_l u_l` (row `ws[i]` at rows `i` of `last`
 /// and of each `u_l` in `diffs`), [`ANDERSON_CHUNK`] rows at a time, updating the CD state
-/// (`deltas`: scratch for one chunk).
-#[allow(clippy::too_many_arguments)]
+/// when `update` (else the caller moves `R` itself; `deltas`: scratch for one chunk).
 fn move_rows<S: CdState + ?Sized>(
     state: &mut S,
     w: &mut [f64],
     ws: &[usize],
     t: usize,
     deltas: &mut Vec<f64>,
-    last: &[f64],
-    diffs: &[Vec<f32>],
-    below: &[f64],
+    (last, diffs, below): (&[f64], &[Vec<f32>], &[f64]),
+    update: bool,
 ) {
     for (c, rows) in ws.chunks(ANDERSON_CHUNK).enumerate() {
         let off = c * ANDERSON_CHUNK * t;
@@ -2520,7 +2720,9 @@ fn move_rows<S: CdState + ?Sized>(
                 *o = nw;
             }
         }
-        state.update_rows(rows, deltas);
+        if update {
+            state.update_rows(rows, deltas);
+        }
     }
 }
 
@@ -3432,6 +3634,77 @@ mod tests {
         for (p, q) in st.r.iter().zip(&r) {
             assert!((p - q).abs() <= 1e-12 * rmax, "{p} vs {q}");
         }
+    }
+
+    #[test]
+    fn anderson_moves_the_residual_from_its_history_or_by_a_product() {
+        // an extrapolation within a single-precision loop moves R from the history of residuals
+        // when the state keeps one, else by a product over the working set's columns: both
+        // propose the same W and leave the state's R at Y − XW of the W kept (to f32 rounding)
+        let (n, d, t) = (300, 200, 4);
+        let (x, y) = problem(n, d, t, 41);
+        let design = DenseDesign::new(x.view(), None);
+        let norm2: Vec<f64> = (0..d).map(|j| design.col_norm2(j)).collect();
+        let ws: Vec<usize> = (0..d).collect();
+        let pen = L21Ridge {
+            alpha: 0.002,
+            l1_ratio: 0.8,
+        };
+        let prox = RowProx::of(&pen);
+        let nf = n as f64;
+        let run = |history: bool| {
+            let mut xtr = xt_r_of(&design, &y, t);
+            let mut st = Residual::new(&design, &y, y.clone(), t)
+                .with_fresh_xtr()
+                .with_single(true)
+                .with_residual_history(history);
+            let mut w = vec![0.0; d * t];
+            st.before_inner(&w, &ws, ws.len(), &mut xtr);
+            assert!(st.single.on);
+            let mut and = Anderson::default();
+            let (mut from_history, mut before) = (false, f64::NAN);
+            for _ in 0..=K {
+                st.epoch(&mut w, &ws, &norm2, nf, &prox);
+                if and.diffs.len() == K - 1 {
+                    // this step extrapolates, from the history of residuals if it kept one
+                    before = primal(&st, &w, t, &pen, nf);
+                    from_history = and.r_ok;
+                }
+                and.step(&mut st, &mut w, &ws, t, &pen, nf);
+            }
+            assert!(and.diffs.is_empty(), "the last step extrapolated");
+            let after = primal(&st, &w, t, &pen, nf);
+            let ld = crate::linalg::padded_rows(n);
+            let r: Vec<f64> = (0..t)
+                .flat_map(|k| (0..n).map(move |i| (k, i)))
+                .map(|(k, i)| st.r[k * n + i] + f64::from(st.single.d[k * ld + i]))
+                .collect();
+            (w, r, from_history, before, after)
+        };
+        let (w1, r1, h1, before, after) = run(true);
+        let (w0, r0, h0, _, _) = run(false);
+        assert!(h1 && !h0);
+        assert!(
+            after < before,
+            "the extrapolation was kept: {before} -> {after}"
+        );
+        for (a, b) in w1.iter().zip(&w0) {
+            assert!((a - b).abs() <= 1e-12 * (1.0 + b.abs()), "W: {a} vs {b}");
+        }
+        let mut exact = y.clone();
+        design.sub_x_w(&w1, t, &mut exact);
+        let rmax = exact.iter().fold(0.0f64, |m, v| m.max(v.abs()));
+        for r in [&r1, &r0] {
+            let err = r
+                .iter()
+                .zip(&exact)
+                .fold(0.0f64, |m, (p, q)| m.max((p - q).abs()));
+            assert!(err <= 1e-5 * rmax, "R off by {err:e} of {rmax:e}");
+        }
+        // the size rule: the benchmark's small problem keeps no history, its wide one does
+        assert!(!residual_history_fits(2000, 20, 8));
+        assert!(residual_history_fits(10_000, 50, 8));
+        assert!(!residual_history_fits(10_000, 50, 4));
     }
 
     #[test]
