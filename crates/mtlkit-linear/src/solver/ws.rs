@@ -1233,11 +1233,49 @@ impl<X: Design> CdState for Residual<'_, X> {
                 residual_history_fits(self.x.n_features(), self.t, self.x.value_bytes())
             })
     }
-    fn residual_snapshot(&self, last: &mut Vec<f64>, diff: Option<&mut Vec<f32>>) {
-        self.snapshot_residual(last, diff);
+    fn residual_snapshot(&self, last: &mut Vec<f64>, mut diff: Option<&mut Vec<f32>>) {
+        let (n, t) = (self.x.n_samples(), self.t);
+        let ld = crate::linalg::padded_rows(n);
+        last.resize(n * t, 0.0);
+        if let Some(u) = diff.as_deref_mut() {
+            u.clear();
+            u.resize(n * t, 0.0);
+        }
+        for k in 0..t {
+            for i in 0..n {
+                let v = residual_at(&self.r, &self.single, n, ld, i, k);
+                let l = &mut last[k * n + i];
+                if let Some(u) = diff.as_deref_mut() {
+                    #[allow(clippy::cast_possible_truncation)]
+                    {
+                        u[k * n + i] = (v - *l) as f32;
+                    }
+                }
+                *l = v;
+            }
+        }
     }
     fn set_residual(&mut self, base: &[f64], diffs: &[Vec<f32>], below: &[f64]) {
-        self.write_residual(base, diffs, below);
+        let (n, t) = (self.x.n_samples(), self.t);
+        let ld = crate::linalg::padded_rows(n);
+        self.fresh = false;
+        for k in 0..t {
+            for i in 0..n {
+                let p = k * n + i;
+                let mut v = base[p];
+                for (&b, u) in below.iter().zip(diffs) {
+                    v -= b * f64::from(u[p]);
+                }
+                if self.single.on {
+                    #[allow(clippy::cast_possible_truncation)]
+                    {
+                        self.single.d[k * ld + i] = (v - self.r[p]) as f32;
+                    }
+                } else {
+                    self.r[p] = v;
+                }
+            }
+        }
     }
     fn residual_generation(&self) -> u64 {
         self.generation
@@ -1752,55 +1790,6 @@ fn residual_at(r: &[f64], single: &Single, n: usize, ld: usize, i: usize, k: usi
         v + f64::from(single.d[k * ld + i])
     } else {
         v
-    }
-}
-
-impl<X: Design> Residual<'_, X> {
-    fn snapshot_residual(&self, last: &mut Vec<f64>, diff: Option<&mut Vec<f32>>) {
-        let (n, t) = (self.x.n_samples(), self.t);
-        let ld = crate::linalg::padded_rows(n);
-        last.resize(n * t, 0.0);
-        let mut diff = diff;
-        if let Some(u) = diff.as_deref_mut() {
-            u.clear();
-            u.resize(n * t, 0.0);
-        }
-        for k in 0..t {
-            for i in 0..n {
-                let v = residual_at(&self.r, &self.single, n, ld, i, k);
-                let l = &mut last[k * n + i];
-                if let Some(u) = diff.as_deref_mut() {
-                    #[allow(clippy::cast_possible_truncation)]
-                    {
-                        u[k * n + i] = (v - *l) as f32;
-                    }
-                }
-                *l = v;
-            }
-        }
-    }
-
-    fn write_residual(&mut self, base: &[f64], diffs: &[Vec<f32>], below: &[f64]) {
-        let (n, t) = (self.x.n_samples(), self.t);
-        let ld = crate::linalg::padded_rows(n);
-        self.fresh = false;
-        for k in 0..t {
-            for i in 0..n {
-                let p = k * n + i;
-                let mut v = base[p];
-                for (&b, u) in below.iter().zip(diffs) {
-                    v -= b * f64::from(u[p]);
-                }
-                if self.single.on {
-                    #[allow(clippy::cast_possible_truncation)]
-                    {
-                        self.single.d[k * ld + i] = (v - self.r[p]) as f32;
-                    }
-                } else {
-                    self.r[p] = v;
-                }
-            }
-        }
     }
 }
 
