@@ -756,21 +756,22 @@ fn path_and_cv_print_save_and_draw() {
     let (xp, yp) = (dir.path().join("x.npy"), dir.path().join("y.npy"));
     write_npy(&xp, &x);
     write_npy(&yp, &y);
+    // `mtlkit path --estimator multitask-lasso --x … --y …` with more arguments
+    let path = |extra: &[&str]| {
+        let mut a = vec![
+            "path",
+            "--estimator",
+            "multitask-lasso",
+            "--x",
+            s(&xp),
+            "--y",
+            s(&yp),
+        ];
+        a.extend_from_slice(extra);
+        mtlkit(&a)
+    };
     let figs = dir.path().join("figs");
-    let out = mtlkit(&[
-        "path",
-        "--estimator",
-        "multitask-lasso",
-        "--x",
-        s(&xp),
-        "--y",
-        s(&yp),
-        "--n-alphas",
-        "12",
-        "--figures",
-        s(&figs),
-        "--json",
-    ]);
+    let out = path(&["--n-alphas", "12", "--figures", s(&figs), "--json"]);
     assert!(
         out.status.success(),
         "{}",
@@ -835,19 +836,6 @@ fn path_and_cv_print_save_and_draw() {
     // alphas no log axis can draw: a subnormal one is left off with a warning; 320 decades
     // or only zero are an error at once (the first two looped in plotters' tick code), and
     // no temporary is left in the folder
-    let path = |extra: &[&str]| {
-        let mut a = vec![
-            "path",
-            "--estimator",
-            "multitask-lasso",
-            "--x",
-            s(&xp),
-            "--y",
-            s(&yp),
-        ];
-        a.extend_from_slice(extra);
-        mtlkit(&a)
-    };
     let sub = dir.path().join("sub");
     let out = path(&["--alphas", "5e-324,0.1", "--figures", s(&sub)]);
     assert!(out.status.success());
